@@ -1,0 +1,49 @@
+//! The headless command line: the same engine as the GUI.
+
+mod count;
+mod plugins;
+
+use crate::engine::plugin_host::{PluginDir, PluginHost, plugin_dirs};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "deepreduce",
+    version,
+    about = "DeepReDuce workbench: ReLU reduction for private inference"
+)]
+pub struct Cli {
+    /// Also load every plugin library in this folder (repeatable).
+    #[arg(long = "plugin-dir", global = true, value_name = "DIR")]
+    pub plugin_dirs: Vec<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// List every plugin found: id, kind, version, file and load status.
+    Plugins(plugins::Args),
+    /// Build a network through the plugins and count its ReLUs, FLOPs and parameters.
+    Count(count::Args),
+}
+
+/// Runs a parsed command; the error is printed by `main`.
+pub fn run(cli: Cli) -> Result<(), String> {
+    let host = load_plugins(&cli.plugin_dirs);
+    match cli.command {
+        Command::Plugins(args) => plugins::run(&host, &args),
+        Command::Count(args) => count::run(&host, &args),
+    }
+}
+
+fn load_plugins(extra: &[PathBuf]) -> PluginHost {
+    let mut dirs = plugin_dirs();
+    dirs.extend(extra.iter().map(|p| PluginDir {
+        path: p.clone(),
+        built_in_only: false,
+    }));
+    PluginHost::discover(&dirs)
+}

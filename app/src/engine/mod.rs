@@ -1,0 +1,6 @@
+//! The workbench's engine, usable headless: the plugin host and network
+//! building (training, the pipeline, the run store and export join here).
+
+pub mod dataset_shape;
+pub mod network;
+pub mod plugin_host;

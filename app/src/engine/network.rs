@@ -1,0 +1,138 @@
+//! Builds a network the way the paper names it (architecture, kept stages,
+//! thinning, alpha, rho) by driving the plugins: architecture -> cull ->
+//! thin -> reshape. The CLI's `count`, the pipeline and the GUI share it.
+
+use super::plugin_host::{HostError, LoadedPlugin, PluginHost};
+use deepreduce_plugin_api::{
+    ArchParams, InputSpec, Network, OptimizationRequest, PluginKind, describe,
+};
+use serde_json::json;
+
+/// Ids of the built-in plugins the engine relies on.
+pub mod ids {
+    pub const CULL: &str = "org.deepreduce.cull";
+    pub const THIN: &str = "org.deepreduce.thin";
+    pub const RESHAPE: &str = "org.deepreduce.reshape";
+    pub const KD: &str = "org.deepreduce.kd";
+    pub const DELPHI: &str = "org.deepreduce.delphi";
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetworkError {
+    #[error(transparent)]
+    Plugin(#[from] HostError),
+    #[error("no architecture plugin offers '{name}'; available: {}", known.join(", "))]
+    UnknownArchitecture { name: String, known: Vec<String> },
+    #[error("the plugin '{0}' is not loaded (run `deepreduce plugins` to see why)")]
+    MissingPlugin(String),
+    #[error("{plugin} returned {count} networks where one was expected")]
+    NotOneCandidate { plugin: String, count: usize },
+}
+
+/// A network described as in the paper.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetworkSpec {
+    /// An architecture variant, e.g. "resnet18".
+    pub arch: String,
+    pub input: InputSpec,
+    pub classes: usize,
+    pub blocks: Option<Vec<usize>>,
+    pub width: Option<usize>,
+    /// Stages whose ReLUs remain ("stem" for Conv1); `None` keeps all.
+    pub keep: Option<Vec<String>>,
+    pub thin: bool,
+    pub alpha: f64,
+    pub rho: f64,
+}
+
+impl NetworkSpec {
+    pub fn new(arch: &str, input: InputSpec, classes: usize) -> Self {
+        NetworkSpec {
+            arch: arch.into(),
+            input,
+            classes,
+            blocks: None,
+            width: None,
+            keep: None,
+            thin: false,
+            alpha: 1.0,
+            rho: 1.0,
+        }
+    }
+}
+
+/// The architecture plugin offering `variant`, and every variant on offer.
+pub fn find_architecture<'h>(
+    host: &'h PluginHost,
+    variant: &str,
+) -> Result<&'h LoadedPlugin, NetworkError> {
+    let mut known = Vec::new();
+    for plugin in host.of_kind(PluginKind::Architecture) {
+        let Ok(info) = plugin.describe_architecture() else {
+            continue;
+        };
+        if info.variants.iter().any(|v| v.name == variant) {
+            return Ok(plugin);
+        }
+        known.extend(info.variants.into_iter().map(|v| v.name));
+    }
+    Err(NetworkError::UnknownArchitecture {
+        name: variant.into(),
+        known,
+    })
+}
+
+pub fn plugin<'h>(host: &'h PluginHost, id: &str) -> Result<&'h LoadedPlugin, NetworkError> {
+    host.get(id)
+        .ok_or_else(|| NetworkError::MissingPlugin(id.into()))
+}
+
+/// Applies an optimization plugin that yields exactly one network.
+pub fn apply_one(
+    plugin: &LoadedPlugin,
+    network: Network,
+    params: serde_json::Value,
+) -> Result<Network, NetworkError> {
+    let request = OptimizationRequest {
+        network,
+        params,
+        context: serde_json::Value::Null,
+    };
+    let mut candidates = plugin.apply(&request)?;
+    if candidates.len() != 1 {
+        return Err(NetworkError::NotOneCandidate {
+            plugin: plugin.descriptor.id.clone(),
+            count: candidates.len(),
+        });
+    }
+    Ok(candidates.remove(0).network)
+}
+
+/// Builds `spec` through the plugins; returns the network and its
+/// paper-style description.
+pub fn build_network(
+    host: &PluginHost,
+    spec: &NetworkSpec,
+) -> Result<(Network, String), NetworkError> {
+    let arch = find_architecture(host, &spec.arch)?;
+    let params = ArchParams {
+        variant: spec.arch.clone(),
+        input: spec.input,
+        classes: spec.classes,
+        blocks: spec.blocks.clone(),
+        width: spec.width,
+    };
+    let mut net = arch.build(&params)?;
+    if let Some(keep) = &spec.keep {
+        net = apply_one(plugin(host, ids::CULL)?, net, json!({ "keep": keep }))?;
+    }
+    if spec.thin {
+        net = apply_one(plugin(host, ids::THIN)?, net, json!({}))?;
+    }
+    if spec.alpha != 1.0 || spec.rho != 1.0 {
+        let params = json!({ "alpha": spec.alpha, "rho": spec.rho });
+        net = apply_one(plugin(host, ids::RESHAPE)?, net, params)?;
+    }
+    let description = describe(&net);
+    Ok((net, description))
+}

@@ -1,0 +1,5 @@
+//! The DeepReDuce workbench: the engine (usable headless, no GUI types) and
+//! the command line on top of it.
+
+pub mod cli;
+pub mod engine;

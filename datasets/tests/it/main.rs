@@ -1,0 +1,10 @@
+//! Integration tests, in one binary to link once.
+
+mod batch;
+mod cifar;
+mod common;
+mod fashion_mnist;
+mod idx;
+mod open;
+mod synthetic;
+mod tinyimagenet;

@@ -1,0 +1,364 @@
+//! Shape inference and accounting: the one function that host, plugins and
+//! GUI use for shapes, ReLU counts (per node, per stage, total), FLOPs
+//! (multiply-accumulates) and parameters.
+
+use crate::ir::{INPUT, Network, Node, Op};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::fmt;
+
+/// Shape of one sample's activation (no batch axis).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Shape {
+    /// channels x height x width
+    Map([usize; 3]),
+    /// a flat feature vector
+    Vector(usize),
+}
+
+impl Shape {
+    pub fn elements(&self) -> u64 {
+        match *self {
+            Shape::Map([c, h, w]) => (c * h * w) as u64,
+            Shape::Vector(n) => n as u64,
+        }
+    }
+}
+
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Shape::Map([c, h, w]) => write!(f, "{c}x{h}x{w}"),
+            Shape::Vector(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+/// Why a network is not valid. Always names the offending node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IrError {
+    Empty,
+    DuplicateName(String),
+    UnknownInput {
+        node: String,
+        input: String,
+    },
+    WrongArity {
+        node: String,
+        op: &'static str,
+        expected: &'static str,
+        got: usize,
+    },
+    Invalid {
+        node: String,
+        reason: String,
+    },
+    UnknownOutput(String),
+}
+
+impl fmt::Display for IrError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IrError::Empty => write!(f, "the network has no nodes"),
+            IrError::DuplicateName(n) => write!(f, "two nodes are named '{n}'"),
+            IrError::UnknownInput { node, input } => write!(
+                f,
+                "node '{node}' reads '{input}', which is neither 'input' nor a node listed before it"
+            ),
+            IrError::WrongArity {
+                node,
+                op,
+                expected,
+                got,
+            } => {
+                write!(
+                    f,
+                    "node '{node}' ({op}) takes {expected} input(s), got {got}"
+                )
+            }
+            IrError::Invalid { node, reason } => write!(f, "node '{node}': {reason}"),
+            IrError::UnknownOutput(n) => write!(f, "the network's output '{n}' is not a node"),
+        }
+    }
+}
+
+impl std::error::Error for IrError {}
+
+/// Accounting of one node.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NodeStats {
+    pub name: String,
+    pub op: &'static str,
+    pub stage: Option<String>,
+    pub block: Option<String>,
+    pub input: Shape,
+    pub output: Shape,
+    /// Active ReLUs: output elements of a `Relu` node, 0 otherwise.
+    pub relus: u64,
+    /// Multiply-accumulates of one forward pass of one sample.
+    pub macs: u64,
+    /// Trainable parameters (BatchNorm running statistics are buffers, not counted).
+    pub params: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Totals {
+    pub relus: u64,
+    pub macs: u64,
+    pub params: u64,
+}
+
+impl Totals {
+    fn add(&mut self, n: &NodeStats) {
+        self.relus += n.relus;
+        self.macs += n.macs;
+        self.params += n.params;
+    }
+}
+
+/// The result of [`analyze`].
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Analysis {
+    pub nodes: Vec<NodeStats>,
+    /// Per stage, in order of first appearance; nodes without a stage are
+    /// counted in the totals only.
+    pub stages: Vec<(String, Totals)>,
+    pub total: Totals,
+    pub output: Shape,
+}
+
+impl Analysis {
+    pub fn stage(&self, name: &str) -> Option<&Totals> {
+        self.stages.iter().find(|(s, _)| s == name).map(|(_, t)| t)
+    }
+}
+
+/// Infers every node's shape and counts ReLUs, MACs and parameters.
+pub fn analyze(net: &Network) -> Result<Analysis, IrError> {
+    if net.nodes.is_empty() {
+        return Err(IrError::Empty);
+    }
+    let input = Shape::Map([net.input.channels, net.input.height, net.input.width]);
+    if input.elements() == 0 {
+        return Err(IrError::Invalid {
+            node: INPUT.into(),
+            reason: format!("input shape {input} has a zero dimension"),
+        });
+    }
+    let mut shapes: HashMap<&str, Shape> = HashMap::with_capacity(net.nodes.len() + 1);
+    shapes.insert(INPUT, input);
+    let mut nodes = Vec::with_capacity(net.nodes.len());
+    let mut stages: Vec<(String, Totals)> = Vec::new();
+    let mut total = Totals::default();
+    for node in &net.nodes {
+        if shapes.contains_key(node.name.as_str()) {
+            return Err(IrError::DuplicateName(node.name.clone()));
+        }
+        let inputs = node
+            .inputs
+            .iter()
+            .map(|i| {
+                shapes
+                    .get(i.as_str())
+                    .copied()
+                    .ok_or_else(|| IrError::UnknownInput {
+                        node: node.name.clone(),
+                        input: i.clone(),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let stats = node_stats(node, &inputs)?;
+        shapes.insert(&node.name, stats.output);
+        total.add(&stats);
+        if let Some(stage) = &node.stage {
+            match stages.iter_mut().find(|(s, _)| s == stage) {
+                Some((_, t)) => t.add(&stats),
+                None => {
+                    let mut t = Totals::default();
+                    t.add(&stats);
+                    stages.push((stage.clone(), t));
+                }
+            }
+        }
+        nodes.push(stats);
+    }
+    let output = *shapes
+        .get(net.output.as_str())
+        .ok_or_else(|| IrError::UnknownOutput(net.output.clone()))?;
+    Ok(Analysis {
+        nodes,
+        stages,
+        total,
+        output,
+    })
+}
+
+fn invalid(node: &Node, reason: String) -> IrError {
+    IrError::Invalid {
+        node: node.name.clone(),
+        reason,
+    }
+}
+
+fn expect_inputs(node: &Node, inputs: &[Shape], n: usize) -> Result<(), IrError> {
+    if inputs.len() == n {
+        return Ok(());
+    }
+    Err(IrError::WrongArity {
+        node: node.name.clone(),
+        op: node.op.kind(),
+        expected: if n == 1 { "1" } else { "2" },
+        got: inputs.len(),
+    })
+}
+
+fn expect_map(node: &Node, shape: Shape) -> Result<[usize; 3], IrError> {
+    match shape {
+        Shape::Map(m) => Ok(m),
+        Shape::Vector(n) => Err(invalid(
+            node,
+            format!("needs a feature map (CxHxW) input, got a vector of {n}"),
+        )),
+    }
+}
+
+/// Output size of a sliding window along one axis, or why it does not fit.
+fn window_out(
+    node: &Node,
+    size: usize,
+    kernel: usize,
+    stride: usize,
+    pad: usize,
+) -> Result<usize, IrError> {
+    if kernel == 0 || stride == 0 {
+        return Err(invalid(node, "kernel and stride must be at least 1".into()));
+    }
+    let padded = size + 2 * pad;
+    if kernel > padded {
+        return Err(invalid(
+            node,
+            format!("kernel {kernel} is larger than its padded input ({size} + 2x{pad})"),
+        ));
+    }
+    Ok((padded - kernel) / stride + 1)
+}
+
+fn window_map(
+    node: &Node,
+    [c, h, w]: [usize; 3],
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    padding: [usize; 2],
+) -> Result<[usize; 3], IrError> {
+    Ok([
+        c,
+        window_out(node, h, kernel[0], stride[0], padding[0])?,
+        window_out(node, w, kernel[1], stride[1], padding[1])?,
+    ])
+}
+
+fn node_stats(node: &Node, inputs: &[Shape]) -> Result<NodeStats, IrError> {
+    let arity = if matches!(node.op, Op::Add) { 2 } else { 1 };
+    expect_inputs(node, inputs, arity)?;
+    let input = inputs[0];
+    let (output, macs, params) = match &node.op {
+        Op::Conv2d {
+            out_channels,
+            kernel,
+            stride,
+            padding,
+            groups,
+            bias,
+        } => {
+            let map = expect_map(node, input)?;
+            let (cin, cout, g) = (map[0], *out_channels, *groups);
+            if cout == 0 || g == 0 || cin % g != 0 || cout % g != 0 {
+                return Err(invalid(
+                    node,
+                    format!("{cin} input and {cout} output channels do not split into {g} groups"),
+                ));
+            }
+            let [_, h, w] = window_map(node, map, *kernel, *stride, *padding)?;
+            let weights = (cout * (cin / g) * kernel[0] * kernel[1]) as u64;
+            let macs = weights * (h * w) as u64;
+            (
+                Shape::Map([cout, h, w]),
+                macs,
+                weights + if *bias { cout as u64 } else { 0 },
+            )
+        }
+        Op::BatchNorm2d => {
+            let [c, _, _] = expect_map(node, input)?;
+            (input, 0, 2 * c as u64)
+        }
+        Op::Relu | Op::Identity => (input, 0, 0),
+        Op::Add => {
+            if inputs[0] != inputs[1] {
+                return Err(invalid(
+                    node,
+                    format!(
+                        "adds tensors of different shapes {} and {}",
+                        inputs[0], inputs[1]
+                    ),
+                ));
+            }
+            (input, 0, 0)
+        }
+        Op::MaxPool2d {
+            kernel,
+            stride,
+            padding,
+        }
+        | Op::AvgPool2d {
+            kernel,
+            stride,
+            padding,
+        } => {
+            let map = expect_map(node, input)?;
+            (
+                Shape::Map(window_map(node, map, *kernel, *stride, *padding)?),
+                0,
+                0,
+            )
+        }
+        Op::GlobalAvgPool => {
+            let [c, _, _] = expect_map(node, input)?;
+            (Shape::Map([c, 1, 1]), 0, 0)
+        }
+        Op::Flatten => (Shape::Vector(input.elements() as usize), 0, 0),
+        Op::Linear { out_features, bias } => {
+            let Shape::Vector(n) = input else {
+                return Err(invalid(
+                    node,
+                    format!("needs a flat vector input (add Flatten), got {input}"),
+                ));
+            };
+            if *out_features == 0 {
+                return Err(invalid(node, "out_features must be at least 1".into()));
+            }
+            let weights = (n * out_features) as u64;
+            let bias = if *bias { *out_features as u64 } else { 0 };
+            (Shape::Vector(*out_features), weights, weights + bias)
+        }
+    };
+    if output.elements() == 0 {
+        return Err(invalid(node, format!("produces an empty tensor {output}")));
+    }
+    let relus = if matches!(node.op, Op::Relu) {
+        output.elements()
+    } else {
+        0
+    };
+    Ok(NodeStats {
+        name: node.name.clone(),
+        op: node.op.kind(),
+        stage: node.stage.clone(),
+        block: node.block.clone(),
+        input,
+        output,
+        relus,
+        macs,
+        params,
+    })
+}

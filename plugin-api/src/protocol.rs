@@ -1,0 +1,178 @@
+//! The JSON payloads that cross the plugin boundary, and the versioned
+//! capability and method ids. A method id is `<capability>:<verb>`.
+
+use crate::ir::{InputSpec, Network};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub const ARCHITECTURE: &str = "deepreduce.architecture/1";
+pub const OPTIMIZATION: &str = "deepreduce.optimization/1";
+pub const OBJECTIVE: &str = "deepreduce.objective/1";
+pub const LATENCY: &str = "deepreduce.latency/1";
+
+pub mod method {
+    /// -> [`ArchitectureInfo`](super::ArchitectureInfo)
+    pub const ARCHITECTURE_DESCRIBE: &str = "deepreduce.architecture/1:describe";
+    /// [`ArchParams`](super::ArchParams) -> [`Network`](crate::ir::Network)
+    pub const ARCHITECTURE_BUILD: &str = "deepreduce.architecture/1:build";
+    /// [`OptimizationRequest`](super::OptimizationRequest) -> [`Candidates`](super::Candidates)
+    pub const OPTIMIZATION_APPLY: &str = "deepreduce.optimization/1:apply";
+    /// parameters (JSON object) -> [`TrainingObjective`](super::TrainingObjective)
+    pub const OBJECTIVE_RECIPE: &str = "deepreduce.objective/1:recipe";
+    /// [`Network`](crate::ir::Network) -> [`LatencyEstimate`](super::LatencyEstimate)
+    pub const LATENCY_ESTIMATE: &str = "deepreduce.latency/1:estimate";
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PluginKind {
+    Architecture,
+    Optimization,
+    Latency,
+}
+
+impl PluginKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PluginKind::Architecture => "architecture",
+            PluginKind::Optimization => "optimization",
+            PluginKind::Latency => "latency",
+        }
+    }
+}
+
+/// Who a plugin is and what it can do.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Descriptor {
+    /// Reverse-DNS id, e.g. "org.deepreduce.resnet".
+    pub id: String,
+    pub name: String,
+    pub vendor: String,
+    pub version: String,
+    pub kind: PluginKind,
+    pub description: String,
+    /// Versioned capability ids, e.g. "deepreduce.optimization/1".
+    pub capabilities: Vec<String>,
+}
+
+impl Descriptor {
+    /// A descriptor with the kind's usual capability.
+    pub fn new(id: &str, name: &str, kind: PluginKind, description: &str) -> Self {
+        let capability = match kind {
+            PluginKind::Architecture => ARCHITECTURE,
+            PluginKind::Optimization => OPTIMIZATION,
+            PluginKind::Latency => LATENCY,
+        };
+        Descriptor {
+            id: id.into(),
+            name: name.into(),
+            vendor: "DeepReDuce Workbench".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            kind,
+            description: description.into(),
+            capabilities: vec![capability.into()],
+        }
+    }
+
+    pub fn with_capabilities(mut self, capabilities: &[&str]) -> Self {
+        self.capabilities = capabilities.iter().map(|c| c.to_string()).collect();
+        self
+    }
+
+    pub fn has_capability(&self, capability: &str) -> bool {
+        self.capabilities.iter().any(|c| c == capability)
+    }
+}
+
+/// What an architecture plugin offers: its variants and their defaults.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ArchitectureInfo {
+    pub variants: Vec<VariantInfo>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VariantInfo {
+    pub name: String,
+    pub description: String,
+    /// Default blocks (or layers) per stage.
+    pub blocks: Vec<usize>,
+    /// Default base width (channels of the first stage).
+    pub width: usize,
+}
+
+/// Parameters of an architecture plugin's `build`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ArchParams {
+    pub variant: String,
+    pub input: InputSpec,
+    pub classes: usize,
+    /// Blocks per stage; the variant's default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocks: Option<Vec<usize>>,
+    /// Base width; the variant's default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<usize>,
+}
+
+/// Input of an optimization plugin's `apply`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OptimizationRequest {
+    pub network: Network,
+    /// The plugin's own parameters, e.g. `{"keep": ["S2", "S3"]}` for cull.
+    #[serde(default)]
+    pub params: serde_json::Value,
+    /// What the host knows, e.g. `{"criticality": {"S1": 0.0, ...}}`.
+    #[serde(default)]
+    pub context: serde_json::Value,
+}
+
+/// One network an optimization produced, with its human description
+/// (e.g. "S2^RT + S3^RT, alpha 0.5").
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    pub description: String,
+    pub network: Network,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Candidates {
+    pub candidates: Vec<Candidate>,
+}
+
+/// A training objective returned by an objective plugin: the host computes
+/// the loss on the device from these numbers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "objective", rename_all = "snake_case")]
+pub enum TrainingObjective {
+    /// `loss = soft_weight * T^2 * KL(softmax(t/T) || softmax(s/T)) + (1 - soft_weight) * CE(s, y)`
+    Distillation {
+        temperature: f64,
+        soft_weight: f64,
+        /// Which network teaches: "baseline" = the trained full-ReLU network.
+        teacher: String,
+    },
+}
+
+/// A latency model's estimate for one network.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LatencyEstimate {
+    pub online_seconds: f64,
+    pub relu_seconds: f64,
+    pub linear_seconds: f64,
+    pub communication_bytes: f64,
+    pub model: LatencyModel,
+}
+
+/// A latency model's name, constants and where they come from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LatencyModel {
+    pub name: String,
+    pub constants: BTreeMap<String, f64>,
+    pub source: String,
+}
+
+/// The error payload every failed call returns.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorPayload {
+    pub error: String,
+}

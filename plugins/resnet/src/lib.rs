@@ -1,0 +1,379 @@
+//! ResNet architectures with CIFAR-style stems (3x3 conv, stride 1, no
+//! max-pool): resnet18, resnet34, resnet10, resnet9 (He et al. BasicBlocks,
+//! widths w, 2w, 4w, 8w) and the CIFAR resnet56 (three stages of nine
+//! blocks, widths 16/32/64). Shortcuts that change shape are 1x1 conv + BN
+//! projections (He et al.'s option B) for every variant.
+
+use deepreduce_plugin_api::{
+    ArchParams, ArchitectureInfo, Descriptor, HEAD, INPUT, Network, Node, Op, Plugin, PluginKind,
+    STEM, VariantInfo, analyze,
+};
+use serde_json::json;
+
+struct Variant {
+    name: &'static str,
+    description: &'static str,
+    blocks: &'static [usize],
+    width: usize,
+    /// ResNet9: the first stage's block has a single 3x3 conv.
+    single_conv_first_stage: bool,
+}
+
+const VARIANTS: &[Variant] = &[
+    Variant {
+        name: "resnet18",
+        description: "ResNet18, CIFAR stem, 4 stages of 2 BasicBlocks",
+        blocks: &[2, 2, 2, 2],
+        width: 64,
+        single_conv_first_stage: false,
+    },
+    Variant {
+        name: "resnet34",
+        description: "ResNet34, CIFAR stem, stages of 3/4/6/3 BasicBlocks",
+        blocks: &[3, 4, 6, 3],
+        width: 64,
+        single_conv_first_stage: false,
+    },
+    Variant {
+        name: "resnet10",
+        description: "ResNet18 with one BasicBlock per stage (the paper's S*)",
+        blocks: &[1, 1, 1, 1],
+        width: 64,
+        single_conv_first_stage: false,
+    },
+    Variant {
+        name: "resnet9",
+        description: "ResNet10 whose first-stage block has a single 3x3 conv",
+        blocks: &[1, 1, 1, 1],
+        width: 64,
+        single_conv_first_stage: true,
+    },
+    Variant {
+        name: "resnet56",
+        description: "CIFAR ResNet56: 3 stages of 9 BasicBlocks, widths 16/32/64",
+        blocks: &[9, 9, 9],
+        width: 16,
+        single_conv_first_stage: false,
+    },
+];
+
+#[derive(Default)]
+pub struct ResNet;
+
+impl Plugin for ResNet {
+    fn descriptor(&self) -> Descriptor {
+        Descriptor::new(
+            "org.deepreduce.resnet",
+            "ResNet",
+            PluginKind::Architecture,
+            "ResNet18/34/10/9 and CIFAR ResNet56 with 3x3 stride-1 stems, for 32x32 and 64x64 inputs",
+        )
+    }
+
+    fn describe_architecture(&self) -> Result<ArchitectureInfo, String> {
+        Ok(ArchitectureInfo {
+            variants: VARIANTS
+                .iter()
+                .map(|v| VariantInfo {
+                    name: v.name.into(),
+                    description: v.description.into(),
+                    blocks: v.blocks.to_vec(),
+                    width: v.width,
+                })
+                .collect(),
+        })
+    }
+
+    fn build(&self, params: &ArchParams) -> Result<Network, String> {
+        let variant = VARIANTS
+            .iter()
+            .find(|v| v.name == params.variant)
+            .ok_or_else(|| {
+                let names: Vec<_> = VARIANTS.iter().map(|v| v.name).collect();
+                format!(
+                    "unknown ResNet variant '{}'; known: {}",
+                    params.variant,
+                    names.join(", ")
+                )
+            })?;
+        let blocks = params
+            .blocks
+            .clone()
+            .unwrap_or_else(|| variant.blocks.to_vec());
+        let width = params.width.unwrap_or(variant.width);
+        if blocks.is_empty() || blocks.contains(&0) {
+            return Err(format!(
+                "blocks per stage must all be at least 1, got {blocks:?}"
+            ));
+        }
+        if width == 0 {
+            return Err("width must be at least 1".into());
+        }
+        if params.classes == 0 {
+            return Err("classes must be at least 1".into());
+        }
+        let mut b = Builder {
+            nodes: Vec::new(),
+            last: INPUT.to_string(),
+        };
+        b.stem(width);
+        let mut channels = width;
+        for (k, &count) in blocks.iter().enumerate() {
+            let stage = format!("S{}", k + 1);
+            let out = width << k;
+            for i in 0..count {
+                let stride = if k > 0 && i == 0 { 2 } else { 1 };
+                let single = variant.single_conv_first_stage && k == 0;
+                b.basic_block(&stage, i, channels, out, stride, single);
+                channels = out;
+            }
+        }
+        b.head(params.classes);
+        let net = Network {
+            name: variant.name.into(),
+            input: params.input,
+            output: b.last.clone(),
+            nodes: b.nodes,
+            meta: [
+                ("family".to_string(), json!("resnet")),
+                ("arch".to_string(), json!(variant.name)),
+                ("blocks".to_string(), json!(blocks)),
+                ("width".to_string(), json!(width)),
+                ("alpha".to_string(), json!(1.0)),
+                ("rho".to_string(), json!(1.0)),
+            ]
+            .into_iter()
+            .collect(),
+        };
+        analyze(&net).map_err(|e| {
+            format!(
+                "{} does not fit a {}x{}x{} input: {e}",
+                variant.name, params.input.channels, params.input.height, params.input.width
+            )
+        })?;
+        Ok(net)
+    }
+}
+
+/// Appends nodes in order, tracking the last output.
+struct Builder {
+    nodes: Vec<Node>,
+    last: String,
+}
+
+impl Builder {
+    fn push(&mut self, node: Node) -> String {
+        self.last = node.name.clone();
+        self.nodes.push(node);
+        self.last.clone()
+    }
+
+    fn conv(out_channels: usize, kernel: usize, stride: usize) -> Op {
+        Op::Conv2d {
+            out_channels,
+            kernel: [kernel, kernel],
+            stride: [stride, stride],
+            padding: [kernel / 2, kernel / 2],
+            groups: 1,
+            bias: false,
+        }
+    }
+
+    fn stem(&mut self, width: usize) {
+        for (name, op) in [
+            ("conv1", Self::conv(width, 3, 1)),
+            ("bn1", Op::BatchNorm2d),
+            ("relu", Op::Relu),
+        ] {
+            let input = self.last.clone();
+            self.push(Node::new(format!("stem.{name}"), op, &[&input]).in_stage(STEM));
+        }
+    }
+
+    /// conv-BN-ReLU-conv-BN (+ shortcut) -> Add -> ReLU; with `single`, one
+    /// conv-BN before the Add (ResNet9's first stage).
+    fn basic_block(
+        &mut self,
+        stage: &str,
+        index: usize,
+        cin: usize,
+        cout: usize,
+        stride: usize,
+        single: bool,
+    ) {
+        let block = format!("{stage}.B{index}");
+        let prefix = format!("{}.b{index}", stage.to_lowercase());
+        let block_input = self.last.clone();
+        let add = |b: &mut Self, name: &str, op: Op, inputs: &[&str]| {
+            let node = Node::new(format!("{prefix}.{name}"), op, inputs);
+            b.push(node.in_stage(stage).in_block(&block))
+        };
+        let mut x = add(self, "conv1", Self::conv(cout, 3, stride), &[&block_input]);
+        x = add(self, "bn1", Op::BatchNorm2d, &[&x]);
+        if !single {
+            x = add(self, "relu1", Op::Relu, &[&x]);
+            x = add(self, "conv2", Self::conv(cout, 3, 1), &[&x]);
+            x = add(self, "bn2", Op::BatchNorm2d, &[&x]);
+        }
+        let shortcut = if stride != 1 || cin != cout {
+            let s = add(
+                self,
+                "shortcut.conv",
+                Self::conv(cout, 1, stride),
+                &[&block_input],
+            );
+            add(self, "shortcut.bn", Op::BatchNorm2d, &[&s])
+        } else {
+            block_input
+        };
+        x = add(self, "add", Op::Add, &[&x, &shortcut]);
+        add(
+            self,
+            if single { "relu1" } else { "relu2" },
+            Op::Relu,
+            &[&x],
+        );
+    }
+
+    fn head(&mut self, classes: usize) {
+        for (name, op) in [
+            ("pool", Op::GlobalAvgPool),
+            ("flatten", Op::Flatten),
+            (
+                "fc",
+                Op::Linear {
+                    out_features: classes,
+                    bias: true,
+                },
+            ),
+        ] {
+            let input = self.last.clone();
+            self.push(Node::new(format!("head.{name}"), op, &[&input]).in_stage(HEAD));
+        }
+    }
+}
+
+deepreduce_plugin_api::export_plugin!(ResNet);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use deepreduce_plugin_api::InputSpec;
+
+    fn build(variant: &str, size: usize, classes: usize) -> Network {
+        let input = InputSpec {
+            channels: 3,
+            height: size,
+            width: size,
+        };
+        let params = ArchParams {
+            variant: variant.into(),
+            input,
+            classes,
+            blocks: None,
+            width: None,
+        };
+        ResNet.build(&params).unwrap()
+    }
+
+    fn params(net: &Network) -> u64 {
+        analyze(net).unwrap().total.params
+    }
+
+    #[test]
+    fn resnet18_cifar100_relus_per_stage_match_the_paper() {
+        let a = analyze(&build("resnet18", 32, 100)).unwrap();
+        let per_stage: Vec<(&str, u64)> = a
+            .stages
+            .iter()
+            .map(|(s, t)| (s.as_str(), t.relus))
+            .collect();
+        assert_eq!(
+            per_stage,
+            [
+                ("stem", 65_536),
+                ("S1", 262_144),
+                ("S2", 131_072),
+                ("S3", 65_536),
+                ("S4", 32_768),
+                ("head", 0)
+            ]
+        );
+        assert_eq!(a.total.relus, 557_056);
+    }
+
+    /// PyTorch counts (weights + biases + BN affine) of the usual CIFAR
+    /// ResNets: kuangliu/pytorch-cifar ResNet18/34; resnet56 is the
+    /// option-A (parameter-free shortcut) 853,018 of akamaster's
+    /// pytorch_resnet_cifar10 plus our two 1x1 conv + BN projections.
+    #[test]
+    fn parameter_counts_match_the_cifar_references() {
+        assert_eq!(params(&build("resnet18", 32, 100)), 11_220_132);
+        assert_eq!(params(&build("resnet18", 32, 10)), 11_173_962);
+        assert_eq!(params(&build("resnet34", 32, 10)), 21_282_122);
+        assert_eq!(
+            params(&build("resnet56", 32, 10)),
+            853_018 + (16 * 32 + 2 * 32) + (32 * 64 + 2 * 64)
+        );
+    }
+
+    #[test]
+    fn resnet18_on_tinyimagenet_has_four_times_the_relus() {
+        let a = analyze(&build("resnet18", 64, 200)).unwrap();
+        assert_eq!(a.total.relus, 4 * 557_056);
+        assert_eq!(a.output, deepreduce_plugin_api::Shape::Vector(200));
+    }
+
+    #[test]
+    fn resnet9_first_stage_has_a_single_relu_layer() {
+        let net = build("resnet9", 32, 10);
+        let a = analyze(&net).unwrap();
+        assert_eq!(a.stage("S1").unwrap().relus, 64 * 32 * 32);
+        assert_eq!(a.stage("S2").unwrap().relus, 2 * 128 * 16 * 16);
+    }
+
+    #[test]
+    fn bad_parameters_are_refused_with_a_reason() {
+        let input = InputSpec {
+            channels: 3,
+            height: 32,
+            width: 32,
+        };
+        let mut p = ArchParams {
+            variant: "resnet99".into(),
+            input,
+            classes: 10,
+            blocks: None,
+            width: None,
+        };
+        assert!(
+            ResNet
+                .build(&p)
+                .unwrap_err()
+                .contains("unknown ResNet variant 'resnet99'")
+        );
+        p.variant = "resnet18".into();
+        p.blocks = Some(vec![2, 0]);
+        assert!(ResNet.build(&p).unwrap_err().contains("at least 1"));
+        p.blocks = None;
+        p.classes = 0;
+        assert!(
+            ResNet
+                .build(&p)
+                .unwrap_err()
+                .contains("classes must be at least 1")
+        );
+        p.classes = 10;
+        p.input = InputSpec {
+            channels: 0,
+            height: 32,
+            width: 32,
+        };
+        assert!(
+            ResNet
+                .build(&p)
+                .unwrap_err()
+                .contains("does not fit a 0x32x32 input")
+        );
+    }
+}
