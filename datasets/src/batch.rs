@@ -20,7 +20,9 @@ pub struct BatchConfig {
     /// Items per batch; 0 is taken as 1.
     pub batch_size: usize,
     pub shuffle: bool,
-    /// Random 4-pixel-padded crop, plus horizontal flip when the dataset allows.
+    /// A random crop of the image padded by 4 pixels of value 0 (black, as
+    /// torchvision pads before normalising), plus a horizontal flip with
+    /// p = 0.5 when [`DatasetInfo::hflip`] allows it.
     pub augment: bool,
     pub seed: u64,
     /// Leave out the last batch when it is smaller than `batch_size`.

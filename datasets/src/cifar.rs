@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::dataset::names;
 use crate::files::{dataset_root, read_file};
-use crate::{Dataset, DatasetError, DatasetInfo, Split};
+use crate::{Dataset, DatasetError, DatasetInfo, DatasetKind, Split};
 
 pub(crate) const SIDE: usize = 32;
 const IMAGE_BYTES: usize = 3 * SIDE * SIDE;
@@ -128,6 +128,8 @@ pub(crate) const CIFAR100_CLASSES: [&str; 100] = [
 
 /// How one flavour of the binary format lays out its records.
 struct Format {
+    kind: DatasetKind,
+    /// The name in messages.
     dataset: &'static str,
     expected: &'static str,
     /// Label bytes before the pixels, and which of them is the label we use.
@@ -143,6 +145,7 @@ struct Format {
 }
 
 const CIFAR10: Format = Format {
+    kind: DatasetKind::Cifar10,
     dataset: "CIFAR-10",
     expected: "CIFAR-10 binary: data_batch_1..5.bin, test_batch.bin",
     label_bytes: 1,
@@ -155,6 +158,7 @@ const CIFAR10: Format = Format {
 };
 
 const CIFAR100: Format = Format {
+    kind: DatasetKind::Cifar100,
     dataset: "CIFAR-100",
     expected: "CIFAR-100 binary: train.bin, test.bin",
     // Each record starts with the coarse label, then the fine one.
@@ -227,7 +231,7 @@ impl Format {
 
     fn load(&self, train: &[PathBuf], test: &Path) -> Result<Dataset, DatasetError> {
         let info = DatasetInfo::new(
-            self.dataset,
+            self.kind.name(),
             (3, SIDE, SIDE),
             names(self.class_names),
             (self.mean.to_vec(), self.std.to_vec()),

@@ -5,6 +5,7 @@ use crate::Split;
 /// Shape, classes and normalisation of a dataset.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DatasetInfo {
+    /// The [`crate::DatasetKind`] name of the data (`cifar10`, …).
     pub name: String,
     pub channels: usize,
     pub height: usize,

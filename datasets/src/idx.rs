@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::dataset::names;
 use crate::files::read_maybe_gz;
-use crate::{Dataset, DatasetError, DatasetInfo, Split};
+use crate::{Dataset, DatasetError, DatasetInfo, DatasetKind, Split};
 
 pub(crate) const SIDE: usize = 28;
 
@@ -182,7 +182,7 @@ pub fn load_idx(dir: impl AsRef<Path>) -> Result<Dataset, DatasetError> {
         ));
     }
     let info = DatasetInfo::new(
-        "fashion-mnist",
+        DatasetKind::FashionMnist.name(),
         (1, rows, cols),
         names(&FASHION_CLASSES),
         (vec![0.2860], vec![0.3530]),

@@ -6,7 +6,7 @@
 
 use crate::dataset::names;
 use crate::rng::Rng;
-use crate::{Dataset, DatasetError, DatasetInfo, Split};
+use crate::{Dataset, DatasetError, DatasetInfo, DatasetKind, Split};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SyntheticConfig {
@@ -125,7 +125,7 @@ pub fn synthetic(cfg: &SyntheticConfig) -> Result<Dataset, DatasetError> {
     let train = generate(0, cfg.train);
     let test = generate(1, cfg.test);
     let info = DatasetInfo::new(
-        "synthetic",
+        DatasetKind::Synthetic.name(),
         (cfg.channels, cfg.size, cfg.size),
         names(&SYNTHETIC_CLASSES[..cfg.classes]),
         train.channel_stats(cfg.channels),

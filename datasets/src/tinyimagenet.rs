@@ -10,7 +10,7 @@ use std::thread;
 use image::ImageFormat;
 
 use crate::files::{dataset_root, list_files, read_file, read_text};
-use crate::{Dataset, DatasetError, DatasetInfo, Split};
+use crate::{Dataset, DatasetError, DatasetInfo, DatasetKind, Split};
 
 pub(crate) const SIDE: usize = 64;
 pub(crate) const CLASSES: usize = 200;
@@ -54,7 +54,7 @@ pub fn load_tinyimagenet(dir: impl AsRef<Path>) -> Result<Dataset, DatasetError>
     };
 
     let info = DatasetInfo::new(
-        "tinyimagenet",
+        DatasetKind::TinyImageNet.name(),
         (3, SIDE, SIDE),
         class_names(&root.join("words.txt"), &wnids)?,
         (vec![0.4802, 0.4481, 0.3975], vec![0.2770, 0.2691, 0.2821]),

@@ -3,4 +3,5 @@
 
 pub mod dataset_shape;
 pub mod network;
+pub mod paper;
 pub mod plugin_host;

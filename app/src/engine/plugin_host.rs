@@ -399,22 +399,23 @@ fn is_shared_library(p: &Path) -> bool {
     ext == std::env::consts::DLL_EXTENSION
 }
 
-/// The built-in plugins' folder (the build output, next to the binary; for
-/// test binaries in `deps/`, its parent) and the user plugin folder
+/// The folder of the build's output, where the built-in plugins are: next
+/// to the binary, or one up for test binaries (which live in `deps/`).
+pub fn build_output_dir() -> Option<PathBuf> {
+    let exe_dir = std::env::current_exe().ok()?.parent()?.to_path_buf();
+    match exe_dir.parent() {
+        Some(parent) if exe_dir.ends_with("deps") => Some(parent.to_path_buf()),
+        _ => Some(exe_dir),
+    }
+}
+
+/// The built-in plugins' folder and the user plugin folder
 /// (`$DEEPREDUCE_PLUGIN_DIR`, else `~/.local/share/deepreduce/plugins`).
 pub fn plugin_dirs() -> Vec<PluginDir> {
     let mut dirs = Vec::new();
-    if let Some(exe_dir) = std::env::current_exe()
-        .ok()
-        .and_then(|e| e.parent().map(Path::to_path_buf))
-    {
-        // Test binaries live in target/<profile>/deps, the plugins one up.
-        let build_dir = match exe_dir.parent() {
-            Some(parent) if exe_dir.ends_with("deps") => parent.to_path_buf(),
-            _ => exe_dir,
-        };
+    if let Some(path) = build_output_dir() {
         dirs.push(PluginDir {
-            path: build_dir,
+            path,
             built_in_only: true,
         });
     }

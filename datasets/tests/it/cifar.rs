@@ -10,7 +10,7 @@ fn cifar10_loads_labels_and_chw_pixels() {
     write_cifar10(tmp.path(), 2);
     let data = load_cifar10(tmp.path()).unwrap();
 
-    assert_eq!(data.info.name, "CIFAR-10");
+    assert_eq!(data.info.name, "cifar10");
     assert_eq!(
         (
             data.info.channels,

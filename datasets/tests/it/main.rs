@@ -6,5 +6,6 @@ mod common;
 mod fashion_mnist;
 mod idx;
 mod open;
+mod split;
 mod synthetic;
 mod tinyimagenet;

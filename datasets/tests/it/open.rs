@@ -26,7 +26,7 @@ fn paths_are_detected_from_their_files() {
     assert_eq!(detect(&root.join("fm")), Some(DatasetKind::FashionMnist));
     assert_eq!(detect(root), None);
 
-    assert_eq!(open_path(&root.join("c10")).info.name, "CIFAR-10");
+    assert_eq!(open_path(&root.join("c10")).info.name, "cifar10");
     assert_eq!(
         open_path(&root.join("c10/cifar-10-batches-bin/test_batch.bin"))
             .test

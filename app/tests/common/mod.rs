@@ -1,0 +1,87 @@
+//! Shared by the integration tests: the built-in plugins, the CLI binary,
+//! temporary folders and the system C compiler.
+#![allow(dead_code)] // each test file uses its own subset
+
+use deepreduce_app::engine::plugin_host::{PluginDir, PluginHost, build_output_dir};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The folder holding the built plugins (target/<profile>).
+pub fn build_dir() -> PathBuf {
+    build_output_dir().expect("the test binary has a folder")
+}
+
+/// A host with only the built-in plugins (no user folder), all loaded.
+pub fn host() -> PluginHost {
+    let host = PluginHost::discover(&[PluginDir {
+        path: build_dir(),
+        built_in_only: true,
+    }]);
+    assert!(
+        host.get("org.deepreduce.resnet").is_some(),
+        "the built-in plugins are not in {}: run `cargo build --workspace` before the tests",
+        build_dir().display()
+    );
+    assert!(
+        host.failures().is_empty(),
+        "built-in plugins failed: {:?}",
+        host.failures()
+    );
+    host
+}
+
+/// Runs the `deepreduce` binary with an empty user plugin folder.
+pub fn cli(args: &[&str]) -> std::process::Output {
+    let empty = temp_dir("no-user-plugins");
+    Command::new(env!("CARGO_BIN_EXE_deepreduce"))
+        .args(args)
+        .env("DEEPREDUCE_PLUGIN_DIR", &empty)
+        .output()
+        .expect("the deepreduce binary runs")
+}
+
+/// `deepreduce count ... --json`, parsed.
+pub fn count_json(args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["count"];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let out = cli(&all);
+    assert!(
+        out.status.success(),
+        "count {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("count prints one JSON object")
+}
+
+/// A fresh, empty folder unique to this test process and `name`.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("deepreduce-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// The workspace root (this crate is `app/`).
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// Compiles a C file into a shared library with the system C compiler,
+/// against the published plugin header.
+pub fn compile_c_plugin(source: &Path, out: &Path, defines: &[&str]) {
+    let include = workspace().join("plugin-api/include");
+    let status = Command::new("cc")
+        .args(["-std=c99", "-Wall", "-Werror", "-shared", "-fPIC", "-o"])
+        .arg(out)
+        .arg(source)
+        .arg("-I")
+        .arg(include)
+        .args(defines)
+        .status()
+        .expect("the system C compiler (cc) runs");
+    assert!(status.success(), "cc failed on {}", source.display());
+}
