@@ -19,3 +19,6 @@ pub use describe::describe;
 pub use export::Plugin;
 pub use ir::{HEAD, INPUT, InputSpec, Network, Node, Op, STEM};
 pub use protocol::*;
+
+#[cfg(test)]
+mod tests;

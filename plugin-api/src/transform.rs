@@ -40,10 +40,10 @@ pub fn record_in_meta(net: &mut Network, key: &str, value: &str) {
         .meta
         .entry(key.to_string())
         .or_insert_with(|| serde_json::json!([]));
-    if let Some(list) = entry.as_array_mut() {
-        if !list.iter().any(|v| v == value) {
-            list.push(value.into());
-        }
+    if let Some(list) = entry.as_array_mut()
+        && !list.iter().any(|v| v == value)
+    {
+        list.push(value.into());
     }
 }
 

@@ -83,3 +83,6 @@ fn least_critical_first(
 }
 
 deepreduce_plugin_api::export_plugin!(Cull);
+
+#[cfg(test)]
+mod tests;

@@ -76,3 +76,6 @@ impl Plugin for Delphi {
 }
 
 deepreduce_plugin_api::export_plugin!(Delphi);
+
+#[cfg(test)]
+mod tests;

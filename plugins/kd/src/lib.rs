@@ -47,3 +47,6 @@ impl Plugin for Kd {
 }
 
 deepreduce_plugin_api::export_plugin!(Kd);
+
+#[cfg(test)]
+mod tests;

@@ -96,3 +96,6 @@ fn shrink_feature_maps(net: &mut Network, rho: f64) -> Result<(), String> {
 }
 
 deepreduce_plugin_api::export_plugin!(Reshape);
+
+#[cfg(test)]
+mod tests;

@@ -49,3 +49,6 @@ impl Plugin for Thin {
 }
 
 deepreduce_plugin_api::export_plugin!(Thin);
+
+#[cfg(test)]
+mod tests;

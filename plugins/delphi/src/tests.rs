@@ -1,0 +1,127 @@
+use super::{BYTES_PER_LINEAR_INPUT, BYTES_PER_RELU, Delphi, SECONDS_PER_MAC, SECONDS_PER_RELU};
+use deepreduce_plugin_api::{
+    HEAD, INPUT, InputSpec, LATENCY, Network, Node, Op, Plugin, PluginKind, STEM,
+};
+
+fn conv(out_channels: usize, kernel: usize, stride: usize, padding: usize) -> Op {
+    Op::Conv2d {
+        out_channels,
+        kernel: [kernel, kernel],
+        stride: [stride, stride],
+        padding: [padding, padding],
+        groups: 1,
+        bias: false,
+    }
+}
+
+/// On 3x8x8: stem conv 3->8 k3 s1 p1, BN, ReLU; one block: conv 8->16 k3 s2
+/// p1, BN, 1x1 stride-2 projection, Add, ReLU; pool, flatten, linear 16->10.
+///
+/// ReLUs: 8*8*8 + 16*4*4 = 512 + 256 = 768.
+/// MACs: 216*64 + 1,152*16 + 128*16 + 160 = 13,824 + 18,432 + 2,048 + 160 = 34,464.
+/// Elements entering conv/linear layers: 3*8*8 + 8*8*8 + 8*8*8 + 16 = 1,232.
+fn tiny() -> Network {
+    let s1 = |node: Node| node.in_stage("S1").in_block("S1.B1");
+    Network {
+        name: "tiny".into(),
+        input: InputSpec {
+            channels: 3,
+            height: 8,
+            width: 8,
+        },
+        nodes: vec![
+            Node::new("conv1", conv(8, 3, 1, 1), &[INPUT]).in_stage(STEM),
+            Node::new("bn1", Op::BatchNorm2d, &["conv1"]).in_stage(STEM),
+            Node::new("relu1", Op::Relu, &["bn1"]).in_stage(STEM),
+            s1(Node::new("conv2", conv(16, 3, 2, 1), &["relu1"])),
+            s1(Node::new("bn2", Op::BatchNorm2d, &["conv2"])),
+            s1(Node::new("proj", conv(16, 1, 2, 0), &["relu1"])),
+            s1(Node::new("add", Op::Add, &["bn2", "proj"])),
+            s1(Node::new("relu2", Op::Relu, &["add"])),
+            Node::new("gap", Op::GlobalAvgPool, &["relu2"]).in_stage(HEAD),
+            Node::new("flat", Op::Flatten, &["gap"]).in_stage(HEAD),
+            Node::new(
+                "fc",
+                Op::Linear {
+                    out_features: 10,
+                    bias: true,
+                },
+                &["flat"],
+            )
+            .in_stage(HEAD),
+        ],
+        output: "fc".into(),
+        meta: Default::default(),
+    }
+}
+
+#[test]
+fn estimate_is_relus_and_macs_times_their_constants() {
+    let e = Delphi.estimate(&tiny()).unwrap();
+    assert_eq!(e.relu_seconds, 768.0 * SECONDS_PER_RELU);
+    assert_eq!(e.linear_seconds, 34_464.0 * SECONDS_PER_MAC);
+    assert_eq!(
+        e.online_seconds,
+        768.0 * SECONDS_PER_RELU + 34_464.0 * SECONDS_PER_MAC
+    );
+    // By hand: 768 * 19.551e-6 s = 15.015168 ms; 34,464 * 0.3171 ns = 10.9285344 us.
+    assert!((e.relu_seconds - 0.015_015_168).abs() < 1e-15);
+    assert!((e.linear_seconds - 1.092_853_44e-5).abs() < 1e-18);
+    assert!((e.online_seconds - 0.015_026_096_534_4).abs() < 1e-15);
+}
+
+#[test]
+fn communication_counts_relus_and_linear_layer_inputs() {
+    let e = Delphi.estimate(&tiny()).unwrap();
+    assert_eq!(BYTES_PER_RELU, 1312.0);
+    assert_eq!(BYTES_PER_LINEAR_INPUT, 16.0);
+    // 768 * 1,312 + 1,232 * 16 = 1,007,616 + 19,712.
+    assert_eq!(e.communication_bytes, 1_027_328.0);
+}
+
+#[test]
+fn dropping_relus_only_lowers_the_relu_part() {
+    let mut net = tiny();
+    net.nodes[2].op = Op::Identity; // the stem's 512 ReLUs
+    let e = Delphi.estimate(&net).unwrap();
+    assert_eq!(e.relu_seconds, 256.0 * SECONDS_PER_RELU);
+    assert_eq!(e.linear_seconds, 34_464.0 * SECONDS_PER_MAC);
+    assert_eq!(e.communication_bytes, 256.0 * 1312.0 + 1232.0 * 16.0);
+}
+
+#[test]
+fn the_model_states_its_constants_and_their_source() {
+    let m = Delphi.estimate(&tiny()).unwrap().model;
+    assert_eq!(m.name, "DELPHI online (fitted)");
+    let constants: Vec<(&str, f64)> = m.constants.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    assert_eq!(
+        constants,
+        [
+            ("bytes_per_linear_input", 16.0),
+            ("bytes_per_relu", 1312.0),
+            ("seconds_per_mac", 0.3171e-9),
+            ("seconds_per_relu", 19.551e-6),
+        ]
+    );
+    assert!(m.source.contains("least-squares fit"), "{}", m.source);
+    assert!(m.source.contains("DeepReDuce (ICML 2021)"), "{}", m.source);
+    assert!(m.source.contains("not measured"), "{}", m.source);
+}
+
+#[test]
+fn an_invalid_network_is_refused_with_the_ir_error() {
+    let mut net = tiny();
+    net.nodes[10].inputs = vec!["gap".into()];
+    assert_eq!(
+        Delphi.estimate(&net).unwrap_err(),
+        "node 'fc': needs a flat vector input (add Flatten), got 16x1x1"
+    );
+}
+
+#[test]
+fn descriptor() {
+    let d = Delphi.descriptor();
+    assert_eq!(d.id, "org.deepreduce.delphi");
+    assert_eq!(d.kind, PluginKind::Latency);
+    assert_eq!(d.capabilities, [LATENCY]);
+}
