@@ -139,7 +139,7 @@ pub fn synthetic(cfg: &SyntheticConfig) -> Result<Dataset, DatasetError> {
 fn draw(rng: &mut Rng, cover: Cover, size: usize, channels: usize, out: &mut Vec<u8>) {
     let s = size as f32;
     let r = s * rng.range(0.2, 0.3);
-    let w = (s / 32.0) * rng.range(0.9, 1.4);
+    let w = (s / 32.0) * rng.range(1.4, 2.0);
     let cx = rng.range(r + 1.0, s - r - 1.0);
     let cy = rng.range(r + 1.0, s - r - 1.0);
     let background: Vec<f32> = (0..channels).map(|_| rng.range(0.0, 255.0)).collect();

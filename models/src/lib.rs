@@ -1,1 +1,183 @@
+//! Turns a network IR into a burn module that runs on any device (flex CPU,
+//! wgpu GPU, their autodiff wrappers). The IR's DAG becomes a plan of steps
+//! over numbered value slots; parametric layers live in plain vectors so
+//! burn's record/store machinery saves and loads them.
 
+mod plan;
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, max_pool2d};
+use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
+use burn::tensor::{Device, Tensor, activation::relu};
+use deepreduce_plugin_api::{IrError, Network, Op, Shape, analyze};
+use plan::{Layer, Plan, Step};
+
+/// A network built from IR. `forward` maps a batch `[N, C, H, W]` to logits `[N, classes]`.
+#[derive(Module, Debug)]
+pub struct IrModel {
+    convs: Vec<Conv2d>,
+    norms: Vec<BatchNorm>,
+    linears: Vec<Linear>,
+    #[module(skip)]
+    plan: Plan,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("invalid network: {0}")]
+    Network(#[from] IrError),
+    #[error("weights {}: {message}", path.display())]
+    Weights {
+        path: std::path::PathBuf,
+        message: String,
+    },
+}
+
+/// An intermediate value: a feature map or, after Flatten, a matrix.
+enum Value {
+    Map(Tensor<4>),
+    Flat(Tensor<2>),
+}
+
+impl IrModel {
+    /// Builds the module with freshly initialised weights (burn's defaults,
+    /// which follow PyTorch's: Kaiming-uniform convolutions and linears).
+    pub fn new(net: &Network, device: &Device) -> Result<Self, IrError> {
+        let analysis = analyze(net)?;
+        let plan = Plan::from_network(net);
+        let (mut convs, mut norms, mut linears) = (Vec::new(), Vec::new(), Vec::new());
+        for (node, stats) in net.nodes.iter().zip(&analysis.nodes) {
+            let in_channels = match stats.input {
+                Shape::Map([c, _, _]) => c,
+                Shape::Vector(n) => n,
+            };
+            match &node.op {
+                Op::Conv2d {
+                    out_channels,
+                    kernel,
+                    stride,
+                    padding,
+                    groups,
+                    bias,
+                } => convs.push(
+                    Conv2dConfig::new([in_channels, *out_channels], *kernel)
+                        .with_stride(*stride)
+                        .with_padding(PaddingConfig2d::Explicit(
+                            padding[0], padding[1], padding[0], padding[1],
+                        ))
+                        .with_groups(*groups)
+                        .with_bias(*bias)
+                        .init(device),
+                ),
+                Op::BatchNorm2d => norms.push(BatchNormConfig::new(in_channels).init(device)),
+                Op::Linear { out_features, bias } => linears.push(
+                    LinearConfig::new(in_channels, *out_features)
+                        .with_bias(*bias)
+                        .init(device),
+                ),
+                _ => {}
+            }
+        }
+        Ok(IrModel {
+            convs,
+            norms,
+            linears,
+            plan,
+        })
+    }
+
+    /// Builds the module for `net` and loads weights saved by [`IrModel::save`].
+    pub fn load(net: &Network, path: &std::path::Path, device: &Device) -> Result<Self, LoadError> {
+        let model = IrModel::new(net, device)?;
+        model.try_load_file(path).map_err(|e| LoadError::Weights {
+            path: path.to_path_buf(),
+            message: format!("{e:?}"),
+        })
+    }
+
+    /// Saves the weights (burnpack format).
+    pub fn save(&self, path: &std::path::Path) -> Result<(), LoadError> {
+        self.clone()
+            .save_file(path)
+            .map_err(|e| LoadError::Weights {
+                path: path.to_path_buf(),
+                message: format!("{e:?}"),
+            })
+    }
+
+    /// The logits of a batch of images.
+    pub fn forward(&self, input: Tensor<4>) -> Tensor<2> {
+        let mut slots: Vec<Option<Value>> = Vec::with_capacity(self.plan.steps.len() + 1);
+        slots.push(Some(Value::Map(input)));
+        for (i, step) in self.plan.steps.iter().enumerate() {
+            let out = self.run(step, &slots);
+            slots.push(Some(out));
+            // Free values nobody reads any more, so backends can reuse memory.
+            for &dead in &self.plan.dies_after[i] {
+                slots[dead] = None;
+            }
+        }
+        match slots[self.plan.output].take() {
+            Some(Value::Flat(logits)) => logits,
+            Some(Value::Map(map)) => map.flatten(1, 3),
+            None => unreachable!("the plan keeps its output alive"),
+        }
+    }
+
+    fn run(&self, step: &Step, slots: &[Option<Value>]) -> Value {
+        let map = |slot: usize| match slots[slot].as_ref() {
+            Some(Value::Map(t)) => t.clone(),
+            _ => unreachable!("shape inference guarantees a feature map in slot {slot}"),
+        };
+        match *step {
+            Step::Layer {
+                layer: Layer::Conv(i),
+                input,
+            } => Value::Map(self.convs[i].forward(map(input))),
+            Step::Layer {
+                layer: Layer::Norm(i),
+                input,
+            } => Value::Map(self.norms[i].forward(map(input))),
+            Step::Layer {
+                layer: Layer::Linear(i),
+                input,
+            } => match slots[input].as_ref() {
+                Some(Value::Flat(t)) => Value::Flat(self.linears[i].forward(t.clone())),
+                _ => unreachable!("shape inference guarantees a vector before Linear"),
+            },
+            Step::Relu { input } => Value::Map(relu(map(input))),
+            Step::Identity { input } => match slots[input].as_ref() {
+                Some(Value::Map(t)) => Value::Map(t.clone()),
+                Some(Value::Flat(t)) => Value::Flat(t.clone()),
+                None => unreachable!("the plan keeps inputs alive"),
+            },
+            Step::Add { a, b } => Value::Map(map(a) + map(b)),
+            Step::MaxPool {
+                input,
+                kernel,
+                stride,
+                padding,
+            } => Value::Map(max_pool2d(
+                map(input),
+                MaxPoolOptions::new(kernel)
+                    .with_stride(stride)
+                    .with_padding(padding),
+            )),
+            Step::AvgPool {
+                input,
+                kernel,
+                stride,
+                padding,
+            } => {
+                let options = AvgPoolOptions::new(kernel)
+                    .with_stride(stride)
+                    .with_padding(padding);
+                Value::Map(avg_pool2d(map(input), options))
+            }
+            Step::GlobalAvgPool { input } => Value::Map(adaptive_avg_pool2d(map(input), [1, 1])),
+            Step::Flatten { input } => Value::Flat(map(input).flatten(1, 3)),
+        }
+    }
+}

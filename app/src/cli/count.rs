@@ -1,55 +1,23 @@
 //! `deepreduce count`: a network built through the plugins, counted.
 
-use crate::engine::dataset_shape::dataset_shape;
-use crate::engine::network::{NetworkSpec, build_network};
+use super::network_args::NetworkArgs;
 use crate::engine::plugin_host::PluginHost;
 use deepreduce_plugin_api::{Analysis, analyze};
 use serde_json::json;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Architecture variant, e.g. resnet18, resnet34, resnet56, vgg16, mobilenet_v1.
-    #[arg(long)]
-    arch: String,
-    /// synthetic, cifar10, cifar100, tinyimagenet, fashion-mnist, or a dataset path.
-    #[arg(long, default_value = "synthetic")]
-    dataset: String,
-    /// Blocks per stage, e.g. 2,2,2,2.
-    #[arg(long, value_delimiter = ',')]
-    blocks: Option<Vec<usize>>,
-    /// Base width (channels of the first stage).
-    #[arg(long)]
-    width: Option<usize>,
-    /// Stages whose ReLUs remain, e.g. S2,S3 ("stem" keeps Conv1's); all others are culled.
-    #[arg(long, value_delimiter = ',')]
-    keep: Option<Vec<String>>,
-    /// Drop alternate ReLU layers in the remaining stages.
-    #[arg(long)]
-    thin: bool,
-    /// Channel scale.
-    #[arg(long, default_value_t = 1.0)]
-    alpha: f64,
-    /// Feature-map scale (stem stride 1/rho).
-    #[arg(long, default_value_t = 1.0)]
-    rho: f64,
+    #[command(flatten)]
+    network: NetworkArgs,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
 }
 
 pub fn run(host: &PluginHost, args: &Args) -> Result<(), String> {
-    let (input, classes) = dataset_shape(&args.dataset).map_err(|e| e.to_string())?;
-    let spec = NetworkSpec {
-        blocks: args.blocks.clone(),
-        width: args.width,
-        keep: args.keep.clone(),
-        thin: args.thin,
-        alpha: args.alpha,
-        rho: args.rho,
-        ..NetworkSpec::new(&args.arch, input, classes)
-    };
-    let (net, description) = build_network(host, &spec).map_err(|e| e.to_string())?;
+    let (net, description) = args.network.build(host)?;
     let analysis = analyze(&net).map_err(|e| e.to_string())?;
+    let (input, classes) = (net.input, analysis.output.elements());
     let stages = relu_stages(&net, &analysis);
     if args.json {
         let out = json!({
@@ -58,8 +26,8 @@ pub fn run(host: &PluginHost, args: &Args) -> Result<(), String> {
             "flops": analysis.total.macs,
             "params": analysis.total.params,
             "description": description,
-            "arch": args.arch,
-            "dataset": args.dataset,
+            "arch": args.network.arch,
+            "dataset": args.network.dataset,
             "input": [input.channels, input.height, input.width],
             "classes": classes,
         });
@@ -68,7 +36,7 @@ pub fn run(host: &PluginHost, args: &Args) -> Result<(), String> {
     }
     println!(
         "{} on {} ({}x{}x{}, {classes} classes): {description}",
-        args.arch, args.dataset, input.channels, input.height, input.width
+        args.network.arch, args.network.dataset, input.channels, input.height, input.width
     );
     let total = analysis.total.relus.max(1) as f64;
     for (stage, relus) in &stages {

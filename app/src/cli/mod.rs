@@ -1,7 +1,9 @@
 //! The headless command line: the same engine as the GUI.
 
 mod count;
+mod network_args;
 mod plugins;
+mod train;
 
 use crate::engine::plugin_host::{PluginDir, PluginHost, plugin_dirs};
 use clap::{Parser, Subcommand};
@@ -28,6 +30,8 @@ pub enum Command {
     Plugins(plugins::Args),
     /// Build a network through the plugins and count its ReLUs, FLOPs and parameters.
     Count(count::Args),
+    /// Train one network through the engine, with a progress bar and a final JSON line.
+    Train(train::Args),
 }
 
 /// Runs a parsed command; the error is printed by `main`.
@@ -36,6 +40,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Plugins(args) => plugins::run(&host, &args),
         Command::Count(args) => count::run(&host, &args),
+        Command::Train(args) => train::run(&host, &args),
     }
 }
 

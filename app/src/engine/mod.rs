@@ -1,7 +1,10 @@
 //! The workbench's engine, usable headless: the plugin host and network
 //! building (training, the pipeline, the run store and export join here).
 
+pub mod backend;
 pub mod dataset_shape;
 pub mod network;
 pub mod paper;
 pub mod plugin_host;
+pub mod train;
+pub mod trained;

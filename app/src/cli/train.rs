@@ -1,0 +1,183 @@
+//! `deepreduce train`: one network, trained with a progress bar, ending
+//! with one JSON line of results.
+
+use super::network_args::NetworkArgs;
+use crate::engine::backend::{BackendChoice, select};
+use crate::engine::network::{ids, plugin};
+use crate::engine::plugin_host::PluginHost;
+use crate::engine::train::{RunContext, Schedule, Status, Teacher, TrainConfig, TrainEvent, train};
+use crate::engine::trained;
+use deepreduce_plugin_api::analyze;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use std::path::PathBuf;
+use std::sync::mpsc;
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum ScheduleArg {
+    Step,
+    Cosine,
+    Constant,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    network: NetworkArgs,
+    /// Distil from this trained full-ReLU network (a `train --out` folder or its model.bpk).
+    #[arg(long, value_name = "CHECKPOINT")]
+    kd_teacher: Option<PathBuf>,
+    #[arg(long, default_value_t = 120)]
+    epochs: usize,
+    #[arg(long, default_value_t = 128)]
+    batch: usize,
+    #[arg(long, default_value_t = 0.1)]
+    lr: f64,
+    /// Learning-rate schedule: step (/10 every 30 epochs, or every quarter of a shorter run), cosine, constant.
+    #[arg(long, value_enum, default_value = "step")]
+    schedule: ScheduleArg,
+    /// Train on this many images (class-balanced subset).
+    #[arg(long)]
+    subset: Option<usize>,
+    /// Evaluate on this many test images.
+    #[arg(long)]
+    test_subset: Option<usize>,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    #[arg(long, value_enum, default_value = "auto")]
+    backend: BackendChoice,
+    /// Folder for the trained network (network.json, model.bpk) and checkpoints.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+impl Args {
+    fn config(&self) -> TrainConfig {
+        let schedule = match self.schedule {
+            // The paper divides by 10 at epochs 30, 60, 90 of 120; shorter runs keep the proportions.
+            ScheduleArg::Step => Schedule::Step {
+                every: (self.epochs / 4).clamp(1, 30),
+                gamma: 0.1,
+            },
+            ScheduleArg::Cosine => Schedule::Cosine,
+            ScheduleArg::Constant => Schedule::Constant,
+        };
+        TrainConfig {
+            epochs: self.epochs,
+            batch_size: self.batch,
+            lr: self.lr,
+            schedule,
+            subset: self.subset,
+            test_subset: self.test_subset,
+            seed: self.seed,
+            ..TrainConfig::default()
+        }
+    }
+}
+
+pub fn run(host: &PluginHost, args: &Args) -> Result<(), String> {
+    let (net, description) = args.network.build(host)?;
+    let relus = analyze(&net).map_err(|e| e.to_string())?.total.relus;
+    let data = deepreduce_datasets::open(&args.network.dataset).map_err(|e| e.to_string())?;
+    let backend = select(args.backend);
+    eprintln!(
+        "{description}: {relus} ReLUs, training on {} with {}",
+        data.info.name, backend.label
+    );
+
+    let teacher_model = match &args.kd_teacher {
+        Some(path) => Some(
+            trained::load(path, &backend.device)
+                .map_err(|e| format!("KD teacher: {e}"))?
+                .1,
+        ),
+        None => None,
+    };
+    let teacher = match &teacher_model {
+        Some(model) => {
+            let objective = plugin(host, ids::KD)
+                .map_err(|e| e.to_string())?
+                .recipe(&json!({}))
+                .map_err(|e| e.to_string())?;
+            Some(Teacher { model, objective })
+        }
+        None => None,
+    };
+
+    let (tx, rx) = mpsc::channel();
+    let progress = std::thread::spawn(move || show_progress(rx));
+    let ctx = RunContext {
+        device: &backend.device,
+        events: Some(&tx),
+        cancel: None,
+        checkpoint_dir: args.out.as_ref().map(|d| d.join("checkpoints")),
+        resume: None,
+    };
+    let outcome = train(&net, &data, &args.config(), teacher, &ctx);
+    drop(tx);
+    let _ = progress.join();
+    let outcome = outcome.map_err(|e| e.to_string())?;
+    if let Some(dir) = &args.out {
+        trained::save(dir, &net, &outcome.model).map_err(|e| e.to_string())?;
+    }
+    let mut summary = json!({
+        "accuracy": outcome.test_accuracy,
+        "relus": relus,
+        "epochs": outcome.epochs_done,
+        "wall_seconds": outcome.seconds,
+        "description": description,
+        "backend": backend.label,
+        "out": args.out,
+    });
+    // {"status": "completed"} or {"status": "diverged", "epoch": .., "batch": .., "loss": ..}
+    if let serde_json::Value::Object(status) = json!(outcome.status) {
+        summary.as_object_mut().expect("object").extend(status);
+    }
+    println!("{summary}");
+    match outcome.status {
+        Status::Diverged { epoch, batch, loss } => Err(format!(
+            "training diverged: loss {loss} at epoch {epoch}, batch {batch}; try a lower --lr"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Draws a progress bar from training events (on stderr, so stdout stays JSON).
+fn show_progress(rx: mpsc::Receiver<TrainEvent>) {
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
+            .expect("template")
+            .progress_chars("=> "),
+    );
+    for event in rx {
+        match event {
+            TrainEvent::Started {
+                epochs,
+                batches_per_epoch,
+                start_epoch,
+            } => {
+                bar.set_length(((epochs - start_epoch) * batches_per_epoch) as u64);
+                bar.set_prefix("epoch 1");
+            }
+            TrainEvent::Batch {
+                epoch,
+                loss,
+                images_per_second,
+                ..
+            } => {
+                bar.set_prefix(format!("epoch {epoch}"));
+                bar.set_message(format!("loss {loss:.3}, {images_per_second:.0} img/s"));
+                bar.inc(1);
+            }
+            // `suspend` prints whether or not the bar is drawn (it is not when stderr is no terminal).
+            TrainEvent::Epoch(m) => bar.suspend(|| {
+                eprintln!(
+                    "epoch {}: train loss {:.3}, train acc {:.1}%, test acc {:.2}%, lr {:.4}, {:.1} s",
+                    m.epoch, m.train_loss, m.train_accuracy, m.test_accuracy, m.lr, m.seconds
+                )
+            }),
+        }
+    }
+    bar.finish_and_clear();
+}

@@ -1,0 +1,106 @@
+//! Which device trains: burn's wgpu backend on a real GPU, otherwise burn's
+//! flex CPU backend. Mesa's software Vulkan (lavapipe) reports itself as a
+//! CPU adapter: it counts as no GPU, as flex is faster on the same cores.
+
+use burn::tensor::wgpu::wgpu;
+use burn::tensor::{Device, DeviceKind};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendChoice {
+    /// wgpu on a real GPU, else flex.
+    #[default]
+    Auto,
+    /// burn's wgpu backend (on a CPU adapter such as lavapipe if no GPU exists).
+    Wgpu,
+    /// burn's flex CPU backend.
+    Flex,
+}
+
+/// The device chosen and how to name it to the user.
+#[derive(Clone, Debug)]
+pub struct Backend {
+    pub device: Device,
+    /// e.g. "flex (CPU, 2 threads)" or "wgpu: NVIDIA RTX A4000 (DiscreteGpu, Vulkan)".
+    pub label: String,
+    pub is_wgpu: bool,
+}
+
+/// A wgpu adapter as the system reports it.
+#[derive(Clone, Debug)]
+pub struct Adapter {
+    pub name: String,
+    pub device_type: wgpu::DeviceType,
+    pub api: wgpu::Backend,
+}
+
+impl Adapter {
+    pub fn is_gpu(&self) -> bool {
+        matches!(
+            self.device_type,
+            wgpu::DeviceType::DiscreteGpu
+                | wgpu::DeviceType::IntegratedGpu
+                | wgpu::DeviceType::VirtualGpu
+        )
+    }
+
+    fn describe(&self) -> String {
+        format!("{} ({:?}, {:?})", self.name, self.device_type, self.api)
+    }
+}
+
+/// Every adapter wgpu can see (none when no driver is installed).
+pub fn adapters() -> Vec<Adapter> {
+    let instance = wgpu::Instance::default();
+    pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
+        .into_iter()
+        .map(|a| {
+            let info = a.get_info();
+            Adapter {
+                name: info.name,
+                device_type: info.device_type,
+                api: info.backend,
+            }
+        })
+        .collect()
+}
+
+pub fn select(choice: BackendChoice) -> Backend {
+    let flex = || Backend {
+        device: Device::flex(),
+        label: format!(
+            "flex (CPU, {} threads)",
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        ),
+        is_wgpu: false,
+    };
+    match choice {
+        BackendChoice::Flex => flex(),
+        BackendChoice::Auto => match adapters().into_iter().find(Adapter::is_gpu) {
+            Some(gpu) => wgpu_backend(DeviceKind::DefaultDevice, &gpu),
+            None => flex(),
+        },
+        BackendChoice::Wgpu => {
+            let all = adapters();
+            match all.iter().find(|a| a.is_gpu()).or(all.first()) {
+                Some(a) if a.is_gpu() => wgpu_backend(DeviceKind::DefaultDevice, a),
+                Some(a) => wgpu_backend(DeviceKind::Cpu, a),
+                // No adapter at all: wgpu's own fallback (GL) decides.
+                None => Backend {
+                    device: Device::wgpu(DeviceKind::DefaultDevice),
+                    label: "wgpu: default adapter (none enumerated)".into(),
+                    is_wgpu: true,
+                },
+            }
+        }
+    }
+}
+
+fn wgpu_backend(kind: DeviceKind, adapter: &Adapter) -> Backend {
+    Backend {
+        device: Device::wgpu(kind),
+        label: format!("wgpu: {}", adapter.describe()),
+        is_wgpu: true,
+    }
+}

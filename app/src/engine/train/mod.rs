@@ -1,0 +1,391 @@
+//! The trainer: SGD with momentum and weight decay, a learning-rate
+//! schedule, optional knowledge distillation, top-1 evaluation, per-epoch
+//! checkpoints and metrics sent as events, cancellation between batches,
+//! and a clean stop when the loss stops being a number.
+
+mod checkpoint;
+pub mod loss;
+pub mod schedule;
+
+pub use checkpoint::Checkpoint;
+pub use schedule::Schedule;
+
+use burn::module::Module;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{GradientsParams, SgdConfig};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use deepreduce_datasets::{Batch, BatchConfig, Batcher, Dataset, Split};
+use deepreduce_models::IrModel;
+use deepreduce_plugin_api::{Network, TrainingObjective};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::time::Instant;
+
+/// How to train. The defaults are the paper's CIFAR-100 recipe; the CLI
+/// and GUI override epochs, batch and subset for laptop-sized runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    pub momentum: f64,
+    pub weight_decay: f64,
+    pub schedule: Schedule,
+    /// Train on this many training images (a fixed, class-balanced subset).
+    pub subset: Option<usize>,
+    /// Evaluate on this many test images.
+    pub test_subset: Option<usize>,
+    pub augment: bool,
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 120,
+            batch_size: 128,
+            lr: 0.1,
+            momentum: 0.9,
+            weight_decay: 4e-4,
+            schedule: Schedule::Step {
+                every: 30,
+                gamma: 0.1,
+            },
+            subset: None,
+            test_subset: None,
+            augment: true,
+            seed: 42,
+        }
+    }
+}
+
+/// Progress, sent while training runs.
+#[derive(Clone, Debug)]
+pub enum TrainEvent {
+    Started {
+        epochs: usize,
+        batches_per_epoch: usize,
+        start_epoch: usize,
+    },
+    Batch {
+        epoch: usize,
+        batch: usize,
+        loss: f64,
+        images_per_second: f64,
+    },
+    Epoch(EpochMetrics),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// 1-based.
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub train_accuracy: f64,
+    pub test_accuracy: f64,
+    pub lr: f64,
+    pub seconds: f64,
+    pub checkpoint: Option<PathBuf>,
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Status {
+    Completed,
+    Cancelled {
+        epoch: usize,
+    },
+    /// The loss became NaN or infinite: training stops instead of producing garbage.
+    Diverged {
+        epoch: usize,
+        batch: usize,
+        loss: f64,
+    },
+}
+
+#[derive(Debug)]
+pub struct TrainOutcome {
+    pub status: Status,
+    /// The trained model (on the training device).
+    pub model: IrModel,
+    /// Top-1 test accuracy (%) after the last finished epoch.
+    pub test_accuracy: Option<f64>,
+    pub epochs_done: usize,
+    pub seconds: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("cannot build the model: {0}")]
+    Model(#[from] deepreduce_plugin_api::IrError),
+    #[error("the network expects {expected} input but the dataset has {found} images")]
+    InputMismatch { expected: String, found: String },
+    #[error("checkpoint {path}: {message}")]
+    Checkpoint { path: PathBuf, message: String },
+    #[error("{0}")]
+    Config(String),
+}
+
+/// The teacher for knowledge distillation: a trained model and the recipe.
+pub struct Teacher<'a> {
+    pub model: &'a IrModel,
+    pub objective: TrainingObjective,
+}
+
+/// Everything a training run needs besides the network and the data.
+pub struct RunContext<'a> {
+    pub device: &'a Device,
+    pub events: Option<&'a Sender<TrainEvent>>,
+    pub cancel: Option<&'a AtomicBool>,
+    /// Where per-epoch checkpoints go; none when `None`.
+    pub checkpoint_dir: Option<PathBuf>,
+    /// Continue from this checkpoint instead of starting fresh.
+    pub resume: Option<Checkpoint>,
+}
+
+pub fn train(
+    net: &Network,
+    data: &Dataset,
+    cfg: &TrainConfig,
+    teacher: Option<Teacher<'_>>,
+    ctx: &RunContext<'_>,
+) -> Result<TrainOutcome, TrainError> {
+    check_input(net, data)?;
+    if cfg.epochs == 0 || cfg.batch_size == 0 {
+        return Err(TrainError::Config(
+            "epochs and batch size must be at least 1".into(),
+        ));
+    }
+    let started = Instant::now();
+    let device = ctx.device.clone();
+    let train_device = device.clone().autodiff();
+    device.seed(cfg.seed);
+    let mut model = IrModel::new(net, &train_device)?;
+    let mut optim = SgdConfig::new()
+        .with_momentum(Some(
+            MomentumConfig::new()
+                .with_momentum(cfg.momentum)
+                .with_dampening(0.0),
+        ))
+        .with_weight_decay(Some(WeightDecayConfig::new(cfg.weight_decay as f32)))
+        .init();
+    let mut start_epoch = 0;
+    if let Some(cp) = &ctx.resume {
+        (model, optim) = cp.load(model, optim)?;
+        start_epoch = cp.epoch;
+    }
+    let teacher = teacher.map(|t| (t.model.valid(), t.objective));
+
+    let train_split = Arc::new(subset(&data.train, cfg.subset, cfg.seed));
+    let test_split = subset(&data.test, cfg.test_subset, cfg.seed);
+    let batch_cfg = BatchConfig {
+        batch_size: cfg.batch_size,
+        shuffle: true,
+        augment: cfg.augment,
+        seed: cfg.seed,
+        drop_last: train_split.len() > cfg.batch_size,
+    };
+    let batches = batch_cfg.batches(train_split.len());
+    send(
+        ctx,
+        TrainEvent::Started {
+            epochs: cfg.epochs,
+            batches_per_epoch: batches,
+            start_epoch,
+        },
+    );
+
+    let mut test_accuracy = None;
+    let mut epochs_done = start_epoch;
+    for epoch in start_epoch..cfg.epochs {
+        let epoch_start = Instant::now();
+        let (mut loss_sum, mut correct, mut seen) = (0.0, 0usize, 0usize);
+        let mut lr = cfg.lr;
+        for (b, batch) in Batcher::spawn(
+            train_split.clone(),
+            &data.info,
+            batch_cfg.clone(),
+            epoch as u64,
+        )
+        .enumerate()
+        {
+            if ctx.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                return Ok(finish(
+                    Status::Cancelled { epoch },
+                    model,
+                    test_accuracy,
+                    epochs_done,
+                    started,
+                ));
+            }
+            let batch_start = Instant::now();
+            lr = cfg.schedule.lr(cfg.lr, epoch, cfg.epochs, b, batches);
+            let (images, labels) = to_tensors(&batch, &train_device);
+            let logits = model.forward(images.clone());
+            let loss = match &teacher {
+                Some((
+                    t,
+                    TrainingObjective::Distillation {
+                        temperature,
+                        soft_weight,
+                        ..
+                    },
+                )) => {
+                    let teacher_logits = Tensor::from_inner(t.forward(images.inner()));
+                    loss::distillation(
+                        logits.clone(),
+                        teacher_logits,
+                        labels.clone(),
+                        *temperature,
+                        *soft_weight,
+                    )
+                }
+                None => loss::cross_entropy(logits.clone(), labels.clone()),
+            };
+            let loss_value = loss.clone().into_scalar::<f32>() as f64;
+            if !loss_value.is_finite() {
+                let status = Status::Diverged {
+                    epoch: epoch + 1,
+                    batch: b + 1,
+                    loss: loss_value,
+                };
+                return Ok(finish(status, model, test_accuracy, epochs_done, started));
+            }
+            correct += count_correct(logits.inner(), &batch.labels);
+            seen += batch.batch_size;
+            loss_sum += loss_value * batch.batch_size as f64;
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(lr, model, grads);
+            let per_second =
+                batch.batch_size as f64 / batch_start.elapsed().as_secs_f64().max(1e-9);
+            send(
+                ctx,
+                TrainEvent::Batch {
+                    epoch: epoch + 1,
+                    batch: b + 1,
+                    loss: loss_value,
+                    images_per_second: per_second,
+                },
+            );
+        }
+        let accuracy = evaluate(&model, &test_split, data, cfg.batch_size, &device);
+        test_accuracy = Some(accuracy);
+        epochs_done = epoch + 1;
+        let checkpoint = match &ctx.checkpoint_dir {
+            Some(dir) => Some(Checkpoint::save(dir, epochs_done, &model, &optim)?.model_path()),
+            None => None,
+        };
+        send(
+            ctx,
+            TrainEvent::Epoch(EpochMetrics {
+                epoch: epochs_done,
+                train_loss: loss_sum / seen.max(1) as f64,
+                train_accuracy: 100.0 * correct as f64 / seen.max(1) as f64,
+                test_accuracy: accuracy,
+                lr,
+                seconds: epoch_start.elapsed().as_secs_f64(),
+                checkpoint,
+            }),
+        );
+    }
+    Ok(finish(
+        Status::Completed,
+        model,
+        test_accuracy,
+        epochs_done,
+        started,
+    ))
+}
+
+fn finish(
+    status: Status,
+    model: IrModel,
+    test_accuracy: Option<f64>,
+    epochs_done: usize,
+    started: Instant,
+) -> TrainOutcome {
+    TrainOutcome {
+        status,
+        model,
+        test_accuracy,
+        epochs_done,
+        seconds: started.elapsed().as_secs_f64(),
+    }
+}
+
+fn send(ctx: &RunContext<'_>, event: TrainEvent) {
+    if let Some(tx) = ctx.events {
+        // A receiver that went away only means nobody is watching.
+        let _ = tx.send(event);
+    }
+}
+
+fn check_input(net: &Network, data: &Dataset) -> Result<(), TrainError> {
+    let i = &data.info;
+    let found = (i.channels, i.height, i.width);
+    let expected = (net.input.channels, net.input.height, net.input.width);
+    if found != expected {
+        let fmt = |(c, h, w): (usize, usize, usize)| format!("{c}x{h}x{w}");
+        return Err(TrainError::InputMismatch {
+            expected: fmt(expected),
+            found: fmt(found),
+        });
+    }
+    Ok(())
+}
+
+fn subset(split: &Split, n: Option<usize>, seed: u64) -> Split {
+    match n {
+        Some(n) if n < split.len() => split.subset(n, seed),
+        _ => split.clone(),
+    }
+}
+
+fn to_tensors(batch: &Batch, device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
+    let shape = [batch.batch_size, batch.channels, batch.height, batch.width];
+    let images = Tensor::<4>::from_data(TensorData::new(batch.images.clone(), shape), device);
+    let labels = Tensor::<1, Int>::from_data(
+        TensorData::new(batch.labels.clone(), [batch.batch_size]),
+        device,
+    );
+    (images, labels)
+}
+
+fn count_correct(logits: Tensor<2>, labels: &[i64]) -> usize {
+    let predicted = logits.argmax(1).into_data();
+    predicted
+        .iter::<i64>()
+        .zip(labels)
+        .filter(|(p, y)| p == *y)
+        .count()
+}
+
+/// Top-1 accuracy (%) of `model` on `split`, in evaluation mode.
+pub fn evaluate(
+    model: &IrModel,
+    split: &Split,
+    data: &Dataset,
+    batch_size: usize,
+    device: &Device,
+) -> f64 {
+    let eval = model.valid();
+    let cfg = BatchConfig {
+        batch_size,
+        shuffle: false,
+        augment: false,
+        seed: 0,
+        drop_last: false,
+    };
+    let (mut correct, mut seen) = (0, 0);
+    for batch in Batcher::spawn(Arc::new(split.clone()), &data.info, cfg, 0) {
+        let (images, _) = to_tensors(&batch, device);
+        correct += count_correct(eval.forward(images), &batch.labels);
+        seen += batch.batch_size;
+    }
+    100.0 * correct as f64 / seen.max(1) as f64
+}

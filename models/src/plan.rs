@@ -1,0 +1,153 @@
+//! The execution plan of an IR: steps over value slots (slot 0 is the input,
+//! slot i+1 the output of step i) and, for each step, the slots that are
+//! read for the last time there.
+
+use deepreduce_plugin_api::{INPUT, Network, Op};
+use std::collections::HashMap;
+
+#[derive(Clone, Copy, Debug)]
+pub enum Layer {
+    Conv(usize),
+    Norm(usize),
+    Linear(usize),
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum Step {
+    Layer {
+        layer: Layer,
+        input: usize,
+    },
+    Relu {
+        input: usize,
+    },
+    Identity {
+        input: usize,
+    },
+    Add {
+        a: usize,
+        b: usize,
+    },
+    MaxPool {
+        input: usize,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+    },
+    AvgPool {
+        input: usize,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+    },
+    GlobalAvgPool {
+        input: usize,
+    },
+    Flatten {
+        input: usize,
+    },
+}
+
+impl Step {
+    fn inputs(&self) -> Vec<usize> {
+        match *self {
+            Step::Add { a, b } => vec![a, b],
+            Step::Layer { input, .. }
+            | Step::Relu { input }
+            | Step::Identity { input }
+            | Step::MaxPool { input, .. }
+            | Step::AvgPool { input, .. }
+            | Step::GlobalAvgPool { input }
+            | Step::Flatten { input } => vec![input],
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+    pub output: usize,
+    pub dies_after: Vec<Vec<usize>>,
+}
+
+impl Plan {
+    /// `net` must have passed shape inference.
+    pub fn from_network(net: &Network) -> Plan {
+        let mut slot_of: HashMap<&str, usize> = HashMap::new();
+        slot_of.insert(INPUT, 0);
+        let (mut convs, mut norms, mut linears) = (0, 0, 0);
+        let mut steps = Vec::with_capacity(net.nodes.len());
+        for node in &net.nodes {
+            let slot = |k: usize| slot_of[node.inputs[k].as_str()];
+            let input = slot(0);
+            let next = |counter: &mut usize| {
+                *counter += 1;
+                *counter - 1
+            };
+            let step = match &node.op {
+                Op::Conv2d { .. } => Step::Layer {
+                    layer: Layer::Conv(next(&mut convs)),
+                    input,
+                },
+                Op::BatchNorm2d => Step::Layer {
+                    layer: Layer::Norm(next(&mut norms)),
+                    input,
+                },
+                Op::Linear { .. } => Step::Layer {
+                    layer: Layer::Linear(next(&mut linears)),
+                    input,
+                },
+                Op::Relu => Step::Relu { input },
+                Op::Identity => Step::Identity { input },
+                Op::Add => Step::Add {
+                    a: input,
+                    b: slot(1),
+                },
+                Op::MaxPool2d {
+                    kernel,
+                    stride,
+                    padding,
+                } => Step::MaxPool {
+                    input,
+                    kernel: *kernel,
+                    stride: *stride,
+                    padding: *padding,
+                },
+                Op::AvgPool2d {
+                    kernel,
+                    stride,
+                    padding,
+                } => Step::AvgPool {
+                    input,
+                    kernel: *kernel,
+                    stride: *stride,
+                    padding: *padding,
+                },
+                Op::GlobalAvgPool => Step::GlobalAvgPool { input },
+                Op::Flatten => Step::Flatten { input },
+            };
+            steps.push(step);
+            slot_of.insert(&node.name, steps.len());
+        }
+        let output = slot_of[net.output.as_str()];
+        let mut last_read = vec![None; steps.len() + 1];
+        for (i, step) in steps.iter().enumerate() {
+            for s in step.inputs() {
+                last_read[s] = Some(i);
+            }
+        }
+        let mut dies_after = vec![Vec::new(); steps.len()];
+        for (slot, last) in last_read.iter().enumerate() {
+            if let Some(i) = *last {
+                if slot != output {
+                    dies_after[i].push(slot);
+                }
+            }
+        }
+        Plan {
+            steps,
+            output,
+            dies_after,
+        }
+    }
+}
