@@ -85,3 +85,29 @@ pub fn compile_c_plugin(source: &Path, out: &Path, defines: &[&str]) {
         .expect("the system C compiler (cc) runs");
     assert!(status.success(), "cc failed on {}", source.display());
 }
+
+/// A network built through the plugins, e.g. `network("resnet18", &["--width", "8"])`
+/// style options given as a spec.
+pub fn network(
+    spec: &deepreduce_app::engine::network::NetworkSpec,
+) -> deepreduce_plugin_api::Network {
+    deepreduce_app::engine::network::build_network(&host(), spec)
+        .expect("network builds")
+        .0
+}
+
+/// A small ResNet (one block per stage, base width `width`) for `dataset`.
+pub fn small_resnet(dataset: &str, width: usize) -> deepreduce_app::engine::network::NetworkSpec {
+    let (input, classes) =
+        deepreduce_app::engine::dataset_shape::dataset_shape(dataset).expect("dataset shape");
+    let mut spec = deepreduce_app::engine::network::NetworkSpec::new("resnet18", input, classes);
+    spec.blocks = Some(vec![1, 1, 1, 1]);
+    spec.width = Some(width);
+    spec
+}
+
+/// The real Fashion-MNIST that Debian's `dataset-fashion-mnist` installs.
+pub fn fashion_mnist() -> deepreduce_datasets::Dataset {
+    deepreduce_datasets::open("fashion-mnist")
+        .expect("Fashion-MNIST: install Debian's dataset-fashion-mnist (.ci/run does)")
+}

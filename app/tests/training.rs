@@ -1,0 +1,271 @@
+//! The trainer learns for real, on the built-in data and on real
+//! Fashion-MNIST, stops cleanly on NaN, cancels, checkpoints and resumes,
+//! and distils from a teacher.
+
+mod common;
+
+use burn::tensor::Device;
+use deepreduce_app::engine::network::ids;
+use deepreduce_app::engine::train::{
+    Checkpoint, RunContext, Schedule, Status, Teacher, TrainConfig, TrainEvent, TrainOutcome, train,
+};
+use deepreduce_datasets::{Dataset, SyntheticConfig, synthetic};
+use deepreduce_plugin_api::Network;
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc;
+
+fn quick(epochs: usize, subset: usize) -> TrainConfig {
+    TrainConfig {
+        epochs,
+        batch_size: 64,
+        lr: 0.05,
+        schedule: Schedule::Constant,
+        subset: Some(subset),
+        test_subset: Some(1000),
+        ..TrainConfig::default()
+    }
+}
+
+fn run(
+    net: &Network,
+    data: &Dataset,
+    cfg: &TrainConfig,
+    teacher: Option<Teacher<'_>>,
+) -> TrainOutcome {
+    let device = Device::flex();
+    let ctx = RunContext {
+        device: &device,
+        events: None,
+        cancel: None,
+        checkpoint_dir: None,
+        resume: None,
+    };
+    train(net, data, cfg, teacher, &ctx).expect("training runs")
+}
+
+fn builtin() -> Dataset {
+    synthetic(&SyntheticConfig {
+        train: 3000,
+        test: 1000,
+        ..SyntheticConfig::default()
+    })
+    .unwrap()
+}
+
+#[test]
+fn a_small_resnet_learns_the_builtin_dataset() {
+    let net = common::network(&common::small_resnet("synthetic", 8));
+    let out = run(&net, &builtin(), &quick(4, 3000), None);
+    assert_eq!(out.status, Status::Completed);
+    let accuracy = out.test_accuracy.unwrap();
+    // Ten classes: chance is 10%.
+    assert!(
+        accuracy > 25.0,
+        "test accuracy {accuracy}% on the built-in data"
+    );
+}
+
+#[test]
+fn a_small_resnet_learns_real_fashion_mnist() {
+    let net = common::network(&common::small_resnet("fashion-mnist", 8));
+    let out = run(&net, &common::fashion_mnist(), &quick(2, 3000), None);
+    let accuracy = out.test_accuracy.unwrap();
+    // Stated figure: above 60% on 1000 test images after 2 epochs on 3000 images.
+    assert!(
+        accuracy > 60.0,
+        "test accuracy {accuracy}% on Fashion-MNIST"
+    );
+}
+
+#[test]
+fn distillation_from_a_trained_teacher_does_not_hurt_a_culled_student() {
+    let data = common::fashion_mnist();
+    let host = common::host();
+    let teacher_net = common::network(&common::small_resnet("fashion-mnist", 8));
+    // The teacher is the better-trained full-ReLU network, as in the paper.
+    let teacher = run(&teacher_net, &data, &quick(4, 6000), None);
+    let mut culled = common::small_resnet("fashion-mnist", 8);
+    culled.keep = Some(vec!["S2".into(), "S3".into()]);
+    let student_net = common::network(&culled);
+    let plain = run(&student_net, &data, &quick(2, 3000), None)
+        .test_accuracy
+        .unwrap();
+    let objective = host
+        .get(ids::KD)
+        .unwrap()
+        .recipe(&serde_json::json!({}))
+        .unwrap();
+    let kd = Teacher {
+        model: &teacher.model,
+        objective,
+    };
+    let distilled = run(&student_net, &data, &quick(2, 3000), Some(kd))
+        .test_accuracy
+        .unwrap();
+    println!(
+        "teacher {:?}, student alone {plain}%, with KD {distilled}%",
+        teacher.test_accuracy
+    );
+    assert!(
+        distilled >= plain - 2.0,
+        "KD {distilled}% vs without {plain}%"
+    );
+}
+
+#[test]
+fn a_nan_producing_learning_rate_ends_with_the_diverged_status() {
+    let net = common::network(&common::small_resnet("synthetic", 4));
+    let cfg = TrainConfig {
+        lr: 1e12,
+        ..quick(3, 512)
+    };
+    let out = run(&net, &builtin(), &cfg, None);
+    match out.status {
+        Status::Diverged { epoch, loss, .. } => {
+            assert_eq!(epoch, 1);
+            assert!(!loss.is_finite());
+        }
+        other => panic!("expected divergence, got {other:?}"),
+    }
+    assert_eq!(out.test_accuracy, None, "no garbage accuracy is reported");
+}
+
+#[test]
+fn the_cli_reports_divergence_with_a_clear_message() {
+    let out = common::cli(&[
+        "train",
+        "--arch",
+        "resnet18",
+        "--blocks",
+        "1,1,1,1",
+        "--width",
+        "4",
+        "--dataset",
+        "synthetic",
+        "--epochs",
+        "1",
+        "--subset",
+        "256",
+        "--test-subset",
+        "64",
+        "--lr",
+        "1e12",
+        "--backend",
+        "flex",
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("training diverged") && stderr.contains("lower --lr"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let summary: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["status"], "diverged");
+}
+
+#[test]
+fn cancelling_stops_between_batches() {
+    let net = common::network(&common::small_resnet("synthetic", 4));
+    let device = Device::flex();
+    let cancel = AtomicBool::new(true);
+    let ctx = RunContext {
+        device: &device,
+        events: None,
+        cancel: Some(&cancel),
+        checkpoint_dir: None,
+        resume: None,
+    };
+    let out = train(&net, &builtin(), &quick(2, 512), None, &ctx).unwrap();
+    assert_eq!(out.status, Status::Cancelled { epoch: 0 });
+}
+
+#[test]
+fn checkpoints_let_a_run_resume_where_it_stopped() {
+    let net = common::network(&common::small_resnet("synthetic", 4));
+    let data = builtin();
+    let dir = common::temp_dir("checkpoints");
+    let device = Device::flex();
+    let (tx, rx) = mpsc::channel();
+    let ctx = RunContext {
+        device: &device,
+        events: Some(&tx),
+        cancel: None,
+        checkpoint_dir: Some(dir.clone()),
+        resume: None,
+    };
+    train(&net, &data, &quick(2, 512), None, &ctx).unwrap();
+    let epochs: Vec<_> = rx
+        .try_iter()
+        .filter_map(|e| {
+            if let TrainEvent::Epoch(m) = e {
+                Some(m)
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert_eq!(epochs.iter().map(|m| m.epoch).collect::<Vec<_>>(), [1, 2]);
+    assert!(epochs[1].checkpoint.as_ref().unwrap().exists());
+    assert!(
+        !epochs[0].checkpoint.as_ref().unwrap().exists(),
+        "only the newest checkpoint is kept"
+    );
+
+    let cp = Checkpoint::latest(&dir).unwrap().expect("a checkpoint");
+    assert_eq!(cp.epoch, 2);
+    let (tx, rx) = mpsc::channel();
+    let ctx = RunContext {
+        device: &device,
+        events: Some(&tx),
+        cancel: None,
+        checkpoint_dir: Some(dir.clone()),
+        resume: Some(cp),
+    };
+    let out = train(&net, &data, &quick(3, 512), None, &ctx).unwrap();
+    assert_eq!(out.epochs_done, 3);
+    let events: Vec<_> = rx.try_iter().collect();
+    assert!(
+        matches!(events[0], TrainEvent::Started { start_epoch: 2, .. }),
+        "{:?}",
+        events[0]
+    );
+    let finished: Vec<usize> = events
+        .iter()
+        .filter_map(|e| {
+            if let TrainEvent::Epoch(m) = e {
+                Some(m.epoch)
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert_eq!(finished, [3], "only the missing epoch is trained");
+}
+
+#[test]
+fn a_network_for_other_images_is_refused() {
+    let net = common::network(&common::small_resnet("cifar10", 4));
+    let device = Device::flex();
+    let ctx = RunContext {
+        device: &device,
+        events: None,
+        cancel: None,
+        checkpoint_dir: None,
+        resume: None,
+    };
+    let err = train(&net, &common::fashion_mnist(), &quick(1, 64), None, &ctx).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the network expects 3x32x32 input but the dataset has 1x28x28 images"
+    );
+}
+
+#[test]
+fn fixed_seeds_repeat_exactly() {
+    let net = common::network(&common::small_resnet("synthetic", 4));
+    let data = builtin();
+    let a = run(&net, &data, &quick(1, 256), None).test_accuracy;
+    let b = run(&net, &data, &quick(1, 256), None).test_accuracy;
+    assert_eq!(a, b);
+}
