@@ -11,7 +11,11 @@ use deepreduce_models::IrModel;
 use deepreduce_plugin_api::{InputSpec, Network, Op};
 
 fn logits(model: &IrModel, input: Tensor<4>) -> Vec<f32> {
-    model.forward(input).into_data().try_to_vec::<f32>().unwrap()
+    model
+        .forward(input)
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap()
 }
 
 fn max_difference(a: &[f32], b: &[f32]) -> f32 {

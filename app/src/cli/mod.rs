@@ -1,5 +1,6 @@
 //! The headless command line: the same engine as the GUI.
 
+mod bench;
 mod count;
 mod network_args;
 mod plugins;
@@ -32,6 +33,8 @@ pub enum Command {
     Count(count::Args),
     /// Train one network through the engine, with a progress bar and a final JSON line.
     Train(train::Args),
+    /// Training-step throughput of ResNet18-CIFAR here and in PyTorch, with the ratio.
+    Bench(bench::Args),
 }
 
 /// Runs a parsed command; the error is printed by `main`.
@@ -41,6 +44,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::Plugins(args) => plugins::run(&host, &args),
         Command::Count(args) => count::run(&host, &args),
         Command::Train(args) => train::run(&host, &args),
+        Command::Bench(args) => bench::run(&host, &args),
     }
 }
 

@@ -2,6 +2,7 @@
 //! building (training, the pipeline, the run store and export join here).
 
 pub mod backend;
+pub mod bench;
 pub mod dataset_shape;
 pub mod network;
 pub mod paper;

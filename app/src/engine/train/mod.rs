@@ -13,7 +13,7 @@ pub use schedule::Schedule;
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{GradientsParams, SgdConfig};
+use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use deepreduce_datasets::{Batch, BatchConfig, Batcher, Dataset, Split};
 use deepreduce_models::IrModel;
@@ -166,14 +166,7 @@ pub fn train(
     let train_device = device.clone().autodiff();
     device.seed(cfg.seed);
     let mut model = IrModel::new(net, &train_device)?;
-    let mut optim = SgdConfig::new()
-        .with_momentum(Some(
-            MomentumConfig::new()
-                .with_momentum(cfg.momentum)
-                .with_dampening(0.0),
-        ))
-        .with_weight_decay(Some(WeightDecayConfig::new(cfg.weight_decay as f32)))
-        .init();
+    let mut optim = sgd(cfg);
     let mut start_epoch = 0;
     if let Some(cp) = &ctx.resume {
         (model, optim) = cp.load(model, optim)?;
@@ -226,28 +219,9 @@ pub fn train(
             let batch_start = Instant::now();
             lr = cfg.schedule.lr(cfg.lr, epoch, cfg.epochs, b, batches);
             let (images, labels) = to_tensors(&batch, &train_device);
-            let logits = model.forward(images.clone());
-            let loss = match &teacher {
-                Some((
-                    t,
-                    TrainingObjective::Distillation {
-                        temperature,
-                        soft_weight,
-                        ..
-                    },
-                )) => {
-                    let teacher_logits = Tensor::from_inner(t.forward(images.inner()));
-                    loss::distillation(
-                        logits.clone(),
-                        teacher_logits,
-                        labels.clone(),
-                        *temperature,
-                        *soft_weight,
-                    )
-                }
-                None => loss::cross_entropy(logits.clone(), labels.clone()),
-            };
-            let loss_value = loss.clone().into_scalar::<f32>() as f64;
+            let (next, loss_value, logits) =
+                sgd_step(model, &mut optim, images, labels, lr, teacher.as_ref());
+            model = next;
             if !loss_value.is_finite() {
                 let status = Status::Diverged {
                     epoch: epoch + 1,
@@ -256,11 +230,9 @@ pub fn train(
                 };
                 return Ok(finish(status, model, test_accuracy, epochs_done, started));
             }
-            correct += count_correct(logits.inner(), &batch.labels);
+            correct += count_correct(logits, &batch.labels);
             seen += batch.batch_size;
             loss_sum += loss_value * batch.batch_size as f64;
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(lr, model, grads);
             let per_second =
                 batch.batch_size as f64 / batch_start.elapsed().as_secs_f64().max(1e-9);
             send(
@@ -300,6 +272,60 @@ pub fn train(
         epochs_done,
         started,
     ))
+}
+
+/// One training step on a batch: forward, loss (cross-entropy, or KD with
+/// the teacher's logits computed without gradients), backward and SGD update.
+/// Returns the model, the loss and the logits (detached). When the loss is
+/// not finite the model is returned unchanged.
+pub fn sgd_step(
+    model: IrModel,
+    optim: &mut ModuleOptimizer,
+    images: Tensor<4>,
+    labels: Tensor<1, Int>,
+    lr: f64,
+    teacher: Option<&(IrModel, TrainingObjective)>,
+) -> (IrModel, f64, Tensor<2>) {
+    let logits = model.forward(images.clone());
+    let loss = match teacher {
+        Some((
+            t,
+            TrainingObjective::Distillation {
+                temperature,
+                soft_weight,
+                ..
+            },
+        )) => {
+            let teacher_logits = Tensor::from_inner(t.forward(images.inner()));
+            loss::distillation(
+                logits.clone(),
+                teacher_logits,
+                labels,
+                *temperature,
+                *soft_weight,
+            )
+        }
+        None => loss::cross_entropy(logits.clone(), labels),
+    };
+    let loss_value = loss.clone().into_scalar::<f32>() as f64;
+    if !loss_value.is_finite() {
+        return (model, loss_value, logits.inner());
+    }
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    (optim.step(lr, model, grads), loss_value, logits.inner())
+}
+
+/// The optimizer of the paper's recipe: SGD, momentum without dampening
+/// (PyTorch's default; burn's default dampening differs), L2 weight decay.
+pub fn sgd(cfg: &TrainConfig) -> ModuleOptimizer {
+    SgdConfig::new()
+        .with_momentum(Some(
+            MomentumConfig::new()
+                .with_momentum(cfg.momentum)
+                .with_dampening(0.0),
+        ))
+        .with_weight_decay(Some(WeightDecayConfig::new(cfg.weight_decay as f32)))
+        .init()
 }
 
 fn finish(

@@ -1,0 +1,119 @@
+//! `deepreduce bench`: training-step throughput of ResNet18-CIFAR on the
+//! chosen backend next to the same step in PyTorch on the CPU, in one run.
+
+use crate::engine::backend::{BackendChoice, select};
+use crate::engine::bench::train_step_throughput;
+use crate::engine::network::{NetworkSpec, build_network};
+use crate::engine::plugin_host::PluginHost;
+use deepreduce_plugin_api::{InputSpec, analyze};
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::Command;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[arg(long, value_enum, default_value = "auto")]
+    backend: BackendChoice,
+    /// Timed steps per configuration (after warm-up).
+    #[arg(long, default_value_t = 5)]
+    steps: usize,
+    #[arg(long, default_value_t = 2)]
+    warmup: usize,
+    /// Python with PyTorch (default: the venv of bench/setup-torch.sh, else python3).
+    #[arg(long)]
+    python: Option<PathBuf>,
+    /// Only these configurations, as WIDTHxBATCH (e.g. 64x32,64x128,16x128).
+    #[arg(long, value_delimiter = ',', default_value = "64x32,64x128,16x128")]
+    configs: Vec<String>,
+}
+
+fn torch_script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../bench/torch_train_step.py")
+}
+
+fn python(args: &Args) -> PathBuf {
+    args.python.clone().unwrap_or_else(|| {
+        let venv = std::env::var_os("HOME")
+            .map(|h| PathBuf::from(h).join(".cache/deepreduce/bench-venv/bin/python"))
+            .filter(|p| p.exists());
+        venv.unwrap_or_else(|| PathBuf::from("python3"))
+    })
+}
+
+/// The same step in PyTorch, or why it could not run.
+fn torch(args: &Args, width: usize, batch: usize) -> Result<serde_json::Value, String> {
+    let out = Command::new(python(args))
+        .arg(torch_script())
+        .args(["--width", &width.to_string(), "--batch", &batch.to_string()])
+        .args([
+            "--steps",
+            &args.steps.to_string(),
+            "--warmup",
+            &args.warmup.to_string(),
+            "--json",
+        ])
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", python(args).display()))?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Err(format!(
+            "PyTorch skipped: {} (run bench/setup-torch.sh)",
+            stderr.trim()
+        ));
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(line).map_err(|e| format!("PyTorch printed no JSON ({e}): {stdout}"))
+}
+
+pub fn run(host: &PluginHost, args: &Args) -> Result<(), String> {
+    let backend = select(args.backend);
+    println!("backend: {}", backend.label);
+    for config in &args.configs {
+        let (width, batch) = config
+            .split_once('x')
+            .and_then(|(w, b)| Some((w.parse::<usize>().ok()?, b.parse::<usize>().ok()?)))
+            .ok_or_else(|| format!("'{config}' is not WIDTHxBATCH"))?;
+        let mut spec = NetworkSpec::new(
+            "resnet18",
+            InputSpec {
+                channels: 3,
+                height: 32,
+                width: 32,
+            },
+            100,
+        );
+        spec.width = Some(width);
+        let (net, _) = build_network(host, &spec).map_err(|e| e.to_string())?;
+        let params = analyze(&net).map_err(|e| e.to_string())?.total.params;
+        let ours = train_step_throughput(&net, &backend.device, batch, args.warmup, args.steps)
+            .map_err(|e| e.to_string())?;
+        let reference = torch(args, width, batch);
+        let ratio = reference
+            .as_ref()
+            .ok()
+            .and_then(|t| t["images_per_second"].as_f64())
+            .map(|theirs| ours.images_per_second / theirs);
+        let line = json!({
+            "network": format!("resnet18 width {width} (CIFAR-100, {params} params)"),
+            "batch": batch,
+            "workbench_images_per_second": ours.images_per_second,
+            "pytorch": reference.as_ref().ok(),
+            "ratio_vs_pytorch": ratio,
+        });
+        println!("{line}");
+        match (&reference, ratio) {
+            (Ok(t), Some(r)) => println!(
+                "  width {width} batch {batch}: {:.1} img/s vs PyTorch {:.1} img/s -> {r:.2}x",
+                ours.images_per_second,
+                t["images_per_second"].as_f64().unwrap_or(0.0)
+            ),
+            (Err(why), _) => println!(
+                "  width {width} batch {batch}: {:.1} img/s; {why}",
+                ours.images_per_second
+            ),
+            _ => {}
+        }
+    }
+    Ok(())
+}
