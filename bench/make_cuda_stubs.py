@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 
-# Libraries that must never be stubbed (system / bundled ones).
 ERROR_STRING_RE = re.compile(r"(Error(String|Name)|StatusString|GetErrorString|GetLastError$)")
 UNVERSIONED_PREFIXES = [  # unversioned imports -> library that provides them
     ("cuFile", "libcufile.so.0"),
@@ -158,13 +157,12 @@ def main():
             by_ver = {}
             for name, (_, ver) in syms.items():
                 by_ver.setdefault(ver, []).append(name)
+            # Named version nodes only: symbols not listed in the script (the
+            # unversioned imports) stay exported with the base version.
             with open(vs, "w") as f:
                 for ver, names in sorted(by_ver.items()):
                     if ver:
                         f.write(f"{ver} {{ global: {'; '.join(sorted(names))}; }};\n")
-                unv = sorted(by_ver.get("", []))
-                f.write("{ global: " + "".join(n + "; " for n in unv) + "local: *; };\n"
-                        if unv else "")
             dst = os.path.join(libdir, so)
             cmd = ["cc", "-shared", "-fPIC", "-O0", "-fno-builtin", "-w", "-o", dst, src,
                    f"-Wl,-soname,{so}"]
