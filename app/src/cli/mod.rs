@@ -3,8 +3,10 @@
 mod bench;
 mod count;
 mod network_args;
+mod pipeline;
 mod plugins;
 mod train;
+mod train_args;
 
 use crate::engine::plugin_host::{PluginDir, PluginHost, plugin_dirs};
 use clap::{Parser, Subcommand};
@@ -35,6 +37,10 @@ pub enum Command {
     Train(train::Args),
     /// Training-step throughput of ResNet18-CIFAR here and in PyTorch, with the ratio.
     Bench(bench::Args),
+    /// Run (or resume) the whole DeepReDuce pipeline, recording everything in the run store.
+    Pipeline(pipeline::Args),
+    /// Print a pipeline's networks: ReLUs, accuracy, accuracy per kilo-ReLU, latency, Pareto flag.
+    Results(pipeline::ResultsArgs),
 }
 
 /// Runs a parsed command; the error is printed by `main`.
@@ -45,6 +51,8 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::Count(args) => count::run(&host, &args),
         Command::Train(args) => train::run(&host, &args),
         Command::Bench(args) => bench::run(&host, &args),
+        Command::Pipeline(args) => pipeline::run(&host, &args),
+        Command::Results(args) => pipeline::show_results(&args),
     }
 }
 

@@ -2,10 +2,11 @@
 //! with one JSON line of results.
 
 use super::network_args::NetworkArgs;
-use crate::engine::backend::{BackendChoice, select};
+use super::train_args::TrainArgs;
+use crate::engine::backend::select;
 use crate::engine::network::{ids, plugin};
 use crate::engine::plugin_host::PluginHost;
-use crate::engine::train::{RunContext, Schedule, Status, Teacher, TrainConfig, TrainEvent, train};
+use crate::engine::train::{RunContext, Status, Teacher, TrainEvent, train};
 use crate::engine::trained;
 use deepreduce_plugin_api::analyze;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -13,73 +14,25 @@ use serde_json::json;
 use std::path::PathBuf;
 use std::sync::mpsc;
 
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-enum ScheduleArg {
-    Step,
-    Cosine,
-    Constant,
-}
-
 #[derive(clap::Args, Debug)]
 pub struct Args {
     #[command(flatten)]
     network: NetworkArgs,
+    #[command(flatten)]
+    training: TrainArgs,
     /// Distil from this trained full-ReLU network (a `train --out` folder or its model.bpk).
     #[arg(long, value_name = "CHECKPOINT")]
     kd_teacher: Option<PathBuf>,
-    #[arg(long, default_value_t = 120)]
-    epochs: usize,
-    #[arg(long, default_value_t = 128)]
-    batch: usize,
-    #[arg(long, default_value_t = 0.1)]
-    lr: f64,
-    /// Learning-rate schedule: step (/10 every 30 epochs, or every quarter of a shorter run), cosine, constant.
-    #[arg(long, value_enum, default_value = "step")]
-    schedule: ScheduleArg,
-    /// Train on this many images (class-balanced subset).
-    #[arg(long)]
-    subset: Option<usize>,
-    /// Evaluate on this many test images.
-    #[arg(long)]
-    test_subset: Option<usize>,
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
-    #[arg(long, value_enum, default_value = "auto")]
-    backend: BackendChoice,
     /// Folder for the trained network (network.json, model.bpk) and checkpoints.
     #[arg(long)]
     out: Option<PathBuf>,
-}
-
-impl Args {
-    fn config(&self) -> TrainConfig {
-        let schedule = match self.schedule {
-            // The paper divides by 10 at epochs 30, 60, 90 of 120; shorter runs keep the proportions.
-            ScheduleArg::Step => Schedule::Step {
-                every: (self.epochs / 4).clamp(1, 30),
-                gamma: 0.1,
-            },
-            ScheduleArg::Cosine => Schedule::Cosine,
-            ScheduleArg::Constant => Schedule::Constant,
-        };
-        TrainConfig {
-            epochs: self.epochs,
-            batch_size: self.batch,
-            lr: self.lr,
-            schedule,
-            subset: self.subset,
-            test_subset: self.test_subset,
-            seed: self.seed,
-            ..TrainConfig::default()
-        }
-    }
 }
 
 pub fn run(host: &PluginHost, args: &Args) -> Result<(), String> {
     let (net, description) = args.network.build(host)?;
     let relus = analyze(&net).map_err(|e| e.to_string())?.total.relus;
     let data = deepreduce_datasets::open(&args.network.dataset).map_err(|e| e.to_string())?;
-    let backend = select(args.backend);
+    let backend = select(args.training.backend);
     eprintln!(
         "{description}: {relus} ReLUs, training on {} with {}",
         data.info.name, backend.label
@@ -113,7 +66,7 @@ pub fn run(host: &PluginHost, args: &Args) -> Result<(), String> {
         checkpoint_dir: args.out.as_ref().map(|d| d.join("checkpoints")),
         resume: None,
     };
-    let outcome = train(&net, &data, &args.config(), teacher, &ctx);
+    let outcome = train(&net, &data, &args.training.config(), teacher, &ctx);
     drop(tx);
     let _ = progress.join();
     let outcome = outcome.map_err(|e| e.to_string())?;

@@ -4,8 +4,11 @@
 pub mod backend;
 pub mod bench;
 pub mod dataset_shape;
+pub mod inference;
 pub mod network;
 pub mod paper;
+pub mod pipeline;
 pub mod plugin_host;
+pub mod store;
 pub mod train;
 pub mod trained;

@@ -1,0 +1,270 @@
+//! `deepreduce pipeline`: the whole method with a progress display, and
+//! `deepreduce results`: a pipeline's networks as a table, JSON or CSV.
+
+use super::train_args::TrainArgs;
+use crate::engine::backend::select;
+use crate::engine::pipeline::{PipelineConfig, PipelineEvent, Runner, create, results::results};
+use crate::engine::plugin_host::PluginHost;
+use crate::engine::store::Store;
+use crate::engine::train::TrainEvent;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::mpsc;
+
+/// The run store used when `--db` is not given.
+pub fn default_db() -> PathBuf {
+    if let Some(path) = std::env::var_os("DEEPREDUCE_DB") {
+        return PathBuf::from(path);
+    }
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    data.join("deepreduce/runs.db")
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Architecture variant (not needed with --resume).
+    #[arg(long, required_unless_present = "resume")]
+    arch: Option<String>,
+    #[arg(long, default_value = "synthetic")]
+    dataset: String,
+    #[arg(long, value_delimiter = ',')]
+    blocks: Option<Vec<usize>>,
+    #[arg(long)]
+    width: Option<usize>,
+    #[command(flatten)]
+    training: TrainArgs,
+    /// Trainings at once.
+    #[arg(long, default_value_t = 1)]
+    jobs: usize,
+    /// Also train each stage-only network without KD.
+    #[arg(long)]
+    criticality_without_kd: bool,
+    /// Add the candidates of this optimization plugin (its id; repeatable).
+    #[arg(long = "with-plugin", value_name = "ID")]
+    extra_plugins: Vec<String>,
+    /// The run store (SQLite); default $DEEPREDUCE_DB or ~/.local/share/deepreduce/runs.db.
+    #[arg(long)]
+    db: Option<PathBuf>,
+    /// Continue pipeline ID where it stopped.
+    #[arg(long, value_name = "ID")]
+    resume: Option<i64>,
+}
+
+pub fn run(host: &PluginHost, args: &Args) -> Result<(), String> {
+    let db = args.db.clone().unwrap_or_else(default_db);
+    let store = Store::open(&db).map_err(|e| e.to_string())?;
+    let id = match (args.resume, &args.arch) {
+        (Some(id), _) => id,
+        (None, Some(arch)) => {
+            let cfg = PipelineConfig {
+                arch: arch.clone(),
+                dataset: args.dataset.clone(),
+                blocks: args.blocks.clone(),
+                width: args.width,
+                train: args.training.config(),
+                criticality_without_kd: args.criticality_without_kd,
+                extra_plugins: args.extra_plugins.clone(),
+                jobs: args.jobs,
+            };
+            create(&store, &cfg).map_err(|e| e.to_string())?
+        }
+        (None, None) => return Err("give --arch, or --resume ID".into()),
+    };
+    drop(store);
+    let backend = select(args.training.backend);
+    eprintln!("pipeline {id} in {} on {}", db.display(), backend.label);
+    let (tx, rx) = mpsc::channel();
+    let display = std::thread::spawn(move || show_progress(rx));
+    let runner = Runner {
+        host,
+        store_path: db.clone(),
+        backend: &backend,
+        events: Some(tx),
+        cancel: None,
+    };
+    let outcome = runner.run(id);
+    drop(runner);
+    let _ = display.join();
+    outcome.map_err(|e| {
+        format!(
+            "pipeline {id}: {e} (continue with `deepreduce pipeline --resume {id} --db {}`)",
+            db.display()
+        )
+    })?;
+    println!(
+        "pipeline {id} completed; see `deepreduce results {id} --db {}`",
+        db.display()
+    );
+    Ok(())
+}
+
+fn show_progress(rx: mpsc::Receiver<PipelineEvent>) {
+    let multi = MultiProgress::new();
+    let style =
+        ProgressStyle::with_template("{prefix:.bold} [{bar:25}] {pos}/{len} {msg} ETA {eta}")
+            .expect("template")
+            .progress_chars("=> ");
+    let mut bars: HashMap<String, ProgressBar> = HashMap::new();
+    let say = |line: String| {
+        let _ = multi.println(&line);
+        if multi.is_hidden() {
+            eprintln!("{line}");
+        }
+    };
+    for event in rx {
+        match event {
+            PipelineEvent::Phase { phase, runs } => say(format!("== {phase:?} ({runs} runs)")),
+            PipelineEvent::RunStarted {
+                key,
+                description,
+                index,
+                total,
+                resumed_from_epoch,
+            } => {
+                let bar = multi.add(ProgressBar::new(0).with_style(style.clone()));
+                bar.set_prefix(format!("[{index}/{total}] {description}"));
+                if resumed_from_epoch > 0 {
+                    say(format!(
+                        "[{index}/{total}] {description}: resuming after epoch {resumed_from_epoch}"
+                    ));
+                }
+                bars.insert(key, bar);
+            }
+            PipelineEvent::Train { key, event } => {
+                let Some(bar) = bars.get(&key) else { continue };
+                match event {
+                    TrainEvent::Started {
+                        epochs,
+                        batches_per_epoch,
+                        start_epoch,
+                    } => bar.set_length(((epochs - start_epoch) * batches_per_epoch) as u64),
+                    TrainEvent::Batch { epoch, loss, .. } => {
+                        bar.set_message(format!("epoch {epoch} loss {loss:.3}"));
+                        bar.inc(1);
+                    }
+                    TrainEvent::Epoch(_) => {}
+                }
+            }
+            PipelineEvent::RunFinished {
+                key,
+                description,
+                status,
+                accuracy,
+                retrained,
+            } => {
+                if let Some(bar) = bars.remove(&key) {
+                    bar.finish_and_clear();
+                }
+                let accuracy = accuracy.map_or("-".to_string(), |a| format!("{a:.2}%"));
+                let note = if retrained { "" } else { " (already trained)" };
+                say(format!(
+                    "   {description}: {status}, accuracy {accuracy}{note}"
+                ));
+            }
+            PipelineEvent::Criticality { stages } => {
+                let mut order = stages.clone();
+                order.sort_by(|a, b| a.1.total_cmp(&b.1));
+                let text: Vec<String> =
+                    order.iter().map(|(s, c)| format!("{s} ({c:.3})")).collect();
+                say(format!(
+                    "   criticality, least critical first: {}",
+                    text.join(" < ")
+                ));
+            }
+        }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ResultsArgs {
+    /// Pipeline id.
+    id: i64,
+    #[arg(long, conflicts_with = "csv")]
+    json: bool,
+    #[arg(long)]
+    csv: bool,
+    #[arg(long)]
+    db: Option<PathBuf>,
+}
+
+pub fn show_results(args: &ResultsArgs) -> Result<(), String> {
+    let db = args.db.clone().unwrap_or_else(default_db);
+    let store = Store::open(&db).map_err(|e| e.to_string())?;
+    let r = results(&store, args.id)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no pipeline {} in {}", args.id, db.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&r).expect("JSON"));
+        return Ok(());
+    }
+    let opt = |v: Option<f64>, digits: usize| v.map_or(String::new(), |x| format!("{x:.digits$}"));
+    if args.csv {
+        println!(
+            "run,role,description,status,relus,accuracy,accuracy_per_kilo_relu,latency_seconds,inference_ms_per_image,pareto"
+        );
+        for n in &r.networks {
+            println!(
+                "{},{},\"{}\",{},{},{},{},{},{},{}",
+                n.run_id,
+                n.role,
+                n.description,
+                n.status,
+                n.relus,
+                opt(n.accuracy, 2),
+                opt(n.accuracy_per_kilo_relu, 4),
+                opt(n.latency_seconds, 4),
+                opt(n.inference_ms_per_image, 4),
+                n.pareto
+            );
+        }
+        return Ok(());
+    }
+    let p = &r.pipeline;
+    println!(
+        "pipeline {}: {} on {} ({})",
+        p.id, p.arch, p.dataset, p.status
+    );
+    if !r.criticality.is_empty() {
+        println!("criticality (least critical first):");
+        for c in &r.criticality {
+            println!(
+                "  {:<4} {:>9} ReLUs  acc {:>6.2}%  C = {:.4}",
+                c.stage, c.relus, c.accuracy, c.criticality
+            );
+        }
+    }
+    println!(
+        "{:<38} {:>9} {:>8} {:>9} {:>10} {:>10} {:>6}",
+        "network", "ReLUs", "acc %", "acc/kReLU", "latency s", "infer ms", "pareto"
+    );
+    for n in &r.networks {
+        println!(
+            "{:<38} {:>9} {:>8} {:>9} {:>10} {:>10} {:>6}",
+            n.description,
+            n.relus,
+            opt(n.accuracy, 2),
+            opt(n.accuracy_per_kilo_relu, 3),
+            opt(n.latency_seconds, 3),
+            opt(n.inference_ms_per_image, 3),
+            if n.pareto { "*" } else { "" }
+        );
+    }
+    if let Some(m) = &r.latency_model {
+        let constants: Vec<String> = m
+            .constants
+            .iter()
+            .map(|(k, v)| format!("{k} = {v:e}"))
+            .collect();
+        println!(
+            "latency model: {} ({}); source: {}",
+            m.name,
+            constants.join(", "),
+            m.source
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,58 @@
+//! The training flags shared by `train` and `pipeline`.
+
+use crate::engine::backend::BackendChoice;
+use crate::engine::train::{Schedule, TrainConfig};
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum ScheduleArg {
+    Step,
+    Cosine,
+    Constant,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct TrainArgs {
+    #[arg(long, default_value_t = 120)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 128)]
+    batch: usize,
+    #[arg(long, default_value_t = 0.1)]
+    lr: f64,
+    /// Learning-rate schedule: step (/10 every 30 epochs, or every quarter of a shorter run), cosine, constant.
+    #[arg(long, value_enum, default_value = "step")]
+    schedule: ScheduleArg,
+    /// Train on this many images (class-balanced subset).
+    #[arg(long)]
+    subset: Option<usize>,
+    /// Evaluate on this many test images.
+    #[arg(long)]
+    test_subset: Option<usize>,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub backend: BackendChoice,
+}
+
+impl TrainArgs {
+    pub fn config(&self) -> TrainConfig {
+        let schedule = match self.schedule {
+            // The paper divides by 10 at epochs 30, 60, 90 of 120; shorter runs keep the proportions.
+            ScheduleArg::Step => Schedule::Step {
+                every: (self.epochs / 4).clamp(1, 30),
+                gamma: 0.1,
+            },
+            ScheduleArg::Cosine => Schedule::Cosine,
+            ScheduleArg::Constant => Schedule::Constant,
+        };
+        TrainConfig {
+            epochs: self.epochs,
+            batch_size: self.batch,
+            lr: self.lr,
+            schedule,
+            subset: self.subset,
+            test_subset: self.test_subset,
+            seed: self.seed,
+            ..TrainConfig::default()
+        }
+    }
+}

@@ -1,0 +1,409 @@
+//! The DeepReDuce method end to end (SPEC.md), driven through the plugins:
+//! train the full-ReLU baseline (the KD teacher), measure each stage's
+//! criticality with stage-only networks, cull least-critical stages
+//! cumulatively, derive the five variants of each culled network (plus any
+//! extra optimization plugin's candidates), retrain every candidate with KD,
+//! and record everything in the run store as it happens. Finished runs are
+//! never retrained; an interrupted run resumes from its last checkpoint.
+
+pub mod criticality;
+pub mod pareto;
+mod plan;
+pub mod results;
+
+use super::backend::Backend;
+use super::network::{NetworkError, ids, plugin};
+use super::plugin_host::{HostError, PluginHost};
+use super::store::{RunResult, Store, StoreError};
+use super::train::{
+    Checkpoint, RunContext, Status, Teacher, TrainConfig, TrainError, TrainEvent, train,
+};
+use super::{inference, trained};
+use criticality::StageResult;
+use deepreduce_datasets::Dataset;
+use deepreduce_models::IrModel;
+use deepreduce_plugin_api::TrainingObjective;
+use plan::Job;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::Sender;
+
+/// What a pipeline trains; stored with it so `--resume` needs only the id.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PipelineConfig {
+    pub arch: String,
+    pub dataset: String,
+    pub blocks: Option<Vec<usize>>,
+    pub width: Option<usize>,
+    pub train: TrainConfig,
+    /// Also train each stage-only network without KD (the paper records both).
+    pub criticality_without_kd: bool,
+    /// Ids of further optimization plugins whose candidates join the set.
+    pub extra_plugins: Vec<String>,
+    /// Trainings run at once. CPU backends share one thread pool, so more
+    /// jobs interleave rather than oversubscribe the cores.
+    pub jobs: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Phase {
+    Baseline,
+    Criticality,
+    Candidates,
+    Done,
+}
+
+/// Progress of a pipeline, for the CLI and the GUI.
+#[derive(Clone, Debug)]
+pub enum PipelineEvent {
+    Phase {
+        phase: Phase,
+        runs: usize,
+    },
+    RunStarted {
+        key: String,
+        description: String,
+        index: usize,
+        total: usize,
+        resumed_from_epoch: usize,
+    },
+    Train {
+        key: String,
+        event: TrainEvent,
+    },
+    RunFinished {
+        key: String,
+        description: String,
+        status: String,
+        accuracy: Option<f64>,
+        retrained: bool,
+    },
+    Criticality {
+        stages: Vec<(String, f64)>,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Network(#[from] NetworkError),
+    #[error(transparent)]
+    Plugin(#[from] HostError),
+    #[error(transparent)]
+    Dataset(#[from] deepreduce_datasets::DatasetError),
+    #[error(transparent)]
+    Train(#[from] TrainError),
+    #[error(transparent)]
+    Trained(#[from] trained::TrainedError),
+    #[error("pipeline {0} is not in the store")]
+    UnknownPipeline(i64),
+    #[error("the stored configuration of pipeline {id} is unreadable: {message}")]
+    BadConfig { id: i64, message: String },
+    #[error("the baseline did not train ({0}); the pipeline cannot continue without its teacher")]
+    NoBaseline(String),
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// Records a new pipeline; run it with [`run`].
+pub fn create(store: &Store, cfg: &PipelineConfig) -> Result<i64, PipelineError> {
+    let config = serde_json::to_value(cfg).expect("config serialises");
+    Ok(store.create_pipeline(&cfg.arch, &cfg.dataset, &config)?)
+}
+
+/// Where the pipeline runs and who listens.
+pub struct Runner<'a> {
+    pub host: &'a PluginHost,
+    pub store_path: PathBuf,
+    pub backend: &'a Backend,
+    pub events: Option<Sender<PipelineEvent>>,
+    pub cancel: Option<&'a AtomicBool>,
+}
+
+/// A finished (or already finished) run.
+struct Trained {
+    accuracy: Option<f64>,
+    weights: Option<PathBuf>,
+}
+
+impl Runner<'_> {
+    fn send(&self, event: PipelineEvent) {
+        if let Some(tx) = &self.events {
+            let _ = tx.send(event);
+        }
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel.is_some_and(|c| c.load(Ordering::Relaxed))
+    }
+
+    /// Runs (or resumes) pipeline `id` to the end.
+    pub fn run(&self, id: i64) -> Result<(), PipelineError> {
+        let store = Store::open(&self.store_path)?;
+        let row = store
+            .pipeline(id)?
+            .ok_or(PipelineError::UnknownPipeline(id))?;
+        let cfg: PipelineConfig =
+            serde_json::from_value(row.config).map_err(|e| PipelineError::BadConfig {
+                id,
+                message: e.to_string(),
+            })?;
+        store.set_pipeline_status(id, "running")?;
+        let result = self.run_phases(&store, id, &cfg);
+        let status = match &result {
+            Ok(()) => "completed",
+            Err(PipelineError::Cancelled) => "cancelled",
+            Err(_) => "failed",
+        };
+        store.set_pipeline_status(id, status)?;
+        result
+    }
+
+    fn run_phases(
+        &self,
+        store: &Store,
+        id: i64,
+        cfg: &PipelineConfig,
+    ) -> Result<(), PipelineError> {
+        let data = deepreduce_datasets::open(&cfg.dataset)?;
+        let planner = plan::Planner::new(self.host, cfg, &data.info)?;
+
+        self.send(PipelineEvent::Phase {
+            phase: Phase::Baseline,
+            runs: 1,
+        });
+        let baseline_job = planner.baseline()?;
+        let baseline = self
+            .run_jobs(store, id, cfg, &data, &[baseline_job.clone()], None)?
+            .remove(0);
+        let weights = match (&baseline.accuracy, &baseline.weights) {
+            (Some(_), Some(w)) => w.clone(),
+            _ => {
+                return Err(PipelineError::NoBaseline(
+                    "no accuracy or weights recorded".into(),
+                ));
+            }
+        };
+        let (_, teacher) = trained::load(&weights, &self.backend.device)?;
+        let objective = plugin(self.host, ids::KD)?.recipe(&serde_json::json!({}))?;
+        let teacher = (teacher, objective);
+
+        let stage_jobs = planner.criticality()?;
+        self.send(PipelineEvent::Phase {
+            phase: Phase::Criticality,
+            runs: stage_jobs.len(),
+        });
+        let stage_results = self.run_jobs(store, id, cfg, &data, &stage_jobs, Some(&teacher))?;
+        let results: Vec<StageResult> = stage_jobs
+            .iter()
+            .zip(&stage_results)
+            .filter(|(job, _)| job.kd)
+            .map(|(job, r)| StageResult {
+                stage: job
+                    .stage
+                    .clone()
+                    .expect("criticality jobs name their stage"),
+                accuracy: r.accuracy.unwrap_or(0.0),
+                relus: job.relus,
+            })
+            .collect();
+        let scores = criticality::criticality(&results);
+        self.send(PipelineEvent::Criticality {
+            stages: scores.clone(),
+        });
+
+        let candidates = planner.candidates(&scores)?;
+        self.send(PipelineEvent::Phase {
+            phase: Phase::Candidates,
+            runs: candidates.len(),
+        });
+        self.run_jobs(store, id, cfg, &data, &candidates, Some(&teacher))?;
+        self.send(PipelineEvent::Phase {
+            phase: Phase::Done,
+            runs: 0,
+        });
+        Ok(())
+    }
+
+    /// Runs `jobs` with up to `cfg.jobs` at once; results in job order.
+    fn run_jobs(
+        &self,
+        store: &Store,
+        pipeline: i64,
+        cfg: &PipelineConfig,
+        data: &Dataset,
+        jobs: &[Job],
+        teacher: Option<&(IrModel, TrainingObjective)>,
+    ) -> Result<Vec<Trained>, PipelineError> {
+        let ids = jobs
+            .iter()
+            .map(|job| store.plan_run(&job.new_run(pipeline, &cfg.train)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = AtomicUsize::new(0);
+        let workers = cfg.jobs.clamp(1, jobs.len().max(1));
+        let results: Mutex<Vec<Option<Result<Trained, PipelineError>>>> =
+            Mutex::new((0..jobs.len()).map(|_| None).collect());
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= jobs.len() {
+                            break;
+                        }
+                        let result =
+                            self.run_job(ids[i], &jobs[i], i, jobs.len(), cfg, data, teacher);
+                        let stop = matches!(result, Err(PipelineError::Cancelled));
+                        results.lock().expect("results lock")[i] = Some(result);
+                        if stop {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        let mut out = Vec::with_capacity(jobs.len());
+        for r in results.into_inner().expect("results lock") {
+            // A job never started means a worker stopped on cancellation.
+            out.push(r.unwrap_or(Err(PipelineError::Cancelled))?);
+        }
+        Ok(out)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run_job(
+        &self,
+        run_id: i64,
+        job: &Job,
+        index: usize,
+        total: usize,
+        cfg: &PipelineConfig,
+        data: &Dataset,
+        teacher: Option<&(IrModel, TrainingObjective)>,
+    ) -> Result<Trained, PipelineError> {
+        // One connection per worker thread: WAL lets them write side by side.
+        let store = Store::open(&self.store_path)?;
+        let row = store.run(run_id)?.expect("planned above");
+        if row.status == "completed" {
+            self.send(PipelineEvent::RunFinished {
+                key: job.key.clone(),
+                description: job.description.clone(),
+                status: row.status,
+                accuracy: row.accuracy,
+                retrained: false,
+            });
+            return Ok(Trained {
+                accuracy: row.accuracy,
+                weights: row.weights,
+            });
+        }
+        if self.cancelled() {
+            return Err(PipelineError::Cancelled);
+        }
+        let dir = self
+            .store_path
+            .with_extension("runs")
+            .join(run_id.to_string());
+        let checkpoints = dir.join("checkpoints");
+        let resume = Checkpoint::latest(&checkpoints)?;
+        store.start_run(run_id, &self.backend.label, &dir)?;
+        self.send(PipelineEvent::RunStarted {
+            key: job.key.clone(),
+            description: job.description.clone(),
+            index: index + 1,
+            total,
+            resumed_from_epoch: resume.as_ref().map_or(0, |c| c.epoch),
+        });
+
+        let (tx, rx) = std::sync::mpsc::channel::<TrainEvent>();
+        let outcome = std::thread::scope(|scope| {
+            // Epochs reach the store as they finish, not at the end of the run.
+            let recorder = scope.spawn(|| -> Result<(), StoreError> {
+                for event in rx {
+                    if let TrainEvent::Epoch(m) = &event {
+                        store.record_epoch(run_id, m)?;
+                    }
+                    self.send(PipelineEvent::Train {
+                        key: job.key.clone(),
+                        event,
+                    });
+                }
+                Ok(())
+            });
+            let teacher = teacher.map(|(model, objective)| Teacher {
+                model,
+                objective: objective.clone(),
+            });
+            let ctx = RunContext {
+                device: &self.backend.device,
+                events: Some(&tx),
+                cancel: self.cancel,
+                checkpoint_dir: Some(checkpoints.clone()),
+                resume,
+            };
+            let outcome = train(
+                &job.network,
+                data,
+                &cfg.train,
+                if job.kd { teacher } else { None },
+                &ctx,
+            );
+            drop(tx);
+            let recorded = recorder.join().expect("recorder thread");
+            outcome
+                .map_err(PipelineError::from)
+                .and_then(|o| recorded.map(|_| o).map_err(Into::into))
+        })?;
+
+        let mut result = RunResult {
+            status: String::new(),
+            accuracy: outcome.test_accuracy,
+            latency: None,
+            inference_ms: None,
+            weights: None,
+            error: None,
+        };
+        match &outcome.status {
+            Status::Completed => {
+                let final_dir = dir.join("final");
+                trained::save(&final_dir, &job.network, &outcome.model)?;
+                let latency = plugin(self.host, ids::DELPHI)?.estimate(&job.network)?;
+                result.status = "completed".into();
+                result.latency = Some(serde_json::to_value(latency).expect("JSON"));
+                result.inference_ms = Some(inference::milliseconds_per_image(
+                    &outcome.model,
+                    job.network.input,
+                    &self.backend.device,
+                    32,
+                ));
+                result.weights = Some(final_dir.join(trained::WEIGHTS_FILE));
+            }
+            Status::Cancelled { .. } => {
+                result.status = "cancelled".into();
+                store.finish_run(run_id, &result)?;
+                return Err(PipelineError::Cancelled);
+            }
+            Status::Diverged { epoch, batch, loss } => {
+                result.status = "diverged".into();
+                result.accuracy = None;
+                result.error = Some(format!("loss {loss} at epoch {epoch}, batch {batch}"));
+            }
+        }
+        store.finish_run(run_id, &result)?;
+        self.send(PipelineEvent::RunFinished {
+            key: job.key.clone(),
+            description: job.description.clone(),
+            status: result.status.clone(),
+            accuracy: result.accuracy,
+            retrained: true,
+        });
+        Ok(Trained {
+            accuracy: result.accuracy,
+            weights: result.weights,
+        })
+    }
+}

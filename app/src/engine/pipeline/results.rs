@@ -1,0 +1,118 @@
+//! A pipeline's results as read back from the store: every network with its
+//! ReLUs, accuracy, accuracy per kilo-ReLU, latency estimate, measured
+//! inference time and Pareto flag, plus the criticality of each stage.
+//! Derived figures are computed here, never stored, so they cannot go stale.
+
+use super::criticality::{StageResult, criticality};
+use super::pareto::{accuracy_per_kilo_relu, frontier};
+use crate::engine::store::{PipelineRow, RunRow, Store, StoreError};
+use deepreduce_plugin_api::LatencyModel;
+use serde::Serialize;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ResultRow {
+    pub run_id: i64,
+    pub role: String,
+    pub description: String,
+    pub status: String,
+    pub relus: u64,
+    pub accuracy: Option<f64>,
+    pub accuracy_per_kilo_relu: Option<f64>,
+    pub latency_seconds: Option<f64>,
+    pub communication_bytes: Option<f64>,
+    pub inference_ms_per_image: Option<f64>,
+    pub pareto: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct StageCriticality {
+    pub stage: String,
+    pub relus: u64,
+    pub accuracy: f64,
+    pub criticality: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PipelineResults {
+    pub pipeline: PipelineRow,
+    /// Baseline and candidates, in the order they were planned.
+    pub networks: Vec<ResultRow>,
+    /// Least critical first.
+    pub criticality: Vec<StageCriticality>,
+    pub latency_model: Option<LatencyModel>,
+}
+
+fn row(run: &RunRow) -> ResultRow {
+    let latency = |key: &str| {
+        run.latency
+            .as_ref()
+            .and_then(|l| l.get(key))
+            .and_then(|v| v.as_f64())
+    };
+    ResultRow {
+        run_id: run.id,
+        role: run.role.clone(),
+        description: run.description.clone(),
+        status: run.status.clone(),
+        relus: run.relus,
+        accuracy: run.accuracy,
+        accuracy_per_kilo_relu: run.accuracy.map(|a| accuracy_per_kilo_relu(a, run.relus)),
+        latency_seconds: latency("online_seconds"),
+        communication_bytes: latency("communication_bytes"),
+        inference_ms_per_image: run.inference_ms,
+        pareto: false,
+    }
+}
+
+pub fn results(store: &Store, id: i64) -> Result<Option<PipelineResults>, StoreError> {
+    let Some(pipeline) = store.pipeline(id)? else {
+        return Ok(None);
+    };
+    let runs = store.runs(Some(id))?;
+    let mut networks: Vec<ResultRow> = runs
+        .iter()
+        .filter(|r| r.role == "baseline" || r.role == "candidate")
+        .map(row)
+        .collect();
+    let scored: Vec<(usize, (u64, f64))> = networks
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| r.accuracy.map(|a| (i, (r.relus, a))))
+        .collect();
+    let points: Vec<(u64, f64)> = scored.iter().map(|(_, p)| *p).collect();
+    for k in frontier(&points) {
+        networks[scored[k].0].pareto = true;
+    }
+    let stages: Vec<StageResult> = runs
+        .iter()
+        .filter(|r| r.role == "criticality")
+        .filter_map(|r| {
+            Some(StageResult {
+                stage: r.stage.clone()?,
+                accuracy: r.accuracy?,
+                relus: r.relus,
+            })
+        })
+        .collect();
+    let mut criticality: Vec<StageCriticality> = stages
+        .iter()
+        .zip(criticality(&stages))
+        .map(|(s, (_, c))| StageCriticality {
+            stage: s.stage.clone(),
+            relus: s.relus,
+            accuracy: s.accuracy,
+            criticality: c,
+        })
+        .collect();
+    criticality.sort_by(|a, b| a.criticality.total_cmp(&b.criticality));
+    let latency_model = runs
+        .iter()
+        .filter_map(|r| r.latency.as_ref()?.get("model").cloned())
+        .find_map(|m| serde_json::from_value(m).ok());
+    Ok(Some(PipelineResults {
+        pipeline,
+        networks,
+        criticality,
+        latency_model,
+    }))
+}

@@ -1,0 +1,644 @@
+//! The run store: an embedded SQLite database that records pipelines, runs,
+//! their configs, per-epoch metrics and final results as they happen, so that
+//! a crash or a `kill -9` loses at most the epoch in flight and a pipeline can
+//! resume where it stopped. Weights are files next to the store, referenced
+//! from it by path.
+//!
+//! Every write is one autocommitted statement (a schema migration is one
+//! transaction), so a row is either fully there or absent. The schema is versioned with `PRAGMA user_version`; `MIGRATIONS`
+//! grows by appending, so later versions can add columns to old databases.
+
+use crate::engine::train::{EpochMetrics, Status};
+use rusqlite::types::Type;
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Entry `i` brings a database from `user_version` i to i + 1. Append only:
+/// an edited entry would never run on databases that already passed it.
+const MIGRATIONS: &[&str] = &[r"
+CREATE TABLE pipelines (
+    id          INTEGER PRIMARY KEY,
+    arch        TEXT NOT NULL,
+    dataset     TEXT NOT NULL,
+    config      TEXT NOT NULL,  -- JSON
+    status      TEXT NOT NULL,  -- running|completed|failed|cancelled
+    created_at  TEXT NOT NULL,  -- RFC 3339 UTC
+    finished_at TEXT
+);
+CREATE TABLE runs (
+    id             INTEGER PRIMARY KEY,
+    pipeline_id    INTEGER REFERENCES pipelines(id),
+    key            TEXT NOT NULL,  -- unique within a pipeline, e.g. criticality:S2
+    role           TEXT NOT NULL,  -- baseline|criticality|criticality-nokd|candidate|single
+    stage          TEXT,
+    description    TEXT NOT NULL,
+    network        TEXT NOT NULL,  -- IR JSON
+    config         TEXT NOT NULL,  -- training config JSON
+    plugins        TEXT NOT NULL,  -- JSON [{id, version}]
+    backend        TEXT,
+    seed           INTEGER NOT NULL,  -- u64 stored bit for bit as i64
+    relus          INTEGER NOT NULL,
+    status         TEXT NOT NULL,  -- planned|running|completed|cancelled|diverged|failed
+    accuracy       REAL,
+    latency        TEXT,  -- JSON of the latency plugin's estimate
+    inference_ms   REAL,
+    checkpoint_dir TEXT,
+    weights        TEXT,
+    error          TEXT,
+    started_at     TEXT,
+    finished_at    TEXT,
+    UNIQUE (pipeline_id, key)
+);
+CREATE TABLE epochs (
+    run_id         INTEGER NOT NULL REFERENCES runs(id),
+    epoch          INTEGER NOT NULL,
+    train_loss     REAL,  -- SQLite stores NaN as NULL
+    train_accuracy REAL,
+    test_accuracy  REAL,
+    lr             REAL,
+    seconds        REAL,
+    checkpoint     TEXT,
+    PRIMARY KEY (run_id, epoch)
+);
+"];
+
+/// The statuses a pipeline can have; it starts "running".
+pub const PIPELINE_STATUSES: &[&str] = &["running", "completed", "failed", "cancelled"];
+/// The statuses `finish_run` accepts; a run is otherwise planned or running.
+pub const RUN_END_STATUSES: &[&str] = &["completed", "cancelled", "diverged", "failed"];
+
+/// What went wrong, with the database file and the operation.
+#[derive(Debug, thiserror::Error)]
+#[error("run store {}: {op}: {cause}", path.display())]
+pub struct StoreError {
+    pub path: PathBuf,
+    pub op: &'static str,
+    pub cause: StoreErrorKind,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreErrorKind {
+    /// Also what a file that is not SQLite gives: "file is not a database".
+    #[error("{0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot create its folder: {0}")]
+    Folder(std::io::Error),
+    #[error(
+        "schema version {found} is not one this program knows (it knows versions up to {supported}); was it written by a newer DeepReDuce Workbench?"
+    )]
+    Version { found: i64, supported: i64 },
+    #[error("no {table} row with id {id}")]
+    NotFound { table: &'static str, id: i64 },
+    #[error("status {status:?} is not one of {allowed:?}")]
+    Status {
+        status: String,
+        allowed: &'static [&'static str],
+    },
+    #[error("path {} is not valid UTF-8", .0.display())]
+    NonUtf8Path(PathBuf),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PipelineRow {
+    pub id: i64,
+    pub arch: String,
+    pub dataset: String,
+    pub config: Value,
+    pub status: String,
+    pub created_at: String,
+    pub finished_at: Option<String>,
+}
+
+/// A run to plan; it starts with status "planned".
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewRun {
+    /// None for a standalone run (role "single").
+    pub pipeline_id: Option<i64>,
+    pub key: String,
+    pub role: String,
+    pub stage: Option<String>,
+    pub description: String,
+    pub network: Value,
+    pub config: Value,
+    /// `[{"id": ..., "version": ...}]` of the plugins that shaped the run.
+    pub plugins: Value,
+    pub seed: u64,
+    pub relus: u64,
+}
+
+/// How a run ended; `status` is one of `RUN_END_STATUSES`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunResult {
+    pub status: String,
+    pub accuracy: Option<f64>,
+    pub latency: Option<Value>,
+    pub inference_ms: Option<f64>,
+    pub weights: Option<PathBuf>,
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRow {
+    pub id: i64,
+    pub pipeline_id: Option<i64>,
+    pub key: String,
+    pub role: String,
+    pub stage: Option<String>,
+    pub description: String,
+    pub network: Value,
+    pub config: Value,
+    pub plugins: Value,
+    /// Set by `start_run`.
+    pub backend: Option<String>,
+    pub seed: u64,
+    pub relus: u64,
+    pub status: String,
+    pub accuracy: Option<f64>,
+    pub latency: Option<Value>,
+    pub inference_ms: Option<f64>,
+    pub checkpoint_dir: Option<PathBuf>,
+    pub weights: Option<PathBuf>,
+    pub error: Option<String>,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+}
+
+/// The store's name for how training ended.
+pub fn run_status(status: &Status) -> &'static str {
+    match status {
+        Status::Completed => "completed",
+        Status::Cancelled { .. } => "cancelled",
+        Status::Diverged { .. } => "diverged",
+    }
+}
+
+/// `t` as RFC 3339 UTC with milliseconds, e.g. `2026-11-24T05:03:17.123Z`
+/// (times before 1970 clamp to the epoch).
+pub fn rfc3339_utc(t: SystemTime) -> String {
+    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let (days, secs) = (since.as_secs() / 86_400, since.as_secs() % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm,
+    // eras of 400 years starting on 0000-03-01).
+    let z = days + 719_468;
+    let (era, doe) = (z / 146_097, z % 146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = era * 400 + yoe + u64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60,
+        since.subsec_millis()
+    )
+}
+
+fn now() -> String {
+    rfc3339_utc(SystemTime::now())
+}
+
+/// One connection to a run store, behind a mutex so that threads can share
+/// it (`&Store`, `Arc<Store>`); their statements then take turns. A thread
+/// that should not wait for another's statements (the GUI while a worker
+/// trains) opens its own `Store` on the same path instead: WAL mode lets
+/// connections read while another writes, and the busy timeout makes
+/// concurrent writers wait for each other rather than fail.
+pub struct Store {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+const RUN_COLUMNS: &str = "id, pipeline_id, key, role, stage, description, network, config, \
+     plugins, backend, seed, relus, status, accuracy, latency, inference_ms, checkpoint_dir, \
+     weights, error, started_at, finished_at";
+
+impl Store {
+    /// Opens (creating it, its parent folders and its schema if needed) the
+    /// store at `path`. A file that is not SQLite, or a store written by a
+    /// newer schema version, is refused with an error.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let fail = |cause| StoreError {
+            path: path.to_owned(),
+            op: "open",
+            cause,
+        };
+        let sqlite = |e: rusqlite::Error| fail(e.into());
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| fail(StoreErrorKind::Folder(e)))?;
+        }
+        // A file that is not SQLite is found out by the first pragma that
+        // reads it: "file is not a database".
+        let conn = Connection::open(path).map_err(sqlite)?;
+        // A GUI reading while a worker writes waits for the lock instead of failing.
+        conn.busy_timeout(Duration::from_secs(5)).map_err(sqlite)?;
+        // synchronous=NORMAL in WAL mode keeps every commit across a process
+        // crash; only a power loss may drop the latest commits, and the file
+        // stays consistent either way.
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(sqlite)?;
+        conn.pragma_update(None, "foreign_keys", true)
+            .map_err(sqlite)?;
+        let store = Store {
+            conn: Mutex::new(conn),
+            path: path.to_owned(),
+        };
+        // Before switching to WAL, so that a refused file is left untouched.
+        store.migrate()?;
+        // WAL: readers never block the writer nor see half a transaction.
+        store
+            .conn()
+            .pragma_update_and_check(None, "journal_mode", "wal", |r| r.get::<_, String>(0))
+            .map_err(store.err("enable the WAL journal"))?;
+        Ok(store)
+    }
+
+    /// The connection. A thread that panicked holding it left no statement
+    /// half done (each is atomic, a dropped transaction rolls back), so a
+    /// poisoned lock is still a usable connection.
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, op: &'static str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        move |e| self.fail(op, e.into())
+    }
+
+    fn fail(&self, op: &'static str, cause: StoreErrorKind) -> StoreError {
+        StoreError {
+            path: self.path.clone(),
+            op,
+            cause,
+        }
+    }
+
+    /// Brings the schema to the newest version, refusing newer ones.
+    fn migrate(&self) -> Result<(), StoreError> {
+        const READ: &str = "open";
+        const OP: &str = "migrate the schema";
+        let supported = MIGRATIONS.len() as i64;
+        // IMMEDIATE takes the write lock before reading the version, so that
+        // two processes opening a new file do not both create the schema.
+        let conn = self.conn();
+        let tx = Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)
+            .map_err(self.err(READ))?;
+        let found: i64 = tx
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(self.err(READ))?;
+        let done = usize::try_from(found)
+            .ok()
+            .filter(|&v| v <= MIGRATIONS.len())
+            .ok_or_else(|| self.fail(READ, StoreErrorKind::Version { found, supported }))?;
+        for (version, sql) in MIGRATIONS.iter().enumerate().skip(done) {
+            tx.execute_batch(sql).map_err(self.err(OP))?;
+            tx.pragma_update(None, "user_version", version as i64 + 1)
+                .map_err(self.err(OP))?;
+        }
+        tx.commit().map_err(self.err(OP))
+    }
+
+    /// A path as column text; refusing non-UTF-8 beats storing a lossy path
+    /// that would not find the file again.
+    fn text<'p>(&self, op: &'static str, path: &'p Path) -> Result<&'p str, StoreError> {
+        path.to_str()
+            .ok_or_else(|| self.fail(op, StoreErrorKind::NonUtf8Path(path.to_owned())))
+    }
+
+    fn check_status(
+        &self,
+        op: &'static str,
+        status: &str,
+        allowed: &'static [&'static str],
+    ) -> Result<(), StoreError> {
+        if allowed.contains(&status) {
+            Ok(())
+        } else {
+            let status = status.to_owned();
+            Err(self.fail(op, StoreErrorKind::Status { status, allowed }))
+        }
+    }
+
+    /// An UPDATE of one row by id: an unknown id is an error, not a no-op.
+    fn update(
+        &self,
+        op: &'static str,
+        table: &'static str,
+        id: i64,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<(), StoreError> {
+        match self.conn().execute(sql, params).map_err(self.err(op))? {
+            0 => Err(self.fail(op, StoreErrorKind::NotFound { table, id })),
+            _ => Ok(()),
+        }
+    }
+
+    /// A new pipeline with status "running".
+    pub fn create_pipeline(
+        &self,
+        arch: &str,
+        dataset: &str,
+        config: &Value,
+    ) -> Result<i64, StoreError> {
+        self.conn()
+            .query_row(
+                "INSERT INTO pipelines (arch, dataset, config, status, created_at)
+                 VALUES (?1, ?2, ?3, 'running', ?4) RETURNING id",
+                params![arch, dataset, config.to_string(), now()],
+                |r| r.get(0),
+            )
+            .map_err(self.err("create a pipeline"))
+    }
+
+    pub fn pipeline(&self, id: i64) -> Result<Option<PipelineRow>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT id, arch, dataset, config, status, created_at, finished_at
+                 FROM pipelines WHERE id = ?1",
+                [id],
+                pipeline_row,
+            )
+            .optional()
+            .map_err(self.err("read a pipeline"))
+    }
+
+    /// All pipelines, newest first.
+    pub fn pipelines(&self) -> Result<Vec<PipelineRow>, StoreError> {
+        let op = "list pipelines";
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, arch, dataset, config, status, created_at, finished_at
+                 FROM pipelines ORDER BY id DESC",
+            )
+            .map_err(self.err(op))?;
+        let rows = stmt.query_map([], pipeline_row).map_err(self.err(op))?;
+        rows.collect::<Result<_, _>>().map_err(self.err(op))
+    }
+
+    /// Sets finished_at for the end statuses and clears it for "running".
+    pub fn set_pipeline_status(&self, id: i64, status: &str) -> Result<(), StoreError> {
+        let op = "set a pipeline's status";
+        self.check_status(op, status, PIPELINE_STATUSES)?;
+        let finished = (status != "running").then(now);
+        self.update(
+            op,
+            "pipelines",
+            id,
+            "UPDATE pipelines SET status = ?2, finished_at = ?3 WHERE id = ?1",
+            params![id, status, finished],
+        )
+    }
+
+    /// Inserts the run with status "planned" and returns its id. A run whose
+    /// (pipeline, key) already exists is left unchanged and its id returned,
+    /// so a resumed pipeline can plan again. Standalone runs (no pipeline)
+    /// are always new rows.
+    pub fn plan_run(&self, run: &NewRun) -> Result<i64, StoreError> {
+        // The no-op DO UPDATE makes RETURNING yield the existing row's id in
+        // the same statement (DO NOTHING would return no row). SQLite treats
+        // NULL pipeline ids as distinct, hence standalone runs never conflict.
+        self.conn()
+            .query_row(
+                "INSERT INTO runs (pipeline_id, key, role, stage, description, network, config,
+                                   plugins, seed, relus, status)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'planned')
+                 ON CONFLICT (pipeline_id, key) DO UPDATE SET key = key
+                 RETURNING id",
+                params![
+                    run.pipeline_id,
+                    run.key,
+                    run.role,
+                    run.stage,
+                    run.description,
+                    run.network.to_string(),
+                    run.config.to_string(),
+                    run.plugins.to_string(),
+                    run.seed as i64,
+                    run.relus as i64,
+                ],
+                |r| r.get(0),
+            )
+            .map_err(self.err("plan a run"))
+    }
+
+    pub fn run(&self, id: i64) -> Result<Option<RunRow>, StoreError> {
+        self.conn()
+            .query_row(
+                &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
+                [id],
+                run_row,
+            )
+            .optional()
+            .map_err(self.err("read a run"))
+    }
+
+    pub fn run_by_key(&self, pipeline_id: i64, key: &str) -> Result<Option<RunRow>, StoreError> {
+        self.conn()
+            .query_row(
+                &format!("SELECT {RUN_COLUMNS} FROM runs WHERE pipeline_id = ?1 AND key = ?2"),
+                params![pipeline_id, key],
+                run_row,
+            )
+            .optional()
+            .map_err(self.err("read a run by key"))
+    }
+
+    /// A pipeline's runs in the order they were planned; `None`: the
+    /// standalone runs.
+    pub fn runs(&self, pipeline_id: Option<i64>) -> Result<Vec<RunRow>, StoreError> {
+        let op = "list runs";
+        // `IS` (unlike `=`) also matches NULL with NULL.
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE pipeline_id IS ?1 ORDER BY id"
+            ))
+            .map_err(self.err(op))?;
+        let rows = stmt
+            .query_map([pipeline_id], run_row)
+            .map_err(self.err(op))?;
+        rows.collect::<Result<_, _>>().map_err(self.err(op))
+    }
+
+    /// Marks the run running. On a resume the first started_at is kept and
+    /// the previous ending (status, results, error) is cleared; recorded
+    /// epochs stay, and `record_epoch` replaces those trained again.
+    pub fn start_run(
+        &self,
+        id: i64,
+        backend: &str,
+        checkpoint_dir: &Path,
+    ) -> Result<(), StoreError> {
+        let op = "start a run";
+        let dir = self.text(op, checkpoint_dir)?;
+        self.update(
+            op,
+            "runs",
+            id,
+            "UPDATE runs SET status = 'running', backend = ?2, checkpoint_dir = ?3,
+                 started_at = COALESCE(started_at, ?4), finished_at = NULL, accuracy = NULL,
+                 latency = NULL, inference_ms = NULL, weights = NULL, error = NULL
+             WHERE id = ?1",
+            params![id, backend, dir, now()],
+        )
+    }
+
+    /// Records an epoch, replacing one of the same number (a resumed run
+    /// trains again the epochs after its last checkpoint).
+    pub fn record_epoch(&self, run_id: i64, m: &EpochMetrics) -> Result<(), StoreError> {
+        let op = "record an epoch";
+        let checkpoint = m
+            .checkpoint
+            .as_deref()
+            .map(|p| self.text(op, p))
+            .transpose()?;
+        self.conn()
+            .execute(
+                "INSERT OR REPLACE INTO epochs (run_id, epoch, train_loss, train_accuracy,
+                                                test_accuracy, lr, seconds, checkpoint)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    run_id,
+                    m.epoch as i64,
+                    m.train_loss,
+                    m.train_accuracy,
+                    m.test_accuracy,
+                    m.lr,
+                    m.seconds,
+                    checkpoint,
+                ],
+            )
+            .map_err(self.err(op))?;
+        Ok(())
+    }
+
+    /// The run's epochs in order.
+    pub fn epochs(&self, run_id: i64) -> Result<Vec<EpochMetrics>, StoreError> {
+        let op = "read epochs";
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT epoch, train_loss, train_accuracy, test_accuracy, lr, seconds, checkpoint
+                 FROM epochs WHERE run_id = ?1 ORDER BY epoch",
+            )
+            .map_err(self.err(op))?;
+        let rows = stmt
+            .query_map([run_id], |r| {
+                Ok(EpochMetrics {
+                    epoch: unsigned(r, 0)? as usize,
+                    train_loss: real(r, 1)?,
+                    train_accuracy: real(r, 2)?,
+                    test_accuracy: real(r, 3)?,
+                    lr: real(r, 4)?,
+                    seconds: real(r, 5)?,
+                    checkpoint: r.get::<_, Option<String>>(6)?.map(PathBuf::from),
+                })
+            })
+            .map_err(self.err(op))?;
+        rows.collect::<Result<_, _>>().map_err(self.err(op))
+    }
+
+    /// Records how the run ended and sets finished_at.
+    pub fn finish_run(&self, id: i64, result: &RunResult) -> Result<(), StoreError> {
+        let op = "finish a run";
+        self.check_status(op, &result.status, RUN_END_STATUSES)?;
+        let weights = result
+            .weights
+            .as_deref()
+            .map(|p| self.text(op, p))
+            .transpose()?;
+        self.update(
+            op,
+            "runs",
+            id,
+            "UPDATE runs SET status = ?2, accuracy = ?3, latency = ?4, inference_ms = ?5,
+                 weights = ?6, error = ?7, finished_at = ?8
+             WHERE id = ?1",
+            params![
+                id,
+                result.status,
+                result.accuracy,
+                result.latency.as_ref().map(Value::to_string),
+                result.inference_ms,
+                weights,
+                result.error,
+                now(),
+            ],
+        )
+    }
+}
+
+fn pipeline_row(r: &Row) -> rusqlite::Result<PipelineRow> {
+    Ok(PipelineRow {
+        id: r.get(0)?,
+        arch: r.get(1)?,
+        dataset: r.get(2)?,
+        config: json(r, 3)?,
+        status: r.get(4)?,
+        created_at: r.get(5)?,
+        finished_at: r.get(6)?,
+    })
+}
+
+/// Reads a row selected with `RUN_COLUMNS`.
+fn run_row(r: &Row) -> rusqlite::Result<RunRow> {
+    let path = |i| r.get::<_, Option<String>>(i).map(|p| p.map(PathBuf::from));
+    Ok(RunRow {
+        id: r.get(0)?,
+        pipeline_id: r.get(1)?,
+        key: r.get(2)?,
+        role: r.get(3)?,
+        stage: r.get(4)?,
+        description: r.get(5)?,
+        network: json(r, 6)?,
+        config: json(r, 7)?,
+        plugins: json(r, 8)?,
+        backend: r.get(9)?,
+        seed: r.get::<_, i64>(10)? as u64,
+        relus: unsigned(r, 11)?,
+        status: r.get(12)?,
+        accuracy: r.get(13)?,
+        latency: r
+            .get::<_, Option<String>>(14)?
+            .map(|text| parse_json(14, &text))
+            .transpose()?,
+        inference_ms: r.get(15)?,
+        checkpoint_dir: path(16)?,
+        weights: path(17)?,
+        error: r.get(18)?,
+        started_at: r.get(19)?,
+        finished_at: r.get(20)?,
+    })
+}
+
+fn json(r: &Row, i: usize) -> rusqlite::Result<Value> {
+    parse_json(i, &r.get::<_, String>(i)?)
+}
+
+/// Column `i`'s text that is not JSON is a conversion error, not a panic.
+fn parse_json(i: usize, text: &str) -> rusqlite::Result<Value> {
+    serde_json::from_str(text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, Box::new(e)))
+}
+
+fn unsigned(r: &Row, i: usize) -> rusqlite::Result<u64> {
+    let v: i64 = r.get(i)?;
+    u64::try_from(v)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Integer, Box::new(e)))
+}
+
+/// A metric column: SQLite stores NaN (a diverged loss) as NULL, read it back as NaN.
+fn real(r: &Row, i: usize) -> rusqlite::Result<f64> {
+    Ok(r.get::<_, Option<f64>>(i)?.unwrap_or(f64::NAN))
+}
