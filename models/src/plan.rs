@@ -138,10 +138,10 @@ impl Plan {
         }
         let mut dies_after = vec![Vec::new(); steps.len()];
         for (slot, last) in last_read.iter().enumerate() {
-            if let Some(i) = *last {
-                if slot != output {
-                    dies_after[i].push(slot);
-                }
+            if let Some(i) = *last
+                && slot != output
+            {
+                dies_after[i].push(slot);
             }
         }
         Plan {

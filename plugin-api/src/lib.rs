@@ -1,20 +1,29 @@
 //! The DeepReDuce workbench's stable contract, shared by the host and every
 //! plugin: the network IR ([`ir`]), shape inference and accounting
-//! ([`analysis`]), paper-style descriptions ([`describe`]), the JSON payloads
-//! ([`protocol`]), the C ABI ([`abi`], `include/deepreduce_plugin.h`) and the
-//! safe Rust side of it ([`export`], [`export_plugin!`]).
+//! ([`analysis`]), paper-style descriptions ([`describe`](mod@describe)),
+//! the JSON payloads ([`protocol`]), the C ABI ([`abi`],
+//! `include/deepreduce_plugin.h`) and the safe Rust side of it ([`export`],
+//! [`export_plugin!`]), and a [`GraphBuilder`] for architecture plugins
+//! ([`builder`]).
+//!
+//! With the `testing` feature, `testing` offers small networks and helpers
+//! for plugins' tests.
 //!
 //! Depends on serde only: no burn, no GUI.
 
 pub mod abi;
 pub mod analysis;
+pub mod builder;
 pub mod describe;
 pub mod export;
 pub mod ir;
 pub mod protocol;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod transform;
 
 pub use analysis::{Analysis, IrError, NodeStats, Shape, Totals, analyze};
+pub use builder::GraphBuilder;
 pub use describe::describe;
 pub use export::Plugin;
 pub use ir::{HEAD, INPUT, InputSpec, Network, Node, Op, STEM};

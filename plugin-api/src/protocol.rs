@@ -114,6 +114,57 @@ pub struct ArchParams {
     pub width: Option<usize>,
 }
 
+/// Checks an architecture plugin's `build` shares; errors are messages for
+/// the user.
+impl ArchParams {
+    /// The blocks per stage, `default` when absent, for architecture `arch`
+    /// whose stages S1..SD are as many as `default` lists. Refused unless
+    /// there are that many and each has at least one `unit` (e.g. "blocks",
+    /// "convolutions").
+    pub fn stage_blocks(
+        &self,
+        arch: &str,
+        default: &[usize],
+        unit: &str,
+    ) -> Result<Vec<usize>, String> {
+        let stages = default.len();
+        let blocks = self.blocks.clone().unwrap_or_else(|| default.to_vec());
+        if blocks.len() != stages {
+            return Err(format!(
+                "{arch} has {stages} stages (S1..S{stages}), but blocks lists {}: {blocks:?}",
+                blocks.len()
+            ));
+        }
+        if let Some(i) = blocks.iter().position(|&b| b == 0) {
+            return Err(format!(
+                "blocks: stage S{} has 0 {unit}; every stage needs at least 1",
+                i + 1
+            ));
+        }
+        Ok(blocks)
+    }
+
+    /// The base width, `default` when absent; refused if 0.
+    pub fn width_or(&self, default: usize) -> Result<usize, String> {
+        match self.width.unwrap_or(default) {
+            0 => Err("width must be at least 1".into()),
+            width => Ok(width),
+        }
+    }
+
+    /// The input, refused if a dimension is 0.
+    pub fn checked_input(&self) -> Result<InputSpec, String> {
+        let input = self.input;
+        if input.channels == 0 || input.height == 0 || input.width == 0 {
+            return Err(format!(
+                "input {}x{}x{} has a zero dimension",
+                input.channels, input.height, input.width
+            ));
+        }
+        Ok(input)
+    }
+}
+
 /// Input of an optimization plugin's `apply`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OptimizationRequest {

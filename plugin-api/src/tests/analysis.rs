@@ -1,6 +1,6 @@
-use super::{network, tiny};
 use crate::analysis::{Shape, Totals, analyze};
 use crate::ir::{INPUT, Node, Op};
+use crate::testing::{network, tiny};
 
 fn map(c: usize, h: usize, w: usize) -> Shape {
     Shape::Map([c, h, w])

@@ -1,51 +1,29 @@
-use super::{conv, network};
+use crate::builder::{GraphBuilder, conv};
 use crate::describe::describe;
-use crate::ir::{HEAD, INPUT, Network, Node, Op, STEM};
+use crate::ir::{Network, Op, STEM};
+use crate::testing::input_spec;
 use serde_json::json;
 
 /// stem: conv, relu; S1: two blocks of conv, relu; S2: one block of two
 /// conv, relu; head: pool, flatten, linear.
 fn staged(family: Option<&str>) -> Network {
-    let mut nodes = vec![
-        Node::new("c0", conv(4, 3, 1, 1), &[INPUT]).in_stage(STEM),
-        Node::new("r0", Op::Relu, &["c0"]).in_stage(STEM),
-    ];
-    let mut last = "r0".to_string();
+    let mut b = GraphBuilder::new();
+    b.then("c0", conv(4, 3, 1, 1), STEM, None);
+    b.then("r0", Op::Relu, STEM, None);
     for (stage, block, layers) in [("S1", "S1.B1", 1), ("S1", "S1.B2", 1), ("S2", "S2.B1", 2)] {
         for layer in 0..layers {
-            let c = format!("{block}.c{layer}");
-            let r = format!("{block}.r{layer}");
-            nodes.push(
-                Node::new(&c, conv(4, 3, 1, 1), &[&last])
-                    .in_stage(stage)
-                    .in_block(block),
+            b.then(
+                format!("{block}.c{layer}"),
+                conv(4, 3, 1, 1),
+                stage,
+                Some(block),
             );
-            nodes.push(
-                Node::new(&r, Op::Relu, &[&c])
-                    .in_stage(stage)
-                    .in_block(block),
-            );
-            last = r;
+            b.then(format!("{block}.r{layer}"), Op::Relu, stage, Some(block));
         }
     }
-    nodes.push(Node::new("gap", Op::GlobalAvgPool, &[&last]).in_stage(HEAD));
-    nodes.push(Node::new("flat", Op::Flatten, &["gap"]).in_stage(HEAD));
-    nodes.push(
-        Node::new(
-            "fc",
-            Op::Linear {
-                out_features: 10,
-                bias: true,
-            },
-            &["flat"],
-        )
-        .in_stage(HEAD),
-    );
-    let mut net = network("staged", [3, 8, 8], nodes, "fc");
-    if let Some(family) = family {
-        net.meta.insert("family".into(), json!(family));
-    }
-    net
+    b.classifier(["gap", "flat", "fc"], 10);
+    let meta = family.map(|family| ("family", json!(family)));
+    b.finish("staged", input_spec([3, 8, 8]), meta)
 }
 
 fn drop(net: &mut Network, names: &[&str]) {

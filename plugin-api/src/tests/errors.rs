@@ -1,6 +1,7 @@
-use super::{conv, network, tiny};
 use crate::analysis::{IrError, analyze};
+use crate::builder::conv;
 use crate::ir::{INPUT, Node, Op};
+use crate::testing::{network, tiny};
 
 /// The error of `net` and its Display text.
 fn fails(net: &crate::Network) -> (IrError, String) {

@@ -1,6 +1,5 @@
 //! The C entry point, called in-process: no library is loaded.
 
-use super::tiny;
 use crate::abi::{ABI_MAJOR, ABI_MINOR, PluginEntryV1, status};
 use crate::export::{Exported, Plugin, call_entry, descriptor_entry, free_entry};
 use crate::ir::Network;
@@ -8,6 +7,7 @@ use crate::protocol::{
     ArchParams, ArchitectureInfo, Candidate, Candidates, Descriptor, ErrorPayload,
     OptimizationRequest, PluginKind, method,
 };
+use crate::testing::{request, tiny};
 use serde_json::json;
 use std::ffi::{CStr, CString, c_char};
 use std::ptr;
@@ -118,12 +118,7 @@ fn error(text: &str) -> String {
 }
 
 fn request_json(network: &Network, params: serde_json::Value) -> String {
-    serde_json::to_string(&OptimizationRequest {
-        network: network.clone(),
-        params,
-        context: json!({}),
-    })
-    .unwrap()
+    serde_json::to_string(&request(network, params, json!({}))).unwrap()
 }
 
 fn arch_params() -> String {

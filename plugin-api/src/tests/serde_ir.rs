@@ -1,5 +1,5 @@
-use super::tiny;
 use crate::ir::{Network, Node, Op};
+use crate::testing::tiny;
 use serde_json::json;
 
 #[test]

@@ -1,5 +1,5 @@
-use super::tiny;
 use crate::ir::{Network, Node, Op};
+use crate::testing::tiny;
 use crate::transform::{
     activation_slots, check_stages, drop_stage_relus, record_in_meta, set_relu, stage_has_relus,
     string_list,

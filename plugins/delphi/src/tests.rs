@@ -1,59 +1,9 @@
 use super::{BYTES_PER_LINEAR_INPUT, BYTES_PER_RELU, Delphi, SECONDS_PER_MAC, SECONDS_PER_RELU};
-use deepreduce_plugin_api::{
-    HEAD, INPUT, InputSpec, LATENCY, Network, Node, Op, Plugin, PluginKind, STEM,
-};
+use deepreduce_plugin_api::testing::tiny;
+use deepreduce_plugin_api::{LATENCY, Op, Plugin, PluginKind};
 
-fn conv(out_channels: usize, kernel: usize, stride: usize, padding: usize) -> Op {
-    Op::Conv2d {
-        out_channels,
-        kernel: [kernel, kernel],
-        stride: [stride, stride],
-        padding: [padding, padding],
-        groups: 1,
-        bias: false,
-    }
-}
-
-/// On 3x8x8: stem conv 3->8 k3 s1 p1, BN, ReLU; one block: conv 8->16 k3 s2
-/// p1, BN, 1x1 stride-2 projection, Add, ReLU; pool, flatten, linear 16->10.
-///
-/// ReLUs: 8*8*8 + 16*4*4 = 512 + 256 = 768.
-/// MACs: 216*64 + 1,152*16 + 128*16 + 160 = 13,824 + 18,432 + 2,048 + 160 = 34,464.
-/// Elements entering conv/linear layers: 3*8*8 + 8*8*8 + 8*8*8 + 16 = 1,232.
-fn tiny() -> Network {
-    let s1 = |node: Node| node.in_stage("S1").in_block("S1.B1");
-    Network {
-        name: "tiny".into(),
-        input: InputSpec {
-            channels: 3,
-            height: 8,
-            width: 8,
-        },
-        nodes: vec![
-            Node::new("conv1", conv(8, 3, 1, 1), &[INPUT]).in_stage(STEM),
-            Node::new("bn1", Op::BatchNorm2d, &["conv1"]).in_stage(STEM),
-            Node::new("relu1", Op::Relu, &["bn1"]).in_stage(STEM),
-            s1(Node::new("conv2", conv(16, 3, 2, 1), &["relu1"])),
-            s1(Node::new("bn2", Op::BatchNorm2d, &["conv2"])),
-            s1(Node::new("proj", conv(16, 1, 2, 0), &["relu1"])),
-            s1(Node::new("add", Op::Add, &["bn2", "proj"])),
-            s1(Node::new("relu2", Op::Relu, &["add"])),
-            Node::new("gap", Op::GlobalAvgPool, &["relu2"]).in_stage(HEAD),
-            Node::new("flat", Op::Flatten, &["gap"]).in_stage(HEAD),
-            Node::new(
-                "fc",
-                Op::Linear {
-                    out_features: 10,
-                    bias: true,
-                },
-                &["flat"],
-            )
-            .in_stage(HEAD),
-        ],
-        output: "fc".into(),
-        meta: Default::default(),
-    }
-}
+// The network is `testing::tiny`: 768 ReLUs, 34,464 MACs and 1,232 elements
+// entering its conv and linear layers, worked out in its documentation.
 
 #[test]
 fn estimate_is_relus_and_macs_times_their_constants() {

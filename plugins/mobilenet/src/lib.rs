@@ -16,9 +16,10 @@
 //! map, so height and width must be at least 9 (28x28 runs 28 -> 14 -> 7 ->
 //! 4 -> 2).
 
+use deepreduce_plugin_api::builder::{GraphBuilder, arch_meta};
 use deepreduce_plugin_api::{
-    ArchParams, ArchitectureInfo, Descriptor, HEAD, INPUT, Network, Node, Op, Plugin, PluginKind,
-    STEM, VariantInfo, analyze,
+    ArchParams, ArchitectureInfo, Descriptor, Network, Op, Plugin, PluginKind, STEM, VariantInfo,
+    analyze,
 };
 
 const VARIANT: &str = "mobilenet_v1";
@@ -65,30 +66,9 @@ impl Plugin for MobileNet {
             return Err("classes must be at least 1".into());
         }
         let stages = DEFAULT_BLOCKS.len();
-        let blocks = params.blocks.clone().unwrap_or(DEFAULT_BLOCKS.to_vec());
-        if blocks.len() != stages {
-            return Err(format!(
-                "{VARIANT} has {stages} stages (S1..S{stages}), but blocks lists {}: {blocks:?}",
-                blocks.len()
-            ));
-        }
-        if let Some(i) = blocks.iter().position(|&b| b == 0) {
-            return Err(format!(
-                "blocks: stage S{} has 0 blocks; every stage needs at least 1",
-                i + 1
-            ));
-        }
-        let width = params.width.unwrap_or(DEFAULT_WIDTH);
-        if width == 0 {
-            return Err("width must be at least 1".into());
-        }
-        let input = params.input;
-        if input.channels == 0 || input.height == 0 || input.width == 0 {
-            return Err(format!(
-                "input {}x{}x{} has a zero dimension",
-                input.channels, input.height, input.width
-            ));
-        }
+        let blocks = params.stage_blocks(VARIANT, &DEFAULT_BLOCKS, "blocks")?;
+        let width = params.width_or(DEFAULT_WIDTH)?;
+        let input = params.checked_input()?;
         // S2..S5 each halve the map (ceil); the last of these stride-2 convs
         // sees ceil(size / 8) and needs at least 2.
         let min = (1 << (stages - 2)) + 1;
@@ -102,7 +82,7 @@ impl Plugin for MobileNet {
             ));
         }
 
-        let mut net = Chain::default();
+        let mut net = GraphBuilder::new();
         net.conv_bn_relu("stem", conv(width, 3, 1, 1), STEM, None);
         let mut channels = width;
         for (s, &count) in blocks.iter().enumerate() {
@@ -120,66 +100,11 @@ impl Plugin for MobileNet {
                 channels = out;
             }
         }
-        net.push("head.gap".into(), Op::GlobalAvgPool, HEAD, None);
-        net.push("head.flatten".into(), Op::Flatten, HEAD, None);
-        let fc = Op::Linear {
-            out_features: params.classes,
-            bias: true,
-        };
-        net.push("head.fc".into(), fc, HEAD, None);
-
-        let network = Network {
-            name: VARIANT.into(),
-            input,
-            output: net.last,
-            nodes: net.nodes,
-            meta: [
-                ("family", "mobilenet".into()),
-                ("arch", VARIANT.into()),
-                ("blocks", blocks.into()),
-                ("width", width.into()),
-                ("alpha", 1.0.into()),
-                ("rho", 1.0.into()),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect(),
-        };
+        net.classifier(["head.gap", "head.flatten", "head.fc"], params.classes);
+        let meta = arch_meta("mobilenet", VARIANT, &blocks, width);
+        let network = net.finish(VARIANT, input, meta);
         analyze(&network).map_err(|e| format!("internal error: {VARIANT} is invalid: {e}"))?;
         Ok(network)
-    }
-}
-
-/// A linear chain of nodes under construction: each node reads the last one.
-struct Chain {
-    nodes: Vec<Node>,
-    last: String,
-}
-
-impl Default for Chain {
-    fn default() -> Self {
-        Chain {
-            nodes: Vec::new(),
-            last: INPUT.to_string(),
-        }
-    }
-}
-
-impl Chain {
-    fn push(&mut self, name: String, op: Op, stage: &str, block: Option<&str>) {
-        let mut node = Node::new(name.as_str(), op, &[self.last.as_str()]).in_stage(stage);
-        if let Some(block) = block {
-            node = node.in_block(block);
-        }
-        self.nodes.push(node);
-        self.last = name;
-    }
-
-    /// `{prefix}.conv`, `{prefix}.bn`, `{prefix}.relu`.
-    fn conv_bn_relu(&mut self, prefix: &str, conv: Op, stage: &str, block: Option<&str>) {
-        self.push(format!("{prefix}.conv"), conv, stage, block);
-        self.push(format!("{prefix}.bn"), Op::BatchNorm2d, stage, block);
-        self.push(format!("{prefix}.relu"), Op::Relu, stage, block);
     }
 }
 

@@ -1,33 +1,20 @@
 use super::*;
-use deepreduce_plugin_api::{Analysis, InputSpec, Shape, describe};
+use deepreduce_plugin_api::testing::{arch_params, build_analyzed};
+use deepreduce_plugin_api::{Analysis, HEAD, Shape, describe};
 
-fn params((c, h, w): (usize, usize, usize), classes: usize) -> ArchParams {
-    ArchParams {
-        variant: VARIANT.into(),
-        input: InputSpec {
-            channels: c,
-            height: h,
-            width: w,
-        },
-        classes,
-        blocks: None,
-        width: None,
-    }
+fn params(input: [usize; 3], classes: usize) -> ArchParams {
+    arch_params(VARIANT, input, classes)
 }
 
 fn build(p: &ArchParams) -> (Network, Analysis) {
-    let net = MobileNet
-        .build(p)
-        .unwrap_or_else(|e| panic!("does not build: {e}"));
-    let analysis = analyze(&net).expect("analyze");
-    (net, analysis)
+    build_analyzed(&MobileNet, p)
 }
 
 fn error(p: &ArchParams) -> String {
     MobileNet.build(p).expect_err("must be refused")
 }
 
-const CIFAR: (usize, usize, usize) = (3, 32, 32);
+const CIFAR: [usize; 3] = [3, 32, 32];
 
 #[test]
 fn descriptor_and_variant() {
@@ -50,8 +37,8 @@ fn builds_for_every_dataset() {
     let datasets = [
         ("CIFAR-10", CIFAR, 10, [2, 2]),
         ("CIFAR-100", CIFAR, 100, [2, 2]),
-        ("TinyImageNet", (3, 64, 64), 200, [4, 4]),
-        ("Fashion-MNIST", (1, 28, 28), 10, [2, 2]),
+        ("TinyImageNet", [3, 64, 64], 200, [4, 4]),
+        ("Fashion-MNIST", [1, 28, 28], 10, [2, 2]),
     ];
     for (dataset, input, classes, last_map) in datasets {
         let (net, a) = build(&params(input, classes));
@@ -96,7 +83,7 @@ fn parameter_count_matches_pytorch() {
         build(&params(CIFAR, 100)).1.total.params,
         3_217_226 - 10_250 + 102_500
     );
-    let tiny = build(&params((3, 64, 64), 200)).1.total.params;
+    let tiny = build(&params([3, 64, 64], 200)).1.total.params;
     assert_eq!(tiny, 3_217_226 - 10_250 + 1024 * 200 + 200);
 }
 
@@ -211,7 +198,7 @@ fn stage_and_block_annotations() {
 
 #[test]
 fn custom_blocks_and_width() {
-    let mut p = params((3, 9, 20), 10);
+    let mut p = params([3, 9, 20], 10);
     p.blocks = Some(vec![1, 1, 1, 1, 1]);
     p.width = Some(8);
     let (net, a) = build(&p);
@@ -264,13 +251,13 @@ fn bad_parameters_are_refused_with_clear_errors() {
     assert_eq!(error(&p), "width must be at least 1");
 
     assert_eq!(
-        error(&params((3, 8, 32), 10)),
+        error(&params([3, 8, 32], 10)),
         "input 8x32 is too small for mobilenet_v1: its 4 stride-2 convolutions each need at \
          least a 2x2 map, so height and width must be at least 9"
     );
-    assert!(MobileNet.build(&params((3, 9, 9), 10)).is_ok());
+    assert!(MobileNet.build(&params([3, 9, 9], 10)).is_ok());
     assert_eq!(
-        error(&params((3, 0, 32), 10)),
+        error(&params([3, 0, 32], 10)),
         "input 3x0x32 has a zero dimension"
     );
 }

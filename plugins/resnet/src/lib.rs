@@ -4,11 +4,11 @@
 //! blocks, widths 16/32/64). Shortcuts that change shape are 1x1 conv + BN
 //! projections (He et al.'s option B) for every variant.
 
+use deepreduce_plugin_api::builder::{GraphBuilder, arch_meta, conv};
 use deepreduce_plugin_api::{
-    ArchParams, ArchitectureInfo, Descriptor, HEAD, INPUT, Network, Node, Op, Plugin, PluginKind,
-    STEM, VariantInfo, analyze,
+    ArchParams, ArchitectureInfo, Descriptor, Network, Op, Plugin, PluginKind, STEM, VariantInfo,
+    analyze,
 };
-use serde_json::json;
 
 struct Variant {
     name: &'static str,
@@ -100,23 +100,23 @@ impl Plugin for ResNet {
             .blocks
             .clone()
             .unwrap_or_else(|| variant.blocks.to_vec());
-        let width = params.width.unwrap_or(variant.width);
         if blocks.is_empty() || blocks.contains(&0) {
             return Err(format!(
                 "blocks per stage must all be at least 1, got {blocks:?}"
             ));
         }
-        if width == 0 {
-            return Err("width must be at least 1".into());
-        }
+        let width = params.width_or(variant.width)?;
         if params.classes == 0 {
             return Err("classes must be at least 1".into());
         }
-        let mut b = Builder {
-            nodes: Vec::new(),
-            last: INPUT.to_string(),
-        };
-        b.stem(width);
+        let mut b = GraphBuilder::new();
+        for (name, op) in [
+            ("conv1", conv(width, 3, 1, 1)),
+            ("bn1", Op::BatchNorm2d),
+            ("relu", Op::Relu),
+        ] {
+            b.then(format!("stem.{name}"), op, STEM, None);
+        }
         let mut channels = width;
         for (k, &count) in blocks.iter().enumerate() {
             let stage = format!("S{}", k + 1);
@@ -124,27 +124,13 @@ impl Plugin for ResNet {
             for i in 0..count {
                 let stride = if k > 0 && i == 0 { 2 } else { 1 };
                 let single = variant.single_conv_first_stage && k == 0;
-                b.basic_block(&stage, i, channels, out, stride, single);
+                basic_block(&mut b, &stage, i, channels, out, stride, single);
                 channels = out;
             }
         }
-        b.head(params.classes);
-        let net = Network {
-            name: variant.name.into(),
-            input: params.input,
-            output: b.last.clone(),
-            nodes: b.nodes,
-            meta: [
-                ("family".to_string(), json!("resnet")),
-                ("arch".to_string(), json!(variant.name)),
-                ("blocks".to_string(), json!(blocks)),
-                ("width".to_string(), json!(width)),
-                ("alpha".to_string(), json!(1.0)),
-                ("rho".to_string(), json!(1.0)),
-            ]
-            .into_iter()
-            .collect(),
-        };
+        b.classifier(["head.pool", "head.flatten", "head.fc"], params.classes);
+        let meta = arch_meta("resnet", variant.name, &blocks, width);
+        let net = b.finish(variant.name, params.input, meta);
         analyze(&net).map_err(|e| {
             format!(
                 "{} does not fit a {}x{}x{} input: {e}",
@@ -155,102 +141,39 @@ impl Plugin for ResNet {
     }
 }
 
-/// Appends nodes in order, tracking the last output.
-struct Builder {
-    nodes: Vec<Node>,
-    last: String,
-}
-
-impl Builder {
-    fn push(&mut self, node: Node) -> String {
-        self.last = node.name.clone();
-        self.nodes.push(node);
-        self.last.clone()
+/// conv-BN-ReLU-conv-BN (+ shortcut) -> Add -> ReLU, reading the last
+/// output; with `single`, one conv-BN before the Add (ResNet9's first stage).
+fn basic_block(
+    b: &mut GraphBuilder,
+    stage: &str,
+    index: usize,
+    cin: usize,
+    cout: usize,
+    stride: usize,
+    single: bool,
+) {
+    let block = format!("{stage}.B{index}");
+    let at = Some(block.as_str());
+    let prefix = format!("{}.b{index}", stage.to_lowercase());
+    let name = |n: &str| format!("{prefix}.{n}");
+    let block_input = b.last().to_string();
+    b.then(name("conv1"), conv(cout, 3, stride, 1), stage, at);
+    let mut x = b.then(name("bn1"), Op::BatchNorm2d, stage, at);
+    if !single {
+        b.then(name("relu1"), Op::Relu, stage, at);
+        b.then(name("conv2"), conv(cout, 3, 1, 1), stage, at);
+        x = b.then(name("bn2"), Op::BatchNorm2d, stage, at);
     }
-
-    fn conv(out_channels: usize, kernel: usize, stride: usize) -> Op {
-        Op::Conv2d {
-            out_channels,
-            kernel: [kernel, kernel],
-            stride: [stride, stride],
-            padding: [kernel / 2, kernel / 2],
-            groups: 1,
-            bias: false,
-        }
-    }
-
-    fn stem(&mut self, width: usize) {
-        for (name, op) in [
-            ("conv1", Self::conv(width, 3, 1)),
-            ("bn1", Op::BatchNorm2d),
-            ("relu", Op::Relu),
-        ] {
-            let input = self.last.clone();
-            self.push(Node::new(format!("stem.{name}"), op, &[&input]).in_stage(STEM));
-        }
-    }
-
-    /// conv-BN-ReLU-conv-BN (+ shortcut) -> Add -> ReLU; with `single`, one
-    /// conv-BN before the Add (ResNet9's first stage).
-    fn basic_block(
-        &mut self,
-        stage: &str,
-        index: usize,
-        cin: usize,
-        cout: usize,
-        stride: usize,
-        single: bool,
-    ) {
-        let block = format!("{stage}.B{index}");
-        let prefix = format!("{}.b{index}", stage.to_lowercase());
-        let block_input = self.last.clone();
-        let add = |b: &mut Self, name: &str, op: Op, inputs: &[&str]| {
-            let node = Node::new(format!("{prefix}.{name}"), op, inputs);
-            b.push(node.in_stage(stage).in_block(&block))
-        };
-        let mut x = add(self, "conv1", Self::conv(cout, 3, stride), &[&block_input]);
-        x = add(self, "bn1", Op::BatchNorm2d, &[&x]);
-        if !single {
-            x = add(self, "relu1", Op::Relu, &[&x]);
-            x = add(self, "conv2", Self::conv(cout, 3, 1), &[&x]);
-            x = add(self, "bn2", Op::BatchNorm2d, &[&x]);
-        }
-        let shortcut = if stride != 1 || cin != cout {
-            let s = add(
-                self,
-                "shortcut.conv",
-                Self::conv(cout, 1, stride),
-                &[&block_input],
-            );
-            add(self, "shortcut.bn", Op::BatchNorm2d, &[&s])
-        } else {
-            block_input
-        };
-        x = add(self, "add", Op::Add, &[&x, &shortcut]);
-        add(
-            self,
-            if single { "relu1" } else { "relu2" },
-            Op::Relu,
-            &[&x],
-        );
-    }
-
-    fn head(&mut self, classes: usize) {
-        for (name, op) in [
-            ("pool", Op::GlobalAvgPool),
-            ("flatten", Op::Flatten),
-            (
-                "fc",
-                Op::Linear {
-                    out_features: classes,
-                    bias: true,
-                },
-            ),
-        ] {
-            let input = self.last.clone();
-            self.push(Node::new(format!("head.{name}"), op, &[&input]).in_stage(HEAD));
-        }
-    }
+    let shortcut = if stride != 1 || cin != cout {
+        let s = conv(cout, 1, stride, 0);
+        b.push(name("shortcut.conv"), s, &[&block_input], stage, at);
+        b.then(name("shortcut.bn"), Op::BatchNorm2d, stage, at)
+    } else {
+        block_input
+    };
+    b.push(name("add"), Op::Add, &[&x, &shortcut], stage, at);
+    let relu = if single { "relu1" } else { "relu2" };
+    b.then(name(relu), Op::Relu, stage, at);
 }
 
 deepreduce_plugin_api::export_plugin!(ResNet);
@@ -258,22 +181,12 @@ deepreduce_plugin_api::export_plugin!(ResNet);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use deepreduce_plugin_api::InputSpec;
+    use deepreduce_plugin_api::testing::{arch_params, input_spec};
 
     fn build(variant: &str, size: usize, classes: usize) -> Network {
-        let input = InputSpec {
-            channels: 3,
-            height: size,
-            width: size,
-        };
-        let params = ArchParams {
-            variant: variant.into(),
-            input,
-            classes,
-            blocks: None,
-            width: None,
-        };
-        ResNet.build(&params).unwrap()
+        ResNet
+            .build(&arch_params(variant, [3, size, size], classes))
+            .unwrap()
     }
 
     fn params(net: &Network) -> u64 {
@@ -334,18 +247,7 @@ mod tests {
 
     #[test]
     fn bad_parameters_are_refused_with_a_reason() {
-        let input = InputSpec {
-            channels: 3,
-            height: 32,
-            width: 32,
-        };
-        let mut p = ArchParams {
-            variant: "resnet99".into(),
-            input,
-            classes: 10,
-            blocks: None,
-            width: None,
-        };
+        let mut p = arch_params("resnet99", [3, 32, 32], 10);
         assert!(
             ResNet
                 .build(&p)
@@ -364,11 +266,7 @@ mod tests {
                 .contains("classes must be at least 1")
         );
         p.classes = 10;
-        p.input = InputSpec {
-            channels: 0,
-            height: 32,
-            width: 32,
-        };
+        p.input = input_spec([0, 32, 32]);
         assert!(
             ResNet
                 .build(&p)

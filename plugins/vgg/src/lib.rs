@@ -18,9 +18,9 @@
 //! - Inputs too small for five down-samplings are refused: every max-pool
 //!   must see at least a 2x2 map, so height and width must be at least 17.
 
+use deepreduce_plugin_api::builder::{GraphBuilder, arch_meta};
 use deepreduce_plugin_api::{
-    ArchParams, ArchitectureInfo, Descriptor, HEAD, INPUT, Network, Node, Op, Plugin, PluginKind,
-    VariantInfo, analyze,
+    ArchParams, ArchitectureInfo, Descriptor, Network, Op, Plugin, PluginKind, VariantInfo, analyze,
 };
 
 /// Stages S1..S5, each closed by a max-pool.
@@ -80,30 +80,9 @@ impl Plugin for Vgg {
         if params.classes == 0 {
             return Err("classes must be at least 1".into());
         }
-        let blocks = params.blocks.clone().unwrap_or(default_blocks.to_vec());
-        if blocks.len() != STAGES {
-            return Err(format!(
-                "{name} has {STAGES} stages (S1..S{STAGES}), but blocks lists {}: {blocks:?}",
-                blocks.len()
-            ));
-        }
-        if let Some(i) = blocks.iter().position(|&b| b == 0) {
-            return Err(format!(
-                "blocks: stage S{} has 0 convolutions; every stage needs at least 1",
-                i + 1
-            ));
-        }
-        let width = params.width.unwrap_or(DEFAULT_WIDTH);
-        if width == 0 {
-            return Err("width must be at least 1".into());
-        }
-        let input = params.input;
-        if input.channels == 0 || input.height == 0 || input.width == 0 {
-            return Err(format!(
-                "input {}x{}x{} has a zero dimension",
-                input.channels, input.height, input.width
-            ));
-        }
+        let blocks = params.stage_blocks(name, default_blocks, "convolutions")?;
+        let width = params.width_or(DEFAULT_WIDTH)?;
+        let input = params.checked_input()?;
         // Each max-pool needs a map of at least 2x2; the n-th one sees
         // ceil(size / 2^(n-1)), so the fifth needs size > 2^4.
         let min = (1 << (STAGES - 1)) + 1;
@@ -115,7 +94,7 @@ impl Plugin for Vgg {
             ));
         }
 
-        let mut net = Chain::default();
+        let mut net = GraphBuilder::new();
         let mut map = [input.height, input.width];
         for (s, &convs) in blocks.iter().enumerate() {
             let stage = format!("S{}", s + 1);
@@ -131,14 +110,7 @@ impl Plugin for Vgg {
                     groups: 1,
                     bias: true,
                 };
-                net.push(format!("{prefix}.conv"), conv, &stage, Some(&block));
-                net.push(
-                    format!("{prefix}.bn"),
-                    Op::BatchNorm2d,
-                    &stage,
-                    Some(&block),
-                );
-                net.push(format!("{prefix}.relu"), Op::Relu, &stage, Some(&block));
+                net.conv_bn_relu(&prefix, conv, &stage, Some(&block));
             }
             // Pad odd axes by one: ceil-mode pooling.
             let pool = Op::MaxPool2d {
@@ -148,61 +120,12 @@ impl Plugin for Vgg {
             };
             map = map.map(|n| n.div_ceil(2));
             let last_block = format!("{stage}.B{}", convs - 1);
-            net.push(format!("s{}.pool", s + 1), pool, &stage, Some(&last_block));
+            net.then(format!("s{}.pool", s + 1), pool, &stage, Some(&last_block));
         }
-        net.push("head.gap".into(), Op::GlobalAvgPool, HEAD, None);
-        net.push("head.flatten".into(), Op::Flatten, HEAD, None);
-        let fc = Op::Linear {
-            out_features: params.classes,
-            bias: true,
-        };
-        net.push("head.fc".into(), fc, HEAD, None);
-
-        let network = Network {
-            name: name.to_string(),
-            input,
-            output: net.last,
-            nodes: net.nodes,
-            meta: [
-                ("family", "vgg".into()),
-                ("arch", (*name).into()),
-                ("blocks", blocks.into()),
-                ("width", width.into()),
-                ("alpha", 1.0.into()),
-                ("rho", 1.0.into()),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect(),
-        };
+        net.classifier(["head.gap", "head.flatten", "head.fc"], params.classes);
+        let network = net.finish(*name, input, arch_meta("vgg", name, &blocks, width));
         analyze(&network).map_err(|e| format!("internal error: {name} is invalid: {e}"))?;
         Ok(network)
-    }
-}
-
-/// A linear chain of nodes under construction: each node reads the last one.
-struct Chain {
-    nodes: Vec<Node>,
-    last: String,
-}
-
-impl Default for Chain {
-    fn default() -> Self {
-        Chain {
-            nodes: Vec::new(),
-            last: INPUT.to_string(),
-        }
-    }
-}
-
-impl Chain {
-    fn push(&mut self, name: String, op: Op, stage: &str, block: Option<&str>) {
-        let mut node = Node::new(name.as_str(), op, &[self.last.as_str()]).in_stage(stage);
-        if let Some(block) = block {
-            node = node.in_block(block);
-        }
-        self.nodes.push(node);
-        self.last = name;
     }
 }
 

@@ -1,33 +1,16 @@
 use super::*;
-use deepreduce_plugin_api::{Analysis, InputSpec, Shape, describe};
-
-fn params(variant: &str, (c, h, w): (usize, usize, usize), classes: usize) -> ArchParams {
-    ArchParams {
-        variant: variant.into(),
-        input: InputSpec {
-            channels: c,
-            height: h,
-            width: w,
-        },
-        classes,
-        blocks: None,
-        width: None,
-    }
-}
+use deepreduce_plugin_api::testing::{arch_params, build_analyzed};
+use deepreduce_plugin_api::{Analysis, HEAD, Node, Shape, describe};
 
 fn build(p: &ArchParams) -> (Network, Analysis) {
-    let net = Vgg
-        .build(p)
-        .unwrap_or_else(|e| panic!("{} does not build: {e}", p.variant));
-    let analysis = analyze(&net).expect("analyze");
-    (net, analysis)
+    build_analyzed(&Vgg, p)
 }
 
 fn error(p: &ArchParams) -> String {
     Vgg.build(p).expect_err("must be refused")
 }
 
-const CIFAR: (usize, usize, usize) = (3, 32, 32);
+const CIFAR: [usize; 3] = [3, 32, 32];
 
 #[test]
 fn descriptor_and_variants() {
@@ -51,12 +34,12 @@ fn every_variant_builds_for_every_dataset() {
     let datasets = [
         ("CIFAR-10", CIFAR, 10, [1, 1]),
         ("CIFAR-100", CIFAR, 100, [1, 1]),
-        ("TinyImageNet", (3, 64, 64), 200, [2, 2]),
-        ("Fashion-MNIST", (1, 28, 28), 10, [1, 1]),
+        ("TinyImageNet", [3, 64, 64], 200, [2, 2]),
+        ("Fashion-MNIST", [1, 28, 28], 10, [1, 1]),
     ];
     for variant in Vgg.describe_architecture().unwrap().variants {
         for (dataset, input, classes, last_map) in datasets {
-            let (net, a) = build(&params(&variant.name, input, classes));
+            let (net, a) = build(&arch_params(&variant.name, input, classes));
             assert_eq!(
                 a.output,
                 Shape::Vector(classes),
@@ -94,15 +77,18 @@ fn vgg16_parameter_counts_match_pytorch() {
     //   Linear 512 x 10 + 10 = 5,130 -> 14,728,266
     //   Linear 512 x 100 + 100 = 51,300 -> 14,774,436
     assert_eq!(
-        build(&params("vgg16", CIFAR, 10)).1.total.params,
+        build(&arch_params("vgg16", CIFAR, 10)).1.total.params,
         14_728_266
     );
     assert_eq!(
-        build(&params("vgg16", CIFAR, 100)).1.total.params,
+        build(&arch_params("vgg16", CIFAR, 100)).1.total.params,
         14_774_436
     );
     // The global average pool adds nothing: a 64x64 input only changes the head.
-    let tiny = build(&params("vgg16", (3, 64, 64), 200)).1.total.params;
+    let tiny = build(&arch_params("vgg16", [3, 64, 64], 200))
+        .1
+        .total
+        .params;
     assert_eq!(tiny, 14_728_266 - 5_130 + 512 * 200 + 200);
 }
 
@@ -118,7 +104,7 @@ fn other_variants_parameter_counts_match_pytorch() {
         ("vgg19", 20_040_522),
     ] {
         assert_eq!(
-            build(&params(variant, CIFAR, 10)).1.total.params,
+            build(&arch_params(variant, CIFAR, 10)).1.total.params,
             expected,
             "{variant}"
         );
@@ -130,7 +116,7 @@ fn vgg16_relu_counts() {
     // One ReLU per conv, on its full-resolution output (the pool follows it):
     // S1 2x64x32x32 = 131,072   S2 2x128x16x16 = 65,536   S3 3x256x8x8 = 49,152
     // S4 3x512x4x4 = 24,576     S5 3x512x2x2 = 6,144      total 276,480
-    let (_, a) = build(&params("vgg16", CIFAR, 100));
+    let (_, a) = build(&arch_params("vgg16", CIFAR, 100));
     let per_stage = [131_072, 65_536, 49_152, 24_576, 6_144];
     for (s, relus) in per_stage.into_iter().enumerate() {
         assert_eq!(
@@ -146,7 +132,7 @@ fn vgg16_relu_counts() {
 
 #[test]
 fn stage_and_block_annotations() {
-    let (net, _) = build(&params("vgg16", CIFAR, 10));
+    let (net, _) = build(&arch_params("vgg16", CIFAR, 10));
     assert_eq!(net.stages(), ["S1", "S2", "S3", "S4", "S5", HEAD]);
     for node in &net.nodes {
         let stage = node
@@ -193,7 +179,7 @@ fn stage_and_block_annotations() {
 
 #[test]
 fn odd_maps_pool_in_ceil_mode() {
-    let (net, a) = build(&params("vgg16", (1, 28, 28), 10));
+    let (net, a) = build(&arch_params("vgg16", [1, 28, 28], 10));
     let pools: Vec<_> = a.nodes.iter().filter(|n| n.op == "MaxPool2d").collect();
     let sizes: Vec<Shape> = pools.iter().map(|n| n.output).collect();
     assert_eq!(
@@ -216,7 +202,7 @@ fn odd_maps_pool_in_ceil_mode() {
 
 #[test]
 fn custom_blocks_and_width() {
-    let mut p = params("vgg11", (3, 40, 17), 10);
+    let mut p = arch_params("vgg11", [3, 40, 17], 10);
     p.blocks = Some(vec![1, 1, 1, 1, 1]);
     p.width = Some(8);
     let (net, a) = build(&p);
@@ -236,7 +222,7 @@ fn custom_blocks_and_width() {
 
 #[test]
 fn bad_parameters_are_refused_with_clear_errors() {
-    let mut p = params("vgg15", CIFAR, 10);
+    let mut p = arch_params("vgg15", CIFAR, 10);
     assert_eq!(
         error(&p),
         "unknown VGG variant 'vgg15' (known: vgg11, vgg13, vgg16, vgg19)"
@@ -245,7 +231,7 @@ fn bad_parameters_are_refused_with_clear_errors() {
     assert_eq!(Vgg.build(&p).unwrap().name, "vgg16");
 
     assert_eq!(
-        error(&params("vgg16", CIFAR, 0)),
+        error(&arch_params("vgg16", CIFAR, 0)),
         "classes must be at least 1"
     );
 
@@ -265,13 +251,13 @@ fn bad_parameters_are_refused_with_clear_errors() {
     assert_eq!(error(&p), "width must be at least 1");
 
     assert_eq!(
-        error(&params("vgg16", (3, 32, 16), 10)),
+        error(&arch_params("vgg16", [3, 32, 16], 10)),
         "input 32x16 is too small for vgg16: its 5 max-pools each need at least a 2x2 map, \
          so height and width must be at least 17"
     );
-    assert!(Vgg.build(&params("vgg16", (3, 17, 17), 10)).is_ok());
+    assert!(Vgg.build(&arch_params("vgg16", [3, 17, 17], 10)).is_ok());
     assert_eq!(
-        error(&params("vgg16", (0, 32, 32), 10)),
+        error(&arch_params("vgg16", [0, 32, 32], 10)),
         "input 0x32x32 has a zero dimension"
     );
 }

@@ -14,7 +14,7 @@ pub mod results;
 use super::backend::Backend;
 use super::network::{NetworkError, ids, plugin};
 use super::plugin_host::{HostError, PluginHost};
-use super::store::{RunResult, Store, StoreError};
+use super::store::{RunResult, Store, StoreError, run_status};
 use super::train::{
     Checkpoint, RunContext, Status, Teacher, TrainConfig, TrainError, TrainEvent, train,
 };
@@ -178,7 +178,14 @@ impl Runner<'_> {
         });
         let baseline_job = planner.baseline()?;
         let baseline = self
-            .run_jobs(store, id, cfg, &data, &[baseline_job.clone()], None)?
+            .run_jobs(
+                store,
+                id,
+                cfg,
+                &data,
+                std::slice::from_ref(&baseline_job),
+                None,
+            )?
             .remove(0);
         let weights = match (&baseline.accuracy, &baseline.weights) {
             (Some(_), Some(w)) => w.clone(),
@@ -360,7 +367,7 @@ impl Runner<'_> {
         })?;
 
         let mut result = RunResult {
-            status: String::new(),
+            status: run_status(&outcome.status).to_string(),
             accuracy: outcome.test_accuracy,
             latency: None,
             inference_ms: None,
@@ -372,7 +379,6 @@ impl Runner<'_> {
                 let final_dir = dir.join("final");
                 trained::save(&final_dir, &job.network, &outcome.model)?;
                 let latency = plugin(self.host, ids::DELPHI)?.estimate(&job.network)?;
-                result.status = "completed".into();
                 result.latency = Some(serde_json::to_value(latency).expect("JSON"));
                 result.inference_ms = Some(inference::milliseconds_per_image(
                     &outcome.model,
@@ -383,12 +389,10 @@ impl Runner<'_> {
                 result.weights = Some(final_dir.join(trained::WEIGHTS_FILE));
             }
             Status::Cancelled { .. } => {
-                result.status = "cancelled".into();
                 store.finish_run(run_id, &result)?;
                 return Err(PipelineError::Cancelled);
             }
             Status::Diverged { epoch, batch, loss } => {
-                result.status = "diverged".into();
                 result.accuracy = None;
                 result.error = Some(format!("loss {loss} at epoch {epoch}, batch {batch}"));
             }
