@@ -164,8 +164,7 @@ pub fn train(
     let started = Instant::now();
     let device = ctx.device.clone();
     let train_device = device.clone().autodiff();
-    device.seed(cfg.seed);
-    let mut model = IrModel::new(net, &train_device)?;
+    let mut model = seeded_model(net, &train_device, device.clone(), cfg.seed)?;
     let mut optim = sgd(cfg);
     let mut start_epoch = 0;
     if let Some(cp) = &ctx.resume {
@@ -272,6 +271,22 @@ pub fn train(
         epochs_done,
         started,
     ))
+}
+
+/// A freshly initialised model whose weights depend on `seed` only. The
+/// device's random generator is shared by every run in the process, so
+/// seeding and drawing the initial weights happen under one lock: parallel
+/// pipeline jobs and parallel tests still get repeatable weights.
+fn seeded_model(
+    net: &Network,
+    train_device: &Device,
+    device: Device,
+    seed: u64,
+) -> Result<IrModel, TrainError> {
+    static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = INIT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    device.seed(seed);
+    Ok(IrModel::new(net, train_device)?)
 }
 
 /// One training step on a batch: forward, loss (cross-entropy, or KD with
