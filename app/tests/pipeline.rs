@@ -188,22 +188,27 @@ fn the_full_pipeline_has_the_structure_of_the_method() {
     );
 }
 
-#[test]
-fn a_killed_pipeline_resumes_without_retraining_finished_runs() {
-    let db = common::temp_dir("pipeline-kill").join("runs.db");
-    let id = create(&Store::open(&db).unwrap(), &config(2)).unwrap();
-    let bin = env!("CARGO_BIN_EXE_deepreduce");
-    let db_arg = db.to_str().unwrap();
-    let mut child = Command::new(bin)
+/// `deepreduce pipeline --resume ID --db DB --backend flex`, not yet started.
+fn resume(id: i64, db: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_deepreduce"));
+    command
         .args([
             "pipeline",
             "--resume",
             &id.to_string(),
-            "--db",
-            db_arg,
             "--backend",
             "flex",
+            "--db",
         ])
+        .arg(db);
+    command
+}
+
+#[test]
+fn a_killed_pipeline_resumes_without_retraining_finished_runs() {
+    let db = common::temp_dir("pipeline-kill").join("runs.db");
+    let id = create(&Store::open(&db).unwrap(), &config(2)).unwrap();
+    let mut child = resume(id, &db)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -243,18 +248,7 @@ fn a_killed_pipeline_resumes_without_retraining_finished_runs() {
         .collect();
     let epochs_before = store.epochs(interrupted.id).unwrap();
 
-    let out = Command::new(bin)
-        .args([
-            "pipeline",
-            "--resume",
-            &id.to_string(),
-            "--db",
-            db_arg,
-            "--backend",
-            "flex",
-        ])
-        .output()
-        .unwrap();
+    let out = resume(id, &db).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(

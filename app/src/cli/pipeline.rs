@@ -238,12 +238,12 @@ pub fn show_results(args: &ResultsArgs) -> Result<(), String> {
         }
     }
     println!(
-        "{:<38} {:>9} {:>8} {:>9} {:>10} {:>10} {:>6}",
+        "{:<44} {:>9} {:>8} {:>9} {:>10} {:>10} {:>6}",
         "network", "ReLUs", "acc %", "acc/kReLU", "latency s", "infer ms", "pareto"
     );
     for n in &r.networks {
         println!(
-            "{:<38} {:>9} {:>8} {:>9} {:>10} {:>10} {:>6}",
+            "{:<44} {:>9} {:>8} {:>9} {:>10} {:>10} {:>6}",
             n.description,
             n.relus,
             opt(n.accuracy, 2),
