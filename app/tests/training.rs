@@ -59,7 +59,9 @@ fn builtin() -> Dataset {
 
 #[test]
 fn a_small_resnet_learns_the_builtin_dataset() {
-    let net = common::network(&common::small_resnet("synthetic", 8));
+    // Width 16: at width 8 the result sits near the threshold (23-30%), and
+    // flex's multithreaded reductions make runs differ slightly.
+    let net = common::network(&common::small_resnet("synthetic", 16));
     // The shapes need a few epochs at a steady lr before the decay helps.
     let cfg = TrainConfig {
         schedule: Schedule::Constant,
