@@ -4,7 +4,7 @@
 use super::train_args::TrainArgs;
 use crate::engine::backend::select;
 use crate::engine::pipeline::{PipelineConfig, PipelineEvent, Runner, create, results::results};
-use crate::engine::plugin_host::PluginHost;
+use crate::engine::plugin_host::{PluginHost, user_data_dir};
 use crate::engine::store::Store;
 use crate::engine::train::TrainEvent;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -17,11 +17,7 @@ pub fn default_db() -> PathBuf {
     if let Some(path) = std::env::var_os("DEEPREDUCE_DB") {
         return PathBuf::from(path);
     }
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .unwrap_or_else(|| PathBuf::from("."));
-    data.join("deepreduce/runs.db")
+    user_data_dir().join("runs.db")
 }
 
 #[derive(clap::Args, Debug)]

@@ -430,9 +430,15 @@ pub fn user_plugin_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("DEEPREDUCE_PLUGIN_DIR") {
         return PathBuf::from(dir);
     }
+    user_data_dir().join("plugins")
+}
+
+/// The workbench's per-user data folder: `$XDG_DATA_HOME/deepreduce`, else
+/// `~/.local/share/deepreduce` (plugins, the run store).
+pub fn user_data_dir() -> PathBuf {
     let data = std::env::var_os("XDG_DATA_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
         .unwrap_or_else(|| PathBuf::from("."));
-    data.join("deepreduce/plugins")
+    data.join("deepreduce")
 }

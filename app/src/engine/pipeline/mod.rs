@@ -170,7 +170,7 @@ impl Runner<'_> {
         cfg: &PipelineConfig,
     ) -> Result<(), PipelineError> {
         let data = deepreduce_datasets::open(&cfg.dataset)?;
-        let planner = plan::Planner::new(self.host, cfg, &data.info)?;
+        let planner = plan::Planner::new(self.host, cfg, &data.info);
 
         self.send(PipelineEvent::Phase {
             phase: Phase::Baseline,
@@ -199,7 +199,7 @@ impl Runner<'_> {
         let objective = plugin(self.host, ids::KD)?.recipe(&serde_json::json!({}))?;
         let teacher = (teacher, objective);
 
-        let stage_jobs = planner.criticality()?;
+        let stage_jobs = planner.criticality(&baseline_job.network)?;
         self.send(PipelineEvent::Phase {
             phase: Phase::Criticality,
             runs: stage_jobs.len(),
@@ -223,7 +223,7 @@ impl Runner<'_> {
             stages: scores.clone(),
         });
 
-        let candidates = planner.candidates(&scores)?;
+        let candidates = planner.candidates(&baseline_job.network, &scores)?;
         self.send(PipelineEvent::Phase {
             phase: Phase::Candidates,
             runs: candidates.len(),

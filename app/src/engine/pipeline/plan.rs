@@ -58,22 +58,18 @@ pub struct Planner<'a> {
 }
 
 impl<'a> Planner<'a> {
-    pub fn new(
-        host: &'a PluginHost,
-        cfg: &'a PipelineConfig,
-        info: &DatasetInfo,
-    ) -> Result<Self, PipelineError> {
+    pub fn new(host: &'a PluginHost, cfg: &'a PipelineConfig, info: &DatasetInfo) -> Self {
         let input = InputSpec {
             channels: info.channels,
             height: info.height,
             width: info.width,
         };
-        Ok(Planner {
+        Planner {
             host,
             cfg,
             input,
             classes: info.classes,
-        })
+        }
     }
 
     fn version(&self, id: &str) -> Result<(String, String), NetworkError> {
@@ -119,8 +115,7 @@ impl<'a> Planner<'a> {
 
     /// One network per stage with ReLUs only there (Conv1's dropped too),
     /// trained with KD (and without, when asked).
-    pub fn criticality(&self) -> Result<Vec<Job>, PipelineError> {
-        let base = self.baseline()?.network;
+    pub fn criticality(&self, base: &Network) -> Result<Vec<Job>, PipelineError> {
         let cull = plugin(self.host, ids::CULL)?;
         let mut jobs = Vec::new();
         for stage in base.body_stages() {
@@ -144,14 +139,17 @@ impl<'a> Planner<'a> {
 
     /// The D-1 cumulatively culled networks (least critical first), each
     /// with its five variants, plus the extra plugins' candidates.
-    pub fn candidates(&self, criticality: &[(String, f64)]) -> Result<Vec<Job>, PipelineError> {
-        let base = self.baseline()?.network;
+    pub fn candidates(
+        &self,
+        base: &Network,
+        criticality: &[(String, f64)],
+    ) -> Result<Vec<Job>, PipelineError> {
         let context: serde_json::Map<_, _> = criticality
             .iter()
             .map(|(s, c)| (s.clone(), json!(c)))
             .collect();
         let request = OptimizationRequest {
-            network: base,
+            network: base.clone(),
             params: json!({}),
             context: json!({ "criticality": context }),
         };
