@@ -62,15 +62,17 @@ fn a_small_resnet_learns_the_builtin_dataset() {
     // Width 16: at width 8 the result sits near the threshold (23-30%), and
     // flex's multithreaded reductions make runs differ slightly.
     let net = common::network(&common::small_resnet("synthetic", 16));
-    // The shapes need a few epochs at a steady lr before the decay helps.
+    // Cosine decay over 5 epochs: a constant lr left the last epoch's
+    // accuracy swinging between 15% and 41% from run to run.
     let cfg = TrainConfig {
-        schedule: Schedule::Constant,
-        ..quick(4, 3000)
+        schedule: Schedule::Cosine,
+        ..quick(5, 3000)
     };
     let out = run(&net, &builtin(), &cfg, None);
     assert_eq!(out.status, Status::Completed);
     let accuracy = out.test_accuracy.unwrap();
     // Ten classes: chance is 10%.
+    println!("built-in data: {accuracy}%");
     assert!(
         accuracy > 25.0,
         "test accuracy {accuracy}% on the built-in data"
