@@ -59,6 +59,7 @@ fn builtin() -> Dataset {
 
 #[test]
 fn a_small_resnet_learns_the_builtin_dataset() {
+    let _serial = common::serial();
     // Width 16: at width 8 the result sits near the threshold (23-30%), and
     // flex's multithreaded reductions make runs differ slightly.
     let net = common::network(&common::small_resnet("synthetic", 16));
@@ -81,6 +82,7 @@ fn a_small_resnet_learns_the_builtin_dataset() {
 
 #[test]
 fn a_small_resnet_learns_real_fashion_mnist() {
+    let _serial = common::serial();
     let net = common::network(&common::small_resnet("fashion-mnist", 8));
     let out = run(&net, &common::fashion_mnist(), &quick(2, 3000), None);
     let accuracy = out.test_accuracy.unwrap();
@@ -97,6 +99,7 @@ fn a_small_resnet_learns_real_fashion_mnist() {
 /// run (the paper trains 120 epochs); the test holds it to within 5 points
 /// and checks the teacher really is the better network.
 fn distillation_from_a_better_teacher_keeps_a_culled_student_close() {
+    let _serial = common::serial();
     let data = common::fashion_mnist();
     let host = common::host();
     let teacher_net = common::network(&common::small_resnet("fashion-mnist", 8));
@@ -133,6 +136,7 @@ fn distillation_from_a_better_teacher_keeps_a_culled_student_close() {
 
 #[test]
 fn a_nan_producing_learning_rate_ends_with_the_diverged_status() {
+    let _serial = common::serial();
     let net = common::network(&common::small_resnet("synthetic", 4));
     let cfg = TrainConfig {
         lr: 1e12,
@@ -151,6 +155,7 @@ fn a_nan_producing_learning_rate_ends_with_the_diverged_status() {
 
 #[test]
 fn the_cli_reports_divergence_with_a_clear_message() {
+    let _serial = common::serial();
     let out = common::cli(&[
         "train",
         "--arch",
@@ -187,6 +192,7 @@ fn the_cli_reports_divergence_with_a_clear_message() {
 
 #[test]
 fn cancelling_stops_between_batches() {
+    let _serial = common::serial();
     let net = common::network(&common::small_resnet("synthetic", 4));
     let device = Device::flex();
     let cancel = AtomicBool::new(true);
@@ -203,6 +209,7 @@ fn cancelling_stops_between_batches() {
 
 #[test]
 fn checkpoints_let_a_run_resume_where_it_stopped() {
+    let _serial = common::serial();
     let net = common::network(&common::small_resnet("synthetic", 4));
     let data = builtin();
     let dir = common::temp_dir("checkpoints");
@@ -266,6 +273,7 @@ fn checkpoints_let_a_run_resume_where_it_stopped() {
 
 #[test]
 fn a_network_for_other_images_is_refused() {
+    let _serial = common::serial();
     let net = common::network(&common::small_resnet("cifar10", 4));
     let device = Device::flex();
     let ctx = RunContext {
@@ -284,6 +292,7 @@ fn a_network_for_other_images_is_refused() {
 
 #[test]
 fn fixed_seeds_repeat_exactly() {
+    let _serial = common::serial();
     let net = common::network(&common::small_resnet("synthetic", 4));
     let data = builtin();
     let a = run(&net, &data, &quick(1, 256), None).test_accuracy;

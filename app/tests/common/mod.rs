@@ -111,3 +111,11 @@ pub fn fashion_mnist() -> deepreduce_datasets::Dataset {
     deepreduce_datasets::open("fashion-mnist")
         .expect("Fashion-MNIST: install Debian's dataset-fashion-mnist (.ci/run does)")
 }
+
+/// Serialises the tests of one binary that train: burn initialises
+/// parameters lazily, on first use, from the device's shared random
+/// generator, so concurrent runs would draw each other's numbers.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
