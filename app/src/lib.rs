@@ -3,3 +3,6 @@
 
 pub mod cli;
 pub mod engine;
+pub mod format;
+#[cfg(feature = "gui")]
+pub mod gui;

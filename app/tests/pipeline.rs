@@ -34,6 +34,7 @@ fn config(epochs: usize) -> PipelineConfig {
         },
         criticality_without_kd: false,
         extra_plugins: vec![],
+        kd: true,
         jobs: 1,
     }
 }

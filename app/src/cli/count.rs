@@ -2,6 +2,7 @@
 
 use super::network_args::NetworkArgs;
 use crate::engine::plugin_host::PluginHost;
+use crate::format::group;
 use deepreduce_plugin_api::{Analysis, analyze};
 use serde_json::json;
 
@@ -71,17 +72,4 @@ fn relu_stages(
         })
         .map(|(stage, totals)| (stage.clone(), json!(totals.relus)))
         .collect()
-}
-
-/// 557056 -> "557,056".
-fn group(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }

@@ -23,8 +23,14 @@ pub struct Cli {
     #[arg(long = "plugin-dir", global = true, value_name = "DIR")]
     pub plugin_dirs: Vec<PathBuf>,
 
+    /// Open the workbench on this panel (without a command).
+    #[cfg(feature = "gui")]
+    #[arg(long, value_enum)]
+    pub panel: Option<crate::gui::settings::Tab>,
+
+    /// Without a command the workbench window opens.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -46,7 +52,13 @@ pub enum Command {
 /// Runs a parsed command; the error is printed by `main`.
 pub fn run(cli: Cli) -> Result<(), String> {
     let host = load_plugins(&cli.plugin_dirs);
-    match cli.command {
+    let Some(command) = cli.command else {
+        #[cfg(feature = "gui")]
+        return crate::gui::run(host, cli.panel);
+        #[cfg(not(feature = "gui"))]
+        return Err("this build has no window (built without the `gui` feature); run `deepreduce --help` for the commands".into());
+    };
+    match command {
         Command::Plugins(args) => plugins::run(&host, &args),
         Command::Count(args) => count::run(&host, &args),
         Command::Train(args) => train::run(&host, &args),

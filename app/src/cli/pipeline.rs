@@ -4,21 +4,13 @@
 use super::train_args::TrainArgs;
 use crate::engine::backend::select;
 use crate::engine::pipeline::{PipelineConfig, PipelineEvent, Runner, create, results::results};
-use crate::engine::plugin_host::{PluginHost, user_data_dir};
-use crate::engine::store::Store;
+use crate::engine::plugin_host::PluginHost;
+use crate::engine::store::{Store, default_db};
 use crate::engine::train::TrainEvent;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::mpsc;
-
-/// The run store used when `--db` is not given.
-pub fn default_db() -> PathBuf {
-    if let Some(path) = std::env::var_os("DEEPREDUCE_DB") {
-        return PathBuf::from(path);
-    }
-    user_data_dir().join("runs.db")
-}
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -39,6 +31,9 @@ pub struct Args {
     /// Also train each stage-only network without KD.
     #[arg(long)]
     criticality_without_kd: bool,
+    /// Retrain without knowledge distillation (the method uses it).
+    #[arg(long)]
+    no_kd: bool,
     /// Add the candidates of this optimization plugin (its id; repeatable).
     #[arg(long = "with-plugin", value_name = "ID")]
     extra_plugins: Vec<String>,
@@ -64,6 +59,7 @@ pub fn run(host: &PluginHost, args: &Args) -> Result<(), String> {
                 train: args.training.config(),
                 criticality_without_kd: args.criticality_without_kd,
                 extra_plugins: args.extra_plugins.clone(),
+                kd: !args.no_kd,
                 jobs: args.jobs,
             };
             create(&store, &cfg).map_err(|e| e.to_string())?

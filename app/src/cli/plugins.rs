@@ -1,6 +1,6 @@
 //! `deepreduce plugins`: what was found, loaded and refused.
 
-use crate::engine::plugin_host::PluginHost;
+use crate::engine::plugin_host::{PluginHost, file_sha256};
 use serde_json::json;
 
 #[derive(clap::Args, Debug)]
@@ -16,7 +16,7 @@ pub fn run(host: &PluginHost, args: &Args) -> Result<(), String> {
         json!({
             "id": d.id, "name": d.name, "kind": d.kind.as_str(), "version": d.version,
             "vendor": d.vendor, "capabilities": d.capabilities,
-            "path": p.path, "status": "loaded",
+            "path": p.path, "sha256": file_sha256(&p.path).ok(), "status": "loaded",
         })
     });
     let failed = host.failures().iter().map(

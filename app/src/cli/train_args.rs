@@ -1,14 +1,8 @@
 //! The training flags shared by `train` and `pipeline`.
 
 use crate::engine::backend::BackendChoice;
-use crate::engine::train::{Schedule, TrainConfig};
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-enum ScheduleArg {
-    Step,
-    Cosine,
-    Constant,
-}
+use crate::engine::train::TrainConfig;
+use crate::engine::train::schedule::ScheduleKind;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct TrainArgs {
@@ -20,7 +14,7 @@ pub struct TrainArgs {
     lr: f64,
     /// Learning-rate schedule: step (/10 every 30 epochs, or every quarter of a shorter run), cosine, constant.
     #[arg(long, value_enum, default_value = "step")]
-    schedule: ScheduleArg,
+    schedule: ScheduleKind,
     /// Train on this many images (class-balanced subset).
     #[arg(long)]
     subset: Option<usize>,
@@ -35,20 +29,11 @@ pub struct TrainArgs {
 
 impl TrainArgs {
     pub fn config(&self) -> TrainConfig {
-        let schedule = match self.schedule {
-            // The paper divides by 10 at epochs 30, 60, 90 of 120; shorter runs keep the proportions.
-            ScheduleArg::Step => Schedule::Step {
-                every: (self.epochs / 4).clamp(1, 30),
-                gamma: 0.1,
-            },
-            ScheduleArg::Cosine => Schedule::Cosine,
-            ScheduleArg::Constant => Schedule::Constant,
-        };
         TrainConfig {
             epochs: self.epochs,
             batch_size: self.batch,
             lr: self.lr,
-            schedule,
+            schedule: self.schedule.for_epochs(self.epochs),
             subset: self.subset,
             test_subset: self.test_subset,
             seed: self.seed,

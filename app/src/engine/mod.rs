@@ -3,9 +3,11 @@
 
 pub mod backend;
 pub mod bench;
+pub mod dataset_preview;
 pub mod dataset_shape;
 pub mod inference;
 pub mod network;
+pub mod network_view;
 pub mod paper;
 pub mod pipeline;
 pub mod plugin_host;

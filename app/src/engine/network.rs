@@ -25,6 +25,8 @@ pub enum NetworkError {
     UnknownArchitecture { name: String, known: Vec<String> },
     #[error("the plugin '{0}' is not loaded (run `deepreduce plugins` to see why)")]
     MissingPlugin(String),
+    #[error("the network is invalid: {0}")]
+    Invalid(String),
     #[error("{plugin} returned {count} networks where one was expected")]
     NotOneCandidate { plugin: String, count: usize },
 }

@@ -20,14 +20,14 @@ use std::ffi::{CStr, CString, c_char};
 use std::path::{Path, PathBuf};
 
 /// Why a plugin could not be loaded or a call failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[error("plugin {}: {cause}", file.display())]
 pub struct HostError {
     pub file: PathBuf,
     pub cause: Cause,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum Cause {
     #[error("cannot open the library: {0}")]
     Open(String),
@@ -78,7 +78,9 @@ fn status_name(code: i32) -> &'static str {
     }
 }
 
-/// A plugin library that loaded and passed validation.
+/// A plugin library that loaded and passed validation. Cloning is cheap and
+/// safe: the library stays loaded for the life of the process.
+#[derive(Clone)]
 pub struct LoadedPlugin {
     pub descriptor: Descriptor,
     pub path: PathBuf,
@@ -221,13 +223,14 @@ fn c_string(s: &str) -> CString {
 }
 
 /// A library that was found but refused.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct LoadFailure {
     pub error: HostError,
 }
 
-/// Every plugin found: those loaded and those refused.
-#[derive(Debug, Default)]
+/// Every plugin found: those loaded and those refused. A clone is a snapshot
+/// that a worker thread can own while the GUI goes on loading plugins.
+#[derive(Clone, Debug, Default)]
 pub struct PluginHost {
     plugins: Vec<LoadedPlugin>,
     failures: Vec<LoadFailure>,
@@ -441,4 +444,17 @@ pub fn user_data_dir() -> PathBuf {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
         .unwrap_or_else(|| PathBuf::from("."));
     data.join("deepreduce")
+}
+
+/// The SHA-256 of a plugin file, in hex: what a user compares with the
+/// vendor's published checksum before trusting a library.
+pub fn file_sha256(path: &Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }

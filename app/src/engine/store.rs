@@ -66,6 +66,15 @@ CREATE TABLE epochs (
 );
 "];
 
+/// The run store used when none is named: `$DEEPREDUCE_DB`, else
+/// `runs.db` in the user data folder.
+pub fn default_db() -> PathBuf {
+    if let Some(path) = std::env::var_os("DEEPREDUCE_DB") {
+        return PathBuf::from(path);
+    }
+    super::plugin_host::user_data_dir().join("runs.db")
+}
+
 /// The statuses a pipeline can have; it starts "running".
 pub const PIPELINE_STATUSES: &[&str] = &["running", "completed", "failed", "cancelled"];
 /// The statuses `finish_run` accepts; a run is otherwise planned or running.

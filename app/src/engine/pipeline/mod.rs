@@ -10,6 +10,7 @@ pub mod criticality;
 pub mod pareto;
 mod plan;
 pub mod results;
+pub mod single;
 
 use super::backend::Backend;
 use super::network::{NetworkError, ids, plugin};
@@ -42,9 +43,17 @@ pub struct PipelineConfig {
     pub criticality_without_kd: bool,
     /// Ids of further optimization plugins whose candidates join the set.
     pub extra_plugins: Vec<String>,
+    /// Retrain criticality networks and candidates with knowledge
+    /// distillation from the baseline (the method); off trains them alone.
+    #[serde(default = "kd_default")]
+    pub kd: bool,
     /// Trainings run at once. CPU backends share one thread pool, so more
     /// jobs interleave rather than oversubscribe the cores.
     pub jobs: usize,
+}
+
+fn kd_default() -> bool {
+    true
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -101,8 +110,14 @@ pub enum PipelineError {
     Trained(#[from] trained::TrainedError),
     #[error("pipeline {0} is not in the store")]
     UnknownPipeline(i64),
+    #[error("run {0} is not in the store")]
+    UnknownRun(i64),
+    #[error("the network is invalid: {0}")]
+    BadNetwork(String),
     #[error("the stored configuration of pipeline {id} is unreadable: {message}")]
     BadConfig { id: i64, message: String },
+    #[error("the stored configuration of run {id} is unreadable: {message}")]
+    BadRunConfig { id: i64, message: String },
     #[error("the baseline did not train ({0}); the pipeline cannot continue without its teacher")]
     NoBaseline(String),
     #[error("cancelled")]
@@ -262,8 +277,15 @@ impl Runner<'_> {
                         if i >= jobs.len() {
                             break;
                         }
-                        let result =
-                            self.run_job(ids[i], &jobs[i], i, jobs.len(), cfg, data, teacher);
+                        let result = self.run_job(
+                            ids[i],
+                            &jobs[i],
+                            i,
+                            jobs.len(),
+                            &cfg.train,
+                            data,
+                            teacher,
+                        );
                         let stop = matches!(result, Err(PipelineError::Cancelled));
                         results.lock().expect("results lock")[i] = Some(result);
                         if stop {
@@ -288,7 +310,7 @@ impl Runner<'_> {
         job: &Job,
         index: usize,
         total: usize,
-        cfg: &PipelineConfig,
+        train_cfg: &TrainConfig,
         data: &Dataset,
         teacher: Option<&(IrModel, TrainingObjective)>,
     ) -> Result<Trained, PipelineError> {
@@ -355,7 +377,7 @@ impl Runner<'_> {
             let outcome = train(
                 &job.network,
                 data,
-                &cfg.train,
+                train_cfg,
                 if job.kd { teacher } else { None },
                 &ctx,
             );

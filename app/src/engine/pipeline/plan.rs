@@ -97,7 +97,7 @@ impl<'a> Planner<'a> {
             stage: None,
             description: describe(&network),
             network,
-            kd,
+            kd: kd && self.cfg.kd,
             relus,
             plugins: versions,
         })

@@ -276,7 +276,9 @@ pub fn train(
 /// A freshly initialised model whose weights depend on `seed` only. The
 /// device's random generator is shared by every run in the process, so
 /// seeding and drawing the initial weights happen under one lock: parallel
-/// pipeline jobs and parallel tests still get repeatable weights.
+/// pipeline jobs and parallel tests still get repeatable weights. burn
+/// initialises a parameter lazily, on first use, so every one is drawn
+/// here, before the lock is released.
 fn seeded_model(
     net: &Network,
     train_device: &Device,
@@ -286,7 +288,18 @@ fn seeded_model(
     static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _guard = INIT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     device.seed(seed);
-    Ok(IrModel::new(net, train_device)?)
+    let model = IrModel::new(net, train_device)?;
+    model.visit(&mut DrawParameters);
+    Ok(model)
+}
+
+/// Touches every float parameter, which makes burn draw its initial value.
+struct DrawParameters;
+
+impl burn::module::ModuleVisitor for DrawParameters {
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+        let _ = param.val();
+    }
 }
 
 /// One training step on a batch: forward, loss (cross-entropy, or KD with

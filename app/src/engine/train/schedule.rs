@@ -16,6 +16,36 @@ pub enum Schedule {
     Constant,
 }
 
+/// A schedule named without its numbers, as the CLI and the GUI offer it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum ScheduleKind {
+    /// /10 every 30 epochs (the paper's 120), or every quarter of a shorter run.
+    Step,
+    Cosine,
+    Constant,
+}
+
+impl ScheduleKind {
+    pub const ALL: [ScheduleKind; 3] = [
+        ScheduleKind::Step,
+        ScheduleKind::Cosine,
+        ScheduleKind::Constant,
+    ];
+
+    pub fn for_epochs(self, epochs: usize) -> Schedule {
+        match self {
+            // The paper divides by 10 at epochs 30, 60, 90 of 120; shorter runs keep the proportions.
+            ScheduleKind::Step => Schedule::Step {
+                every: (epochs / 4).clamp(1, 30),
+                gamma: 0.1,
+            },
+            ScheduleKind::Cosine => Schedule::Cosine,
+            ScheduleKind::Constant => Schedule::Constant,
+        }
+    }
+}
+
 impl Schedule {
     /// The learning rate at `epoch` (0-based) after `batch` of `batches` batches.
     pub fn lr(&self, base: f64, epoch: usize, epochs: usize, batch: usize, batches: usize) -> f64 {

@@ -1,0 +1,95 @@
+//! A standalone training (role "single", no pipeline) recorded in the run
+//! store like a pipeline's runs: planned first, then trained by
+//! [`Runner::run_single`], which also resumes it from its last checkpoint.
+
+use super::plan::Job;
+use super::{PipelineError, Runner};
+use crate::engine::network::{ids, plugin};
+use crate::engine::store::{NewRun, Store};
+use crate::engine::train::TrainConfig;
+use crate::engine::trained;
+use deepreduce_plugin_api::{Network, analyze};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::path::PathBuf;
+
+/// Everything a standalone run needs; stored as the run's config so that a
+/// resume needs only the run id.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SingleRun {
+    pub dataset: String,
+    pub train: TrainConfig,
+    /// Distil from this trained network (its weights file), if any.
+    pub teacher: Option<PathBuf>,
+}
+
+/// Records a standalone run of `network`; train it with [`Runner::run_single`].
+pub fn plan_single(
+    store: &Store,
+    network: &Network,
+    description: &str,
+    plugins: &[(String, String)],
+    run: &SingleRun,
+) -> Result<i64, PipelineError> {
+    let relus = analyze(network)
+        .map_err(|e| PipelineError::BadNetwork(e.to_string()))?
+        .total
+        .relus;
+    let plugins: Vec<_> = plugins
+        .iter()
+        .map(|(id, v)| json!({ "id": id, "version": v }))
+        .collect();
+    let mut config = serde_json::to_value(run).expect("config serialises");
+    config["kd"] = json!(run.teacher.is_some());
+    Ok(store.plan_run(&NewRun {
+        pipeline_id: None,
+        key: "single".into(),
+        role: "single".into(),
+        stage: None,
+        description: description.into(),
+        network: serde_json::to_value(network).expect("IR serialises"),
+        config,
+        plugins: json!(plugins),
+        seed: run.train.seed,
+        relus,
+    })?)
+}
+
+impl Runner<'_> {
+    /// Trains (or resumes) standalone run `run_id`; returns its accuracy.
+    pub fn run_single(&self, run_id: i64) -> Result<Option<f64>, PipelineError> {
+        let store = Store::open(&self.store_path)?;
+        let row = store
+            .run(run_id)?
+            .ok_or(PipelineError::UnknownRun(run_id))?;
+        let bad = |message: String| PipelineError::BadRunConfig {
+            id: run_id,
+            message,
+        };
+        let run: SingleRun =
+            serde_json::from_value(row.config.clone()).map_err(|e| bad(e.to_string()))?;
+        let network: Network =
+            serde_json::from_value(row.network.clone()).map_err(|e| bad(e.to_string()))?;
+        let data = deepreduce_datasets::open(&run.dataset)?;
+        let teacher = match &run.teacher {
+            Some(path) => {
+                let (_, model) = trained::load(path, &self.backend.device)?;
+                let objective = plugin(self.host, ids::KD)?.recipe(&json!({}))?;
+                Some((model, objective))
+            }
+            None => None,
+        };
+        let job = Job {
+            key: row.key.clone(),
+            role: "single",
+            stage: None,
+            description: row.description.clone(),
+            network,
+            kd: teacher.is_some(),
+            relus: row.relus,
+            plugins: Vec::new(),
+        };
+        let trained = self.run_job(run_id, &job, 0, 1, &run.train, &data, teacher.as_ref())?;
+        Ok(trained.accuracy)
+    }
+}

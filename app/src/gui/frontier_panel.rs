@@ -1,0 +1,281 @@
+//! Frontier panel: every trained network as ReLU count (log axis) against
+//! accuracy with the Pareto frontier drawn, accuracy per kilo-ReLU, and
+//! estimated latency against accuracy; the paper's published points can be
+//! overlaid; hovering names a network, clicking selects it for export.
+
+use super::Workbench;
+use crate::engine::paper::{CRYPTONAS, DEEPREDUCE_PARETO, DELPHI, PublishedPoint};
+use crate::engine::pipeline::pareto::{accuracy_per_kilo_relu, frontier};
+use crate::format::{compact, group};
+use egui::Color32;
+use egui_plot::{
+    Corner, HoverPosition, Legend, Line, MarkerShape, Plot, PlotPoint, PlotPoints, Points,
+};
+
+/// Pixels within which a click picks a point.
+const PICK_RADIUS: f32 = 12.0;
+const OURS: &str = "this workbench";
+const FRONTIER: &str = "Pareto frontier";
+const OURS_COLOR: Color32 = Color32::from_rgb(80, 160, 255);
+const FRONTIER_COLOR: Color32 = Color32::from_rgb(255, 160, 60);
+
+/// A trained network on the plots.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FrontierPoint {
+    pub run_id: i64,
+    pub relus: u64,
+    pub accuracy: f64,
+    pub latency_seconds: Option<f64>,
+    pub description: String,
+    pub pareto: bool,
+}
+
+/// Which quantity a plot puts on its axes.
+#[derive(Clone, Copy)]
+enum View {
+    ReluAccuracy,
+    AccuracyPerKiloRelu,
+    LatencyAccuracy,
+}
+
+impl View {
+    /// (x, y) of a network, `None` when it lacks the figure.
+    fn xy(self, relus: u64, accuracy: f64, latency: Option<f64>) -> Option<[f64; 2]> {
+        let log_relus = (relus.max(1) as f64).log10();
+        match self {
+            View::ReluAccuracy => Some([log_relus, accuracy]),
+            View::AccuracyPerKiloRelu => Some([log_relus, accuracy_per_kilo_relu(accuracy, relus)]),
+            View::LatencyAccuracy => latency.map(|l| [l, accuracy]),
+        }
+    }
+
+    fn labels(self) -> (&'static str, &'static str) {
+        match self {
+            View::ReluAccuracy => ("ReLUs (log scale)", "top-1 accuracy (%)"),
+            View::AccuracyPerKiloRelu => ("ReLUs (log scale)", "accuracy per kilo-ReLU"),
+            View::LatencyAccuracy => ("estimated online latency (s)", "top-1 accuracy (%)"),
+        }
+    }
+
+    /// Where the legend covers no points: accuracy rises to the right.
+    fn legend_corner(self) -> Corner {
+        match self {
+            View::AccuracyPerKiloRelu => Corner::RightTop,
+            _ => Corner::RightBottom,
+        }
+    }
+
+    fn log_x(self) -> bool {
+        !matches!(self, View::LatencyAccuracy)
+    }
+}
+
+impl Workbench {
+    /// The completed networks in the chosen scope, Pareto-flagged.
+    pub fn frontier_points(&self) -> Vec<FrontierPoint> {
+        let scope = self.settings.frontier_pipeline;
+        let mut points: Vec<FrontierPoint> = self
+            .runs
+            .runs
+            .iter()
+            .filter(|r| scope.is_none() || r.pipeline_id == scope)
+            .filter_map(|r| {
+                Some(FrontierPoint {
+                    run_id: r.id,
+                    relus: r.relus,
+                    accuracy: r.accuracy?,
+                    latency_seconds: r
+                        .latency
+                        .as_ref()
+                        .and_then(|l| l.get("online_seconds"))
+                        .and_then(|v| v.as_f64()),
+                    description: r.description.clone(),
+                    pareto: false,
+                })
+            })
+            .collect();
+        let pairs: Vec<(u64, f64)> = points.iter().map(|p| (p.relus, p.accuracy)).collect();
+        for i in frontier(&pairs) {
+            points[i].pareto = true;
+        }
+        points
+    }
+
+    pub(super) fn frontier_panel(&mut self, ui: &mut egui::Ui) {
+        self.refresh_runs();
+        let points = self.frontier_points();
+        ui.horizontal(|ui| {
+            let scope = match self.settings.frontier_pipeline {
+                Some(id) => format!("pipeline {id}"),
+                None => "every run".into(),
+            };
+            egui::ComboBox::from_label("networks from")
+                .selected_text(scope)
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut self.settings.frontier_pipeline, None, "every run");
+                    for p in &self.runs.pipelines {
+                        ui.selectable_value(
+                            &mut self.settings.frontier_pipeline,
+                            Some(p.id),
+                            format!("pipeline {}: {} on {}", p.id, p.arch, p.dataset),
+                        );
+                    }
+                });
+            ui.checkbox(
+                &mut self.settings.show_paper_points,
+                "paper's points (ResNet18, CIFAR-100)",
+            );
+        });
+        let on_frontier = points.iter().filter(|p| p.pareto).count();
+        ui.label(format!(
+            "{} trained networks, {on_frontier} on the Pareto frontier",
+            points.len()
+        ));
+        if let Some(id) = self.settings.export_run {
+            ui.label(format!("selected for export: run {id}"));
+        }
+        let height = ((ui.available_height() - 30.0) / 2.0).max(160.0);
+        let mut clicked = None;
+        ui.columns(2, |cols| {
+            clicked = clicked.or(self.plot(&mut cols[0], View::ReluAccuracy, &points, height));
+            clicked =
+                clicked.or(self.plot(&mut cols[1], View::AccuracyPerKiloRelu, &points, height));
+        });
+        clicked = clicked.or(self.plot(ui, View::LatencyAccuracy, &points, height));
+        if let Some(run) = clicked {
+            self.settings.export_run = Some(run);
+        }
+    }
+
+    /// Draws one plot; returns the run clicked, if any.
+    fn plot(
+        &self,
+        ui: &mut egui::Ui,
+        view: View,
+        points: &[FrontierPoint],
+        height: f32,
+    ) -> Option<i64> {
+        let ours: Vec<(usize, [f64; 2])> = points
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| Some((i, view.xy(p.relus, p.accuracy, p.latency_seconds)?)))
+            .collect();
+        let mut pareto: Vec<(usize, [f64; 2])> = ours
+            .iter()
+            .filter(|(i, _)| points[*i].pareto)
+            .copied()
+            .collect();
+        pareto.sort_by(|a, b| a.1[0].total_cmp(&b.1[0]));
+        let paper = self.settings.show_paper_points;
+        let published: [(&str, &[PublishedPoint], MarkerShape, Color32); 3] = [
+            (
+                "DeepReDuce (paper)",
+                &DEEPREDUCE_PARETO,
+                MarkerShape::Diamond,
+                Color32::from_rgb(90, 200, 120),
+            ),
+            (
+                "CryptoNAS (paper)",
+                &CRYPTONAS,
+                MarkerShape::Square,
+                Color32::from_rgb(190, 120, 230),
+            ),
+            (
+                "DELPHI (paper)",
+                &DELPHI,
+                MarkerShape::Asterisk,
+                Color32::from_rgb(220, 200, 90),
+            ),
+        ];
+        let published_xy = |set: &[PublishedPoint]| -> Vec<[f64; 2]> {
+            set.iter()
+                .filter_map(|p| view.xy(p.relus, p.accuracy, p.latency_seconds))
+                .collect()
+        };
+        let hover = |pos: &HoverPosition<'_>| -> Option<String> {
+            let HoverPosition::NearDataPoint {
+                plot_name, index, ..
+            } = pos
+            else {
+                return None;
+            };
+            let point = match *plot_name {
+                OURS => points.get(ours.get(*index)?.0),
+                FRONTIER => points.get(pareto.get(*index)?.0),
+                _ => None,
+            };
+            Some(match point {
+                Some(p) => format!(
+                    "{}\nrun {}: {} ReLUs, {:.2}%{}",
+                    p.description,
+                    p.run_id,
+                    group(p.relus),
+                    p.accuracy,
+                    p.latency_seconds
+                        .map_or(String::new(), |l| format!(", {l:.2} s"))
+                ),
+                None => {
+                    let (_, set, _, _) = published.iter().find(|(n, ..)| n == plot_name)?;
+                    let p = set
+                        .iter()
+                        .filter(|p| view.xy(p.relus, p.accuracy, p.latency_seconds).is_some())
+                        .nth(*index)?;
+                    format!("{plot_name}: {} ReLUs, {:.2}%", group(p.relus), p.accuracy)
+                }
+            })
+        };
+        let (x_label, y_label) = view.labels();
+        let mut plot = Plot::new(x_label.to_owned() + y_label)
+            .height(height)
+            .legend(Legend::default().position(view.legend_corner()))
+            .set_margin_fraction(egui::vec2(0.05, 0.1))
+            .x_axis_label(x_label)
+            .y_axis_label(y_label)
+            .label_formatter(hover);
+        if view.log_x() {
+            plot = plot.x_axis_formatter(|mark, _| compact(10f64.powf(mark.value)));
+        }
+        let response = plot.show(ui, |plot_ui| {
+            let xy: Vec<[f64; 2]> = ours.iter().map(|(_, xy)| *xy).collect();
+            let line: Vec<[f64; 2]> = pareto.iter().map(|(_, xy)| *xy).collect();
+            plot_ui.line(
+                Line::new(FRONTIER, PlotPoints::from(line))
+                    .width(2.0)
+                    .color(FRONTIER_COLOR),
+            );
+            plot_ui.add(
+                Points::new(OURS, PlotPoints::from(xy))
+                    .radius(4.5)
+                    .shape(MarkerShape::Circle)
+                    .color(OURS_COLOR),
+            );
+            if paper {
+                for (name, set, shape, color) in published {
+                    let xy = published_xy(set);
+                    if !xy.is_empty() {
+                        plot_ui.add(
+                            Points::new(name, PlotPoints::from(xy))
+                                .radius(4.0)
+                                .shape(shape)
+                                .color(color),
+                        );
+                    }
+                }
+            }
+        });
+        if !response.response.clicked() {
+            return None;
+        }
+        let click = response.response.interact_pointer_pos()?;
+        ours.iter()
+            .map(|(i, xy)| {
+                let at = response
+                    .transform
+                    .position_from_point(&PlotPoint::new(xy[0], xy[1]));
+                (*i, at.distance(click))
+            })
+            .filter(|(_, d)| *d <= PICK_RADIUS)
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(i, _)| points[i].run_id)
+    }
+}

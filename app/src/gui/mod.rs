@@ -1,0 +1,204 @@
+//! The workbench window (eframe/egui 0.37): six panels over the engine.
+//! Everything slow (training, the pipeline, loading a dataset, file
+//! dialogs, finding the backend) runs on other threads; each frame drains
+//! their results and never waits. Settings persist through eframe storage;
+//! runtime state (workers, loaded plugins) is rebuilt on start.
+
+mod backend_slot;
+mod data_panel;
+pub mod dialogs;
+mod export_panel;
+mod frontier_panel;
+mod jobs;
+mod network_panel;
+mod plugins_panel;
+mod runs_panel;
+pub mod settings;
+
+use crate::engine::plugin_host::PluginHost;
+use backend_slot::BackendSlot;
+use dialogs::{FileDialogs, Purpose};
+use jobs::Job;
+use settings::{Settings, Tab};
+use std::path::PathBuf;
+
+pub use network_panel::NetworkState;
+
+/// The whole workbench: settings, plugins, panels' state and workers.
+pub struct Workbench {
+    pub settings: Settings,
+    host: PluginHost,
+    plugins: plugins_panel::PluginsState,
+    dialogs: Box<dyn FileDialogs>,
+    network: NetworkState,
+    data: data_panel::DataState,
+    runs: runs_panel::RunsState,
+    export: export_panel::ExportState,
+    jobs: Vec<Job>,
+    backend: BackendSlot,
+    store_path: PathBuf,
+}
+
+impl Workbench {
+    pub fn new(
+        host: PluginHost,
+        settings: Settings,
+        dialogs: Box<dyn FileDialogs>,
+        store_path: PathBuf,
+    ) -> Self {
+        let backend = BackendSlot::new(settings.training.backend);
+        let mut wb = Workbench {
+            plugins: plugins_panel::PluginsState::new(&host),
+            host,
+            settings,
+            dialogs,
+            network: NetworkState::default(),
+            data: data_panel::DataState::default(),
+            runs: runs_panel::RunsState::default(),
+            export: export_panel::ExportState::default(),
+            jobs: Vec::new(),
+            backend,
+            store_path,
+        };
+        wb.network.mark_dirty();
+        wb.runs.mark_dirty();
+        wb
+    }
+
+    /// One frame: take in what the workers and dialogs sent, then draw.
+    pub fn show(&mut self, ui: &mut egui::Ui) {
+        self.poll(ui.ctx());
+        egui::Panel::top("tabs").show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.heading("DeepReDuce");
+                ui.separator();
+                for tab in Tab::ALL {
+                    ui.selectable_value(&mut self.settings.tab, tab, tab.label());
+                }
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    self.status_line(ui);
+                });
+            });
+        });
+        egui::CentralPanel::default().show(ui, |ui| match self.settings.tab {
+            Tab::Plugins => self.plugins_panel(ui),
+            Tab::Network => self.network_panel(ui),
+            Tab::Data => self.data_panel(ui),
+            Tab::Runs => self.runs_panel(ui),
+            Tab::Frontier => self.frontier_panel(ui),
+            Tab::Export => self.export_panel(ui),
+        });
+        if self.jobs().0 > 0 {
+            // Progress arrives continuously; a bounded redraw rate keeps the
+            // UI responsive without spinning on every batch event.
+            ui.ctx()
+                .request_repaint_after(std::time::Duration::from_millis(100));
+        }
+    }
+
+    fn status_line(&mut self, ui: &mut egui::Ui) {
+        let (running, _) = self.jobs();
+        if running > 0 {
+            ui.label(format!("{running} running"));
+            ui.spinner();
+            ui.separator();
+        }
+        ui.label(self.backend.label());
+    }
+
+    fn poll(&mut self, ctx: &egui::Context) {
+        self.backend.poll(self.settings.training.backend);
+        while let Some((purpose, path)) = self.dialogs.poll() {
+            let Some(path) = path else { continue };
+            match purpose {
+                Purpose::LoadPlugin => self.load_plugin(&path),
+                Purpose::DataFile | Purpose::DataFolder => self.choose_dataset_path(&path),
+                Purpose::ExportTo => self.export_to(&path),
+            }
+        }
+        let (running, _) = self.jobs();
+        let mut store_changed = false;
+        for job in &mut self.jobs {
+            store_changed |= job.drain();
+        }
+        if self.jobs().0 < running {
+            // A worker ended: show its final results now, not in 2 s.
+            self.runs.refresh_now();
+        } else if store_changed {
+            self.runs.mark_dirty();
+        }
+        self.data.poll(ctx);
+        if self.data.shape_changed() {
+            self.network.mark_dirty();
+        }
+        self.recount_if_dirty();
+    }
+
+    /// Workers started from this window that are still running, and all.
+    pub fn jobs(&self) -> (usize, usize) {
+        let running = self.jobs.iter().filter(|j| j.is_running()).count();
+        (running, self.jobs.len())
+    }
+
+    /// The Network panel's ReLU count, when its network builds.
+    pub fn network_relus(&self) -> Option<u64> {
+        self.network.relus()
+    }
+
+    pub fn backend_ready(&self) -> bool {
+        self.backend.get().is_some()
+    }
+}
+
+/// eframe's side: persistence and the frame loop.
+struct WorkbenchApp(Workbench);
+
+impl eframe::App for WorkbenchApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.0.show(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, settings::STORAGE_KEY, &self.0.settings);
+    }
+
+    fn on_exit(&mut self) {
+        // Running workers stop between batches; their finished epochs are
+        // already in the run store and resume later.
+        for job in &self.0.jobs {
+            job.cancel();
+        }
+    }
+}
+
+/// Opens the workbench window with every plugin `host` found, on `panel`
+/// or the one open when it last closed.
+pub fn run(host: PluginHost, panel: Option<Tab>) -> Result<(), String> {
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("DeepReDuce Workbench")
+            .with_inner_size([1280.0, 800.0])
+            .with_min_inner_size([800.0, 500.0]),
+        persist_window: true,
+        ..Default::default()
+    };
+    let store_path = crate::engine::store::default_db();
+    eframe::run_native(
+        "DeepReDuce Workbench",
+        options,
+        Box::new(move |cc| {
+            let mut settings: Settings = cc
+                .storage
+                .and_then(|s| eframe::get_value(s, settings::STORAGE_KEY))
+                .unwrap_or_default();
+            if let Some(tab) = panel {
+                settings.tab = tab;
+            }
+            let dialogs = Box::new(dialogs::NativeDialogs::new(cc.egui_ctx.clone()));
+            Ok(Box::new(WorkbenchApp(Workbench::new(
+                host, settings, dialogs, store_path,
+            ))))
+        }),
+    )
+    .map_err(|e| format!("cannot open the workbench window: {e}"))
+}

@@ -1,0 +1,385 @@
+//! Network panel: pick an architecture and its parameters, cull stages,
+//! thin, reshape and toggle single ReLU layers by clicking; the ReLU count,
+//! MACs, parameters and latency estimate are recounted on every change.
+
+use super::Workbench;
+use crate::engine::network::NetworkSpec;
+use crate::engine::network_view::{Draft, NetworkView, ReluLayer, recount};
+use crate::format::{compact, group};
+use deepreduce_plugin_api::{InputSpec, PluginKind, STEM, VariantInfo};
+use std::time::{Duration, Instant};
+
+const ALPHAS: [f64; 4] = [1.0, 0.75, 0.5, 0.25];
+const RHOS: [f64; 2] = [1.0, 0.5];
+
+#[derive(Default)]
+pub struct NetworkState {
+    dirty: bool,
+    pub view: Option<Result<NetworkView, String>>,
+    /// How long the last recount took.
+    pub recount_time: Option<Duration>,
+    /// Body stages of the architecture (from the last network built).
+    stages: Vec<String>,
+    variants: Vec<VariantInfo>,
+    blocks_field: String,
+}
+
+impl NetworkState {
+    pub fn mark_dirty(&mut self) {
+        self.dirty = true;
+    }
+
+    /// Plugins came or went: the architectures on offer may have changed.
+    pub fn plugins_changed(&mut self) {
+        self.variants.clear();
+        self.dirty = true;
+    }
+
+    /// The ReLU count shown, when the network builds.
+    pub fn relus(&self) -> Option<u64> {
+        match &self.view {
+            Some(Ok(v)) => Some(v.relus()),
+            _ => None,
+        }
+    }
+}
+
+impl Workbench {
+    /// The input and classes of the chosen dataset: known for the named
+    /// datasets, read from the Data panel for a path.
+    pub(super) fn dataset_shape(&self) -> Result<(InputSpec, usize), String> {
+        let name = &self.settings.dataset;
+        if let Some((channels, side, classes)) = deepreduce_datasets::input_shape(name) {
+            let input = InputSpec {
+                channels,
+                height: side,
+                width: side,
+            };
+            return Ok((input, classes));
+        }
+        match self.data.loaded_info(name) {
+            Some(info) => Ok((
+                InputSpec {
+                    channels: info.channels,
+                    height: info.height,
+                    width: info.width,
+                },
+                info.classes,
+            )),
+            None => Err(format!(
+                "{name}: open it in the Data panel to read its image size and classes"
+            )),
+        }
+    }
+
+    /// The draft the settings describe.
+    pub(super) fn draft(&self) -> Result<Draft, String> {
+        let (input, classes) = self.dataset_shape()?;
+        let n = &self.settings.network;
+        let keep = (!n.culled.is_empty()).then(|| {
+            let mut keep: Vec<String> = Vec::new();
+            if n.keep_stem {
+                keep.push(STEM.into());
+            }
+            keep.extend(
+                self.network
+                    .stages
+                    .iter()
+                    .filter(|s| !n.culled.contains(*s))
+                    .cloned(),
+            );
+            keep
+        });
+        Ok(Draft {
+            spec: NetworkSpec {
+                blocks: n.blocks.clone(),
+                width: n.width,
+                keep,
+                thin: n.thin,
+                alpha: n.alpha,
+                rho: n.rho,
+                ..NetworkSpec::new(&n.arch, input, classes)
+            },
+            overrides: n.overrides.clone(),
+        })
+    }
+
+    /// Rebuilds the network after a change (every frame; free otherwise).
+    pub(super) fn recount_if_dirty(&mut self) {
+        if self.network.variants.is_empty() {
+            self.network.variants = self
+                .host
+                .of_kind(PluginKind::Architecture)
+                .filter_map(|p| p.describe_architecture().ok())
+                .flat_map(|info| info.variants)
+                .collect();
+        }
+        if !self.network.dirty {
+            return;
+        }
+        self.network.dirty = false;
+        let started = Instant::now();
+        let view = self
+            .draft()
+            .and_then(|draft| recount(&self.host, &draft).map_err(|e| e.to_string()));
+        self.network.recount_time = Some(started.elapsed());
+        if let Ok(v) = &view
+            && self.settings.network.culled.is_empty()
+        {
+            self.network.stages = v.network.body_stages();
+        }
+        self.network.view = Some(view);
+    }
+
+    pub(super) fn network_panel(&mut self, ui: &mut egui::Ui) {
+        let before = self.settings.network.clone();
+        let dataset_before = self.settings.dataset.clone();
+        egui::Panel::left("network-controls")
+            .resizable(true)
+            .default_size(280.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| self.network_controls(ui));
+            });
+        egui::CentralPanel::default().show(ui, |ui| self.network_summary(ui));
+        if self.settings.network != before || self.settings.dataset != dataset_before {
+            self.network.mark_dirty();
+        }
+    }
+
+    fn network_controls(&mut self, ui: &mut egui::Ui) {
+        ui.heading("Architecture");
+        let n = &mut self.settings.network;
+        let arch_before = n.arch.clone();
+        egui::ComboBox::from_label("architecture")
+            .selected_text(&n.arch)
+            .show_ui(ui, |ui| {
+                for v in &self.network.variants {
+                    ui.selectable_value(&mut n.arch, v.name.clone(), &v.name)
+                        .on_hover_text(&v.description);
+                }
+            });
+        if n.arch != arch_before {
+            // Another architecture has other stages and layers.
+            n.culled.clear();
+            n.overrides.clear();
+            (n.width, n.blocks) = (None, None);
+            self.network.blocks_field.clear();
+        }
+        let variant = self.network.variants.iter().find(|v| v.name == n.arch);
+        egui::ComboBox::from_label("dataset")
+            .selected_text(&self.settings.dataset)
+            .show_ui(ui, |ui| {
+                for name in deepreduce_datasets::DatasetKind::names() {
+                    ui.selectable_value(&mut self.settings.dataset, name.into(), name);
+                }
+            });
+        let mut custom_width = n.width.is_some();
+        ui.horizontal(|ui| {
+            let checkbox = ui.checkbox(&mut custom_width, "width");
+            let default = variant.map_or(64, |v| v.width);
+            let mut width = n.width.unwrap_or(default);
+            ui.add_enabled(
+                custom_width,
+                egui::DragValue::new(&mut width).range(1..=1024),
+            )
+            .labelled_by(checkbox.id);
+            n.width = custom_width.then_some(width);
+        });
+        ui.horizontal(|ui| {
+            let label = ui.label("blocks");
+            let hint = variant.map(|v| join(&v.blocks)).unwrap_or_default();
+            let field = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.network.blocks_field)
+                        .hint_text(hint)
+                        .desired_width(100.0),
+                )
+                .labelled_by(label.id);
+            if field.changed() {
+                n.blocks = parse_blocks(&self.network.blocks_field);
+            }
+        });
+
+        ui.separator();
+        ui.heading("Culling");
+        ui.label("Stages whose ReLUs remain:");
+        let mut stem = n.keep_stem || n.culled.is_empty();
+        let stem_box = ui.add_enabled(
+            !n.culled.is_empty(),
+            egui::Checkbox::new(&mut stem, "Conv1"),
+        );
+        stem_box.on_hover_text(
+            "The method drops Conv1's ReLU in every culled network; tick to keep it",
+        );
+        if !n.culled.is_empty() {
+            n.keep_stem = stem;
+        }
+        for stage in &self.network.stages {
+            let mut kept = !n.culled.contains(stage);
+            if ui.checkbox(&mut kept, stage.as_str()).changed() {
+                if kept {
+                    n.culled.remove(stage);
+                } else {
+                    if n.culled.is_empty() {
+                        n.keep_stem = false;
+                    }
+                    n.culled.insert(stage.clone());
+                }
+            }
+        }
+        ui.separator();
+        ui.heading("Thinning and reshaping");
+        ui.checkbox(&mut n.thin, "Thin alternate ReLU layers");
+        choice(ui, "alpha (channels)", &mut n.alpha, &ALPHAS);
+        choice(ui, "rho (resolution)", &mut n.rho, &RHOS);
+        ui.separator();
+        let edits = n.overrides.len();
+        if ui
+            .add_enabled(
+                edits > 0,
+                egui::Button::new(format!("Undo {edits} hand edits")),
+            )
+            .clicked()
+        {
+            n.overrides.clear();
+        }
+    }
+
+    fn network_summary(&mut self, ui: &mut egui::Ui) {
+        let view = match &self.network.view {
+            Some(Ok(view)) => view,
+            Some(Err(e)) => {
+                ui.colored_label(ui.visuals().error_fg_color, e);
+                return;
+            }
+            None => return,
+        };
+        ui.heading(&view.description);
+        let t = &view.analysis.total;
+        egui::Grid::new("totals").num_columns(2).show(ui, |ui| {
+            ui.label("ReLUs");
+            ui.strong(group(t.relus));
+            ui.end_row();
+            ui.label("MACs");
+            ui.label(compact(t.macs as f64));
+            ui.end_row();
+            ui.label("Parameters");
+            ui.label(compact(t.params as f64));
+            ui.end_row();
+            ui.label("Latency");
+            match &view.latency {
+                Ok(l) => ui.label(format!(
+                    "{:.2} s online, {:.1} MB ({})",
+                    l.online_seconds,
+                    l.communication_bytes / 1e6,
+                    l.model.name
+                )),
+                Err(e) => ui.label(e),
+            };
+            ui.end_row();
+            if let Some(d) = self.network.recount_time {
+                ui.label("Recount");
+                ui.label(format!("{:.2} ms", d.as_secs_f64() * 1e3));
+                ui.end_row();
+            }
+        });
+        ui.separator();
+        let total = t.relus.max(1) as f64;
+        let mut toggled: Option<(String, bool)> = None;
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            for (stage, totals) in &view.analysis.stages {
+                let layers: Vec<&ReluLayer> = view
+                    .layers
+                    .iter()
+                    .filter(|l| l.stage.as_deref() == Some(stage.as_str()))
+                    .collect();
+                if layers.is_empty() {
+                    continue;
+                }
+                let header = format!(
+                    "{stage}: {} ReLUs ({:.1}%)",
+                    group(totals.relus),
+                    100.0 * totals.relus as f64 / total
+                );
+                egui::CollapsingHeader::new(header)
+                    .id_salt(stage)
+                    .default_open(true)
+                    .show(ui, |ui| {
+                        egui::Grid::new(("layers", stage))
+                            .striped(true)
+                            .num_columns(4)
+                            .show(ui, |ui| {
+                                for layer in layers {
+                                    let mut active = layer.active;
+                                    let label = if layer.edited {
+                                        format!("{} (edited)", layer.node)
+                                    } else {
+                                        layer.node.clone()
+                                    };
+                                    if ui.checkbox(&mut active, label).changed() {
+                                        toggled = Some((layer.node.clone(), active));
+                                    }
+                                    ui.label(layer.block.as_deref().unwrap_or(""));
+                                    ui.label(group(if layer.active { layer.size } else { 0 }));
+                                    ui.label(if layer.active {
+                                        format!("{:.1}%", 100.0 * layer.size as f64 / total)
+                                    } else {
+                                        "dropped".into()
+                                    });
+                                    ui.end_row();
+                                }
+                            });
+                    });
+            }
+        });
+        if let Some((node, active)) = toggled {
+            self.toggle_layer(node, active);
+        }
+    }
+
+    /// A hand edit; toggling a layer back to what the plugins built removes
+    /// the edit.
+    fn toggle_layer(&mut self, node: String, active: bool) {
+        let built = match &self.network.view {
+            Some(Ok(v)) => v
+                .layers
+                .iter()
+                .find(|l| l.node == node)
+                .map(|l| l.active != l.edited),
+            _ => None,
+        };
+        let overrides = &mut self.settings.network.overrides;
+        if built == Some(active) {
+            overrides.remove(&node);
+        } else {
+            overrides.insert(node, active);
+        }
+        self.network.mark_dirty();
+    }
+}
+
+fn choice(ui: &mut egui::Ui, label: &str, value: &mut f64, options: &[f64]) {
+    ui.horizontal(|ui| {
+        ui.label(label);
+        for &o in options {
+            ui.selectable_value(value, o, format!("{o}"));
+        }
+    });
+}
+
+fn join(blocks: &[usize]) -> String {
+    blocks
+        .iter()
+        .map(|b| b.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// "2,2,2,2" -> Some([2,2,2,2]); empty or malformed -> None (the default).
+fn parse_blocks(text: &str) -> Option<Vec<usize>> {
+    let blocks: Option<Vec<usize>> = text
+        .split(',')
+        .map(|s| s.trim().parse().ok().filter(|&b| b > 0))
+        .collect();
+    blocks.filter(|b| !b.is_empty())
+}

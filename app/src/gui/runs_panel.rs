@@ -1,0 +1,661 @@
+//! Runs panel: training settings, starting a single training of the Network
+//! panel's network or the whole pipeline, live progress with loss and
+//! accuracy curves, cancel and resume, and the past runs from the store,
+//! comparable side by side.
+
+use super::Workbench;
+use super::jobs::{Job, JobKind, JobState, WorkerContext};
+use crate::engine::backend::BackendChoice;
+use crate::engine::pipeline::single::{SingleRun, plan_single};
+use crate::engine::pipeline::{PipelineConfig, create};
+use crate::engine::store::{PipelineRow, RunRow, Store};
+use crate::engine::train::EpochMetrics;
+use crate::engine::train::schedule::ScheduleKind;
+use crate::format::{duration, group};
+use deepreduce_plugin_api::{InputSpec, Network, analyze};
+use egui_plot::{Legend, Line, Plot, PlotPoints};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// How often the store is reread while workers run.
+const REFRESH_EVERY: Duration = Duration::from_secs(2);
+
+#[derive(Default)]
+pub struct RunsState {
+    dirty: bool,
+    refreshed: Option<Instant>,
+    store: Option<Store>,
+    pub error: Option<String>,
+    pub pipelines: Vec<PipelineRow>,
+    /// Every run: the pipelines' and the standalone ones.
+    pub runs: Vec<RunRow>,
+    /// Each run's network input and output size (which teacher fits whom).
+    shapes: BTreeMap<i64, (InputSpec, u64)>,
+    /// Runs ticked for side-by-side comparison, with their epochs.
+    compare: BTreeMap<i64, Vec<EpochMetrics>>,
+    /// The KD teacher for a single training (a completed run).
+    teacher: Option<i64>,
+    start_error: Option<String>,
+}
+
+impl RunsState {
+    pub fn mark_dirty(&mut self) {
+        self.dirty = true;
+    }
+
+    /// Rereads the store on the next frame, whenever it was last read.
+    pub fn refresh_now(&mut self) {
+        self.dirty = true;
+        self.refreshed = None;
+    }
+
+    fn refresh(&mut self, path: &std::path::Path) {
+        let due = self.refreshed.is_none_or(|t| t.elapsed() >= REFRESH_EVERY);
+        if !self.dirty || !due {
+            return;
+        }
+        self.dirty = false;
+        self.refreshed = Some(Instant::now());
+        if let Err(e) = self.reload(path) {
+            self.error = Some(e.to_string());
+        }
+    }
+
+    fn reload(&mut self, path: &std::path::Path) -> Result<(), crate::engine::store::StoreError> {
+        if self.store.is_none() {
+            self.store = Some(Store::open(path)?);
+        }
+        let store = self.store.as_ref().expect("opened above");
+        self.pipelines = store.pipelines()?;
+        let mut runs = Vec::new();
+        for p in &self.pipelines {
+            runs.extend(store.runs(Some(p.id))?);
+        }
+        runs.extend(store.runs(None)?);
+        for (id, epochs) in self.compare.iter_mut() {
+            *epochs = store.epochs(*id)?;
+        }
+        self.shapes = runs
+            .iter()
+            .filter_map(|r| Some((r.id, run_shape(r)?)))
+            .collect();
+        self.runs = runs;
+        self.error = None;
+        Ok(())
+    }
+
+    fn toggle_compare(&mut self, id: i64, on: bool) {
+        if !on {
+            self.compare.remove(&id);
+            return;
+        }
+        let epochs = self
+            .store
+            .as_ref()
+            .and_then(|s| s.epochs(id).ok())
+            .unwrap_or_default();
+        self.compare.insert(id, epochs);
+    }
+}
+
+/// A run's network input and output size.
+fn run_shape(run: &RunRow) -> Option<(InputSpec, u64)> {
+    let net: Network = serde_json::from_value(run.network.clone()).ok()?;
+    Some((net.input, analyze(&net).ok()?.output.elements()))
+}
+
+/// Runs a worker may pick up again: stopped before the end.
+fn resumable(status: &str) -> bool {
+    matches!(status, "planned" | "running" | "cancelled" | "failed")
+}
+
+impl Workbench {
+    /// Rereads the store when something changed (at most every 2 s).
+    pub(super) fn refresh_runs(&mut self) {
+        self.runs.refresh(&self.store_path);
+    }
+
+    fn worker_context(&self, ctx: &egui::Context) -> Option<WorkerContext> {
+        Some(WorkerContext {
+            host: self.host.clone(),
+            backend: self.backend.get()?,
+            store_path: self.store_path.clone(),
+            repaint: ctx.clone(),
+        })
+    }
+
+    fn running(&self, kind: JobKind) -> bool {
+        self.jobs.iter().any(|j| j.kind == kind && j.is_running())
+    }
+
+    fn spawn_single(&mut self, ctx: &egui::Context, run_id: i64, title: String) {
+        let Some(worker) = self.worker_context(ctx) else {
+            return;
+        };
+        let job = Job::spawn(JobKind::Single { run_id }, title, worker, move |runner| {
+            let accuracy = runner.run_single(run_id)?;
+            Ok(match accuracy {
+                Some(a) => format!("test accuracy {a:.2}%"),
+                None => "no accuracy (diverged)".into(),
+            })
+        });
+        self.jobs.push(job);
+        self.runs.mark_dirty();
+    }
+
+    fn spawn_pipeline(&mut self, ctx: &egui::Context, id: i64, title: String) {
+        let Some(worker) = self.worker_context(ctx) else {
+            return;
+        };
+        let job = Job::spawn(JobKind::Pipeline { id }, title, worker, move |runner| {
+            runner.run(id)?;
+            Ok(format!("pipeline {id} completed"))
+        });
+        self.jobs.push(job);
+        self.runs.mark_dirty();
+    }
+
+    /// Trains the Network panel's network as a standalone run.
+    fn start_single(&mut self, ctx: &egui::Context) -> Result<(), String> {
+        let view = match &self.network.view {
+            Some(Ok(v)) => v.clone(),
+            Some(Err(e)) => return Err(e.clone()),
+            None => return Err("no network yet".into()),
+        };
+        let teacher = match (self.settings.training.kd, self.runs.teacher) {
+            (true, Some(id)) => self
+                .runs
+                .runs
+                .iter()
+                .find(|r| r.id == id)
+                .and_then(|r| r.weights.clone()),
+            _ => None,
+        };
+        let run = SingleRun {
+            dataset: self.settings.dataset.clone(),
+            train: self.settings.training.config(),
+            teacher,
+        };
+        let store = Store::open(&self.store_path).map_err(|e| e.to_string())?;
+        let id = plan_single(&store, &view.network, &view.description, &[], &run)
+            .map_err(|e| e.to_string())?;
+        self.spawn_single(ctx, id, format!("run {id}: {}", view.description));
+        Ok(())
+    }
+
+    /// Runs the whole method on the Network panel's architecture.
+    fn start_pipeline(&mut self, ctx: &egui::Context) -> Result<(), String> {
+        let n = &self.settings.network;
+        let cfg = PipelineConfig {
+            arch: n.arch.clone(),
+            dataset: self.settings.dataset.clone(),
+            blocks: n.blocks.clone(),
+            width: n.width,
+            train: self.settings.training.config(),
+            criticality_without_kd: false,
+            extra_plugins: Vec::new(),
+            kd: self.settings.training.kd,
+            jobs: 1,
+        };
+        let store = Store::open(&self.store_path).map_err(|e| e.to_string())?;
+        let id = create(&store, &cfg).map_err(|e| e.to_string())?;
+        let title = format!("pipeline {id}: {} on {}", cfg.arch, cfg.dataset);
+        self.spawn_pipeline(ctx, id, title);
+        Ok(())
+    }
+
+    pub(super) fn runs_panel(&mut self, ui: &mut egui::Ui) {
+        self.refresh_runs();
+        egui::Panel::left("training-settings")
+            .resizable(true)
+            .default_size(260.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| self.training_controls(ui));
+            });
+        egui::CentralPanel::default().show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                self.jobs_view(ui);
+                ui.separator();
+                self.past_runs(ui);
+            });
+        });
+    }
+
+    fn training_controls(&mut self, ui: &mut egui::Ui) {
+        ui.heading("Training");
+        let t = &mut self.settings.training;
+        egui::Grid::new("training").num_columns(2).show(ui, |ui| {
+            labelled(
+                ui,
+                "epochs",
+                egui::DragValue::new(&mut t.epochs).range(1..=1000),
+            );
+            labelled(
+                ui,
+                "batch",
+                egui::DragValue::new(&mut t.batch).range(1..=4096),
+            );
+            labelled(
+                ui,
+                "learning rate",
+                egui::DragValue::new(&mut t.lr)
+                    .range(1e-5..=10.0)
+                    .speed(0.001),
+            );
+            let label = ui.label("schedule");
+            egui::ComboBox::from_id_salt("schedule")
+                .selected_text(format!("{:?}", t.schedule))
+                .show_ui(ui, |ui| {
+                    for kind in ScheduleKind::ALL {
+                        ui.selectable_value(&mut t.schedule, kind, format!("{kind:?}"));
+                    }
+                })
+                .response
+                .labelled_by(label.id);
+            ui.end_row();
+            optional_count(ui, "train subset", &mut t.subset, 2000);
+            optional_count(ui, "test subset", &mut t.test_subset, 1000);
+            let label = ui.label("backend");
+            egui::ComboBox::from_id_salt("backend")
+                .selected_text(format!("{:?}", t.backend))
+                .show_ui(ui, |ui| {
+                    for choice in [
+                        BackendChoice::Auto,
+                        BackendChoice::Wgpu,
+                        BackendChoice::Flex,
+                    ] {
+                        ui.selectable_value(&mut t.backend, choice, format!("{choice:?}"));
+                    }
+                })
+                .response
+                .labelled_by(label.id);
+            ui.end_row();
+        });
+        ui.label(self.backend.label());
+        ui.checkbox(&mut t.kd, "Knowledge distillation");
+        if t.kd {
+            self.teacher_choice(ui);
+        }
+        ui.separator();
+        let ready = self.backend.get().is_some();
+        let relus = self.network.relus();
+        let single = ui.add_enabled(
+            ready && relus.is_some(),
+            egui::Button::new("Train this network"),
+        );
+        let single = match (relus, &self.network.view) {
+            (Some(r), Some(Ok(v))) => {
+                single.on_hover_text(format!("{}: {} ReLUs", v.description, group(r)))
+            }
+            _ => single.on_hover_text("build a network in the Network panel first"),
+        };
+        let ctx = ui.ctx().clone();
+        if single.clicked() {
+            self.runs.start_error = self.start_single(&ctx).err();
+        }
+        let pipeline = ui
+            .add_enabled(ready, egui::Button::new("Run DeepReDuce pipeline"))
+            .on_hover_text(
+                "baseline, stage criticality, culling, thinning, reshaping, retraining: \
+                 the Network panel's architecture on the chosen dataset",
+            );
+        if pipeline.clicked() {
+            self.runs.start_error = self.start_pipeline(&ctx).err();
+        }
+        if let Some(e) = &self.runs.start_error {
+            ui.colored_label(ui.visuals().error_fg_color, e);
+        }
+    }
+
+    /// Completed runs whose network takes the same input and classes.
+    fn teacher_choice(&mut self, ui: &mut egui::Ui) {
+        let input = match &self.network.view {
+            Some(Ok(v)) => Some((v.network.input, v.analysis.output.elements())),
+            _ => None,
+        };
+        let candidates: Vec<&RunRow> = self
+            .runs
+            .runs
+            .iter()
+            .filter(|r| r.status == "completed" && r.weights.is_some())
+            .filter(|r| input.is_some() && self.runs.shapes.get(&r.id).copied() == input)
+            .collect();
+        if candidates.is_empty() {
+            ui.label("no trained teacher for this input yet: train the full network first");
+            self.runs.teacher = None;
+            return;
+        }
+        let best = candidates
+            .iter()
+            .max_by(|a, b| {
+                (a.relus, a.accuracy.unwrap_or(0.0))
+                    .partial_cmp(&(b.relus, b.accuracy.unwrap_or(0.0)))
+                    .expect("finite")
+            })
+            .map(|r| r.id);
+        let chosen = self
+            .runs
+            .teacher
+            .filter(|id| candidates.iter().any(|r| r.id == *id));
+        let mut teacher = chosen.or(best).expect("candidates is not empty");
+        let label = |r: &RunRow| {
+            format!(
+                "run {}: {} ({:.1}%)",
+                r.id,
+                r.description,
+                r.accuracy.unwrap_or(0.0)
+            )
+        };
+        let selected = candidates
+            .iter()
+            .find(|r| r.id == teacher)
+            .map(|r| label(r))
+            .unwrap_or_default();
+        egui::ComboBox::from_label("teacher")
+            .selected_text(selected)
+            .show_ui(ui, |ui| {
+                for r in &candidates {
+                    ui.selectable_value(&mut teacher, r.id, label(r));
+                }
+            });
+        self.runs.teacher = Some(teacher);
+    }
+
+    fn jobs_view(&mut self, ui: &mut egui::Ui) {
+        ui.heading("Running here");
+        if self.jobs.is_empty() {
+            ui.label("Nothing yet: start a training or the pipeline on the left.");
+        }
+        let mut resume = None;
+        for (i, job) in self.jobs.iter().enumerate().rev() {
+            ui.group(|ui| {
+                ui.horizontal(|ui| {
+                    ui.strong(&job.title);
+                    match &job.state {
+                        JobState::Running if job.cancelling() => {
+                            ui.label("cancelling after this batch…");
+                        }
+                        JobState::Running => {
+                            if ui.button("Cancel").clicked() {
+                                job.cancel();
+                            }
+                        }
+                        JobState::Completed(summary) => {
+                            ui.label(summary);
+                        }
+                        JobState::Cancelled | JobState::Failed(_) => {
+                            if let JobState::Failed(e) = &job.state {
+                                ui.colored_label(ui.visuals().error_fg_color, e);
+                            } else {
+                                ui.label("cancelled");
+                            }
+                            if ui.button("Resume").clicked() {
+                                resume = Some(i);
+                            }
+                        }
+                    }
+                });
+                job_progress(ui, job);
+                job_curves(ui, job, i);
+            });
+        }
+        if let Some(i) = resume {
+            let (kind, title) = (self.jobs[i].kind, self.jobs[i].title.clone());
+            self.jobs.remove(i);
+            self.resume(ui.ctx(), kind, title);
+        }
+    }
+
+    fn resume(&mut self, ctx: &egui::Context, kind: JobKind, title: String) {
+        match kind {
+            JobKind::Single { run_id } => self.spawn_single(ctx, run_id, title),
+            JobKind::Pipeline { id } => self.spawn_pipeline(ctx, id, title),
+        }
+    }
+
+    fn past_runs(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.heading("Run store");
+            ui.label(self.store_path.display().to_string());
+            if ui.button("Refresh").clicked() {
+                self.runs.refresh_now();
+            }
+        });
+        if let Some(e) = &self.runs.error {
+            ui.colored_label(ui.visuals().error_fg_color, e);
+        }
+        let mut resume: Option<(JobKind, String)> = None;
+        let mut compare: Option<(i64, bool)> = None;
+        let groups: Vec<(Option<&PipelineRow>, Vec<&RunRow>)> = self
+            .runs
+            .pipelines
+            .iter()
+            .rev()
+            .map(|p| {
+                let runs = self
+                    .runs
+                    .runs
+                    .iter()
+                    .filter(|r| r.pipeline_id == Some(p.id));
+                (Some(p), runs.collect::<Vec<_>>())
+            })
+            .chain(std::iter::once((
+                None,
+                self.runs
+                    .runs
+                    .iter()
+                    .filter(|r| r.pipeline_id.is_none())
+                    .collect(),
+            )))
+            .filter(|(_, runs)| !runs.is_empty())
+            .collect();
+        for (pipeline, runs) in groups {
+            let title = match pipeline {
+                Some(p) => format!(
+                    "pipeline {}: {} on {} ({}, {} runs)",
+                    p.id,
+                    p.arch,
+                    p.dataset,
+                    p.status,
+                    runs.len()
+                ),
+                None => format!("single trainings ({} runs)", runs.len()),
+            };
+            let id = pipeline.map_or(0, |p| p.id);
+            egui::CollapsingHeader::new(title)
+                .id_salt(("pipeline", id))
+                .show(ui, |ui| {
+                    if let Some(p) = pipeline
+                        && resumable(&p.status)
+                        && !self.running(JobKind::Pipeline { id: p.id })
+                        && ui.button("Resume pipeline").clicked()
+                    {
+                        let title = format!("pipeline {}: {} on {}", p.id, p.arch, p.dataset);
+                        resume = Some((JobKind::Pipeline { id: p.id }, title));
+                    }
+                    egui::Grid::new(("runs", id))
+                        .striped(true)
+                        .num_columns(6)
+                        .show(ui, |ui| {
+                            for h in [
+                                "run (tick to compare)",
+                                "network",
+                                "ReLUs",
+                                "status",
+                                "accuracy",
+                                "",
+                            ] {
+                                ui.strong(h);
+                            }
+                            ui.end_row();
+                            for r in runs {
+                                let mut on = self.runs.compare.contains_key(&r.id);
+                                let label = format!("{} {}", r.id, r.role);
+                                if ui.checkbox(&mut on, label).changed() {
+                                    compare = Some((r.id, on));
+                                }
+                                ui.label(&r.description);
+                                ui.label(group(r.relus));
+                                ui.label(&r.status)
+                                    .on_hover_text(r.error.clone().unwrap_or_default());
+                                ui.label(r.accuracy.map_or("–".into(), |a| format!("{a:.2}%")));
+                                let single = JobKind::Single { run_id: r.id };
+                                if r.pipeline_id.is_none()
+                                    && resumable(&r.status)
+                                    && !self.running(single)
+                                    && ui.button("Resume").clicked()
+                                {
+                                    resume =
+                                        Some((single, format!("run {}: {}", r.id, r.description)));
+                                } else {
+                                    ui.label("");
+                                }
+                                ui.end_row();
+                            }
+                        });
+                });
+        }
+        if let Some((id, on)) = compare {
+            self.runs.toggle_compare(id, on);
+        }
+        if let Some((kind, title)) = resume {
+            self.resume(ui.ctx(), kind, title);
+        }
+        self.comparison(ui);
+    }
+
+    /// The ticked runs side by side: test accuracy per epoch and a table.
+    fn comparison(&self, ui: &mut egui::Ui) {
+        if self.runs.compare.is_empty() {
+            return;
+        }
+        ui.separator();
+        ui.heading("Comparison");
+        let runs: Vec<&RunRow> = self
+            .runs
+            .compare
+            .keys()
+            .filter_map(|id| self.runs.runs.iter().find(|r| r.id == *id))
+            .collect();
+        Plot::new("compare-accuracy")
+            .height(220.0)
+            .legend(Legend::default())
+            .x_axis_label("epoch")
+            .y_axis_label("test accuracy (%)")
+            .show(ui, |plot| {
+                for r in &runs {
+                    let points: Vec<[f64; 2]> = self.runs.compare[&r.id]
+                        .iter()
+                        .map(|m| [m.epoch as f64, m.test_accuracy])
+                        .collect();
+                    plot.line(Line::new(format!("run {}", r.id), PlotPoints::from(points)));
+                }
+            });
+        egui::Grid::new("compare-table")
+            .striped(true)
+            .num_columns(runs.len() + 1)
+            .show(ui, |ui| {
+                let rows: [(&str, &RunField); 6] = [
+                    ("run", &|r| r.id.to_string()),
+                    ("network", &|r| r.description.clone()),
+                    ("ReLUs", &|r| group(r.relus)),
+                    ("accuracy", &|r| {
+                        r.accuracy.map_or("–".into(), |a| format!("{a:.2}%"))
+                    }),
+                    ("backend", &|r| r.backend.clone().unwrap_or_default()),
+                    ("status", &|r| r.status.clone()),
+                ];
+                for (name, value) in rows {
+                    ui.strong(name);
+                    for r in &runs {
+                        ui.label(value(r));
+                    }
+                    ui.end_row();
+                }
+            });
+    }
+}
+
+/// One row of the comparison table: a run's figure as text.
+type RunField = dyn Fn(&RunRow) -> String;
+
+/// A grid row: a label and the widget it names (for screen readers and tests).
+fn labelled(ui: &mut egui::Ui, label: &str, widget: impl egui::Widget) {
+    let label = ui.label(label);
+    ui.add(widget).labelled_by(label.id);
+    ui.end_row();
+}
+
+fn optional_count(ui: &mut egui::Ui, label: &str, value: &mut Option<usize>, default: usize) {
+    let mut on = value.is_some();
+    let checkbox = ui.checkbox(&mut on, label);
+    let mut n = value.unwrap_or(default);
+    ui.add_enabled(on, egui::DragValue::new(&mut n).range(1..=10_000_000))
+        .labelled_by(checkbox.id);
+    *value = on.then_some(n);
+    ui.end_row();
+}
+
+fn job_progress(ui: &mut egui::Ui, job: &Job) {
+    let p = &job.progress;
+    let Some(run) = &p.run else {
+        if job.is_running() {
+            ui.label("starting…");
+        }
+        return;
+    };
+    let mut text = format!("run {}/{}: {run}", p.run_index, p.runs);
+    if p.epochs > 0 {
+        text.push_str(&format!(", epoch {}/{}", p.epoch, p.epochs));
+    }
+    if let Some(loss) = p.loss {
+        text.push_str(&format!(
+            ", loss {loss:.3}, {:.0} img/s",
+            p.images_per_second
+        ));
+    }
+    if job.is_running()
+        && let Some(eta) = job.eta()
+    {
+        text.push_str(&format!(", ETA {}", duration(eta)));
+    }
+    let fraction = if job.is_running() {
+        job.fraction()
+    } else {
+        1.0
+    };
+    ui.add(egui::ProgressBar::new(fraction).text(text));
+    if let Some(phase) = p.phase {
+        ui.label(format!(
+            "phase: {phase:?}, {} runs finished",
+            job.finished_runs
+        ));
+    }
+}
+
+fn job_curves(ui: &mut egui::Ui, job: &Job, index: usize) {
+    let Some(last) = job.curves.last() else {
+        return;
+    };
+    ui.columns(2, |columns| {
+        Plot::new(("loss", index))
+            .height(140.0)
+            .x_axis_label("epoch")
+            .y_axis_label("training loss")
+            .show(&mut columns[0], |plot| {
+                plot.line(Line::new("loss", PlotPoints::from(last.loss.clone())));
+            });
+        Plot::new(("accuracy", index))
+            .height(140.0)
+            .x_axis_label("epoch")
+            .y_axis_label("test accuracy (%)")
+            .show(&mut columns[1], |plot| {
+                for c in &job.curves {
+                    plot.line(Line::new(
+                        c.description.clone(),
+                        PlotPoints::from(c.test_accuracy.clone()),
+                    ));
+                }
+            });
+    });
+}

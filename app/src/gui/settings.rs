@@ -1,0 +1,163 @@
+//! What the workbench remembers across restarts (eframe storage): the open
+//! panel, the network and training choices, the dataset and the folders
+//! last used. Runtime state (workers, loaded plugins) lives elsewhere.
+
+use crate::engine::backend::BackendChoice;
+use crate::engine::train::TrainConfig;
+use crate::engine::train::schedule::ScheduleKind;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+/// The panels, in tab order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+pub enum Tab {
+    Plugins,
+    #[default]
+    Network,
+    Data,
+    Runs,
+    Frontier,
+    Export,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 6] = [
+        Tab::Plugins,
+        Tab::Network,
+        Tab::Data,
+        Tab::Runs,
+        Tab::Frontier,
+        Tab::Export,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Tab::Plugins => "Plugins",
+            Tab::Network => "Network",
+            Tab::Data => "Data",
+            Tab::Runs => "Runs",
+            Tab::Frontier => "Frontier",
+            Tab::Export => "Export",
+        }
+    }
+}
+
+/// The network being designed, as in the paper plus hand edits.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NetworkSettings {
+    pub arch: String,
+    pub width: Option<usize>,
+    pub blocks: Option<Vec<usize>>,
+    /// Body stages whose ReLUs were culled.
+    pub culled: BTreeSet<String>,
+    /// Keep Conv1's ReLU in a culled network (the method drops it).
+    pub keep_stem: bool,
+    pub thin: bool,
+    pub alpha: f64,
+    pub rho: f64,
+    /// ReLU layer -> active, toggled by hand.
+    pub overrides: BTreeMap<String, bool>,
+}
+
+impl Default for NetworkSettings {
+    fn default() -> Self {
+        NetworkSettings {
+            arch: "resnet18".into(),
+            width: None,
+            blocks: None,
+            culled: BTreeSet::new(),
+            keep_stem: true,
+            thin: false,
+            alpha: 1.0,
+            rho: 1.0,
+            overrides: BTreeMap::new(),
+        }
+    }
+}
+
+/// Training settings exposed in the Runs panel; laptop-sized defaults.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrainingSettings {
+    pub epochs: usize,
+    pub batch: usize,
+    pub lr: f64,
+    pub schedule: ScheduleKind,
+    pub subset: Option<usize>,
+    pub test_subset: Option<usize>,
+    pub kd: bool,
+    pub backend: BackendChoice,
+    /// The pipeline's base width (None: the architecture's own).
+    pub pipeline_width: Option<usize>,
+}
+
+impl Default for TrainingSettings {
+    fn default() -> Self {
+        TrainingSettings {
+            epochs: 5,
+            batch: 64,
+            lr: 0.05,
+            schedule: ScheduleKind::Cosine,
+            subset: Some(2000),
+            test_subset: Some(1000),
+            kd: true,
+            backend: BackendChoice::Auto,
+            pipeline_width: Some(16),
+        }
+    }
+}
+
+impl TrainingSettings {
+    pub fn config(&self) -> TrainConfig {
+        TrainConfig {
+            epochs: self.epochs,
+            batch_size: self.batch,
+            lr: self.lr,
+            schedule: self.schedule.for_epochs(self.epochs),
+            subset: self.subset,
+            test_subset: self.test_subset,
+            ..TrainConfig::default()
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub tab: Tab,
+    /// A dataset name (`synthetic`, `cifar100`, ...) or a path.
+    pub dataset: String,
+    pub network: NetworkSettings,
+    pub training: TrainingSettings,
+    /// Overlay the paper's published points on the frontier plots.
+    pub show_paper_points: bool,
+    /// The pipeline shown in the Frontier panel (None: every run).
+    pub frontier_pipeline: Option<i64>,
+    /// The run chosen for export.
+    pub export_run: Option<i64>,
+    pub last_plugin_folder: Option<PathBuf>,
+    pub last_data_folder: Option<PathBuf>,
+    pub last_export_folder: Option<PathBuf>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            tab: Tab::default(),
+            dataset: "synthetic".into(),
+            network: NetworkSettings::default(),
+            training: TrainingSettings::default(),
+            show_paper_points: true,
+            frontier_pipeline: None,
+            export_run: None,
+            last_plugin_folder: None,
+            last_data_folder: None,
+            last_export_folder: None,
+        }
+    }
+}
+
+/// The key under which eframe stores the settings.
+pub const STORAGE_KEY: &str = "deepreduce-workbench";

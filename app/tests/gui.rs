@@ -1,0 +1,325 @@
+//! The real workbench UI driven headless by egui_kittest: clicks by label,
+//! assertions on what is shown, and snapshot images of each panel
+//! (app/tests/snapshots; `UPDATE_SNAPSHOTS=1` rewrites them after a
+//! deliberate change). Rendering uses wgpu on Mesa's software Vulkan.
+
+mod common;
+
+use deepreduce_app::engine::backend::BackendChoice;
+use deepreduce_app::engine::store::{NewRun, RunResult, Store};
+use deepreduce_app::gui::Workbench;
+use deepreduce_app::gui::dialogs::ScriptedDialogs;
+use deepreduce_app::gui::settings::{Settings, Tab};
+use egui::accesskit::Toggled;
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+fn workbench(store: &Path, dialogs: ScriptedDialogs, settings: Settings) -> Workbench {
+    Workbench::new(
+        common::host(),
+        settings,
+        Box::new(dialogs),
+        store.to_path_buf(),
+    )
+}
+
+fn settings(tab: Tab) -> Settings {
+    let mut s = Settings {
+        tab,
+        ..Settings::default()
+    };
+    s.training.backend = BackendChoice::Flex;
+    s
+}
+
+fn harness(wb: Workbench) -> Harness<'static, Workbench> {
+    Harness::builder()
+        .with_size([1280.0, 800.0])
+        .build_ui_state(|ui, wb: &mut Workbench| wb.show(ui), wb)
+}
+
+/// Steps the UI until `done` holds (workers run on their own threads).
+fn step_until(h: &mut Harness<'_, Workbench>, limit: Duration, done: impl Fn(&Workbench) -> bool) {
+    let start = Instant::now();
+    while !done(h.state()) {
+        assert!(start.elapsed() < limit, "timed out after {limit:?}");
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.run();
+}
+
+/// Compares the window with `tests/snapshots/<name>.png`, with what differs
+/// between machines, builds and runs (file hashes, timings, temporary
+/// paths) masked.
+fn snapshot(h: &mut Harness<'_, Workbench>, name: &str) {
+    let rects: Vec<_> = h
+        .query_all_by(|node| {
+            // Plain labels carry their text as the accessible value.
+            let label = node.label().or(node.value()).unwrap_or_default();
+            let hash = label.len() == 16 && label.chars().all(|c| c.is_ascii_hexdigit());
+            let temp = label.contains(&*std::env::temp_dir().to_string_lossy());
+            hash || temp || label.ends_with(" ms")
+        })
+        .map(|n| n.rect())
+        .collect();
+    for r in rects {
+        h.mask(r);
+    }
+    h.snapshot(name);
+}
+
+#[test]
+fn plugins_panel_lists_the_built_in_plugins() {
+    let dir = common::temp_dir("gui-plugins");
+    let mut h = harness(workbench(
+        &dir.join("runs.db"),
+        ScriptedDialogs::default(),
+        settings(Tab::Plugins),
+    ));
+    h.run();
+    for id in [
+        "org.deepreduce.resnet",
+        "org.deepreduce.vgg",
+        "org.deepreduce.mobilenet",
+        "org.deepreduce.cull",
+        "org.deepreduce.thin",
+        "org.deepreduce.reshape",
+        "org.deepreduce.kd",
+        "org.deepreduce.delphi",
+    ] {
+        h.get_by_label(id);
+    }
+    h.get_by_label_contains("plugins loaded, 0 refused");
+    snapshot(&mut h, "plugins_panel");
+}
+
+#[test]
+fn a_broken_plugin_shows_its_error_and_disturbs_nothing() {
+    let dir = common::temp_dir("gui-broken-plugin");
+    let garbage = dir.join("libgarbage.so");
+    std::fs::write(&garbage, b"not a shared library").unwrap();
+    let dialogs = ScriptedDialogs::answering([Some(garbage.clone())]);
+    let mut h = harness(workbench(
+        &dir.join("runs.db"),
+        dialogs,
+        settings(Tab::Plugins),
+    ));
+    h.run();
+    h.get_by_label("Load plugin…").click();
+    h.run();
+    let shown = h
+        .get_all_by_label_contains("cannot open the library")
+        .count();
+    assert!(shown >= 1, "the loader's error is shown");
+    h.get_by_label_contains("plugins loaded, 1 refused");
+    // The built-in plugins still build networks.
+    h.get_by_label("Network").click();
+    h.run();
+    assert_eq!(h.state().network_relus(), Some(557_056));
+}
+
+#[test]
+fn culling_s1_and_s4_with_thinning_shows_98304_relus() {
+    let dir = common::temp_dir("gui-network");
+    let mut s = settings(Tab::Network);
+    s.dataset = "cifar100".into();
+    let mut h = harness(workbench(
+        &dir.join("runs.db"),
+        ScriptedDialogs::default(),
+        s,
+    ));
+    h.run();
+    h.get_by_label("557,056");
+    h.get_by_label("S1").click();
+    h.run();
+    h.get_by_label("S4").click();
+    h.run();
+    h.get_by_label("Thin alternate ReLU layers").click();
+    h.run();
+    assert_eq!(h.state().network_relus(), Some(98_304));
+    h.get_by_label("98,304");
+    h.get_by_label("S2^RT + S3^RT");
+    snapshot(&mut h, "network_panel");
+
+    // A single ReLU layer toggled by hand comes off the total.
+    let layer = h
+        .query_all_by(|n| {
+            n.label().is_some_and(|l| l.contains("relu")) && n.toggled() == Some(Toggled::True)
+        })
+        .next()
+        .expect("a ReLU layer row")
+        .accesskit_node()
+        .label()
+        .unwrap_or_default();
+    h.get_by_label(&layer).click();
+    h.run();
+    let relus = h.state().network_relus().expect("network builds");
+    assert!(relus < 98_304, "{layer} toggled off: {relus}");
+}
+
+#[test]
+fn data_panel_shows_the_built_in_dataset() {
+    let dir = common::temp_dir("gui-data");
+    let mut h = harness(workbench(
+        &dir.join("runs.db"),
+        ScriptedDialogs::default(),
+        settings(Tab::Data),
+    ));
+    let limit = Instant::now() + Duration::from_secs(60);
+    while h.query_by_label_contains("training and").is_none() {
+        assert!(Instant::now() < limit, "the dataset never loaded");
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.run();
+    snapshot(&mut h, "data_panel");
+}
+
+#[test]
+fn a_dataset_that_fails_to_load_shows_the_loaders_error() {
+    let dir = common::temp_dir("gui-bad-data");
+    let bad = dir.join("data_batch_1.bin");
+    std::fs::write(&bad, vec![7u8; 1000]).unwrap();
+    let dialogs = ScriptedDialogs::answering([Some(bad.clone())]);
+    let mut h = harness(workbench(
+        &dir.join("runs.db"),
+        dialogs,
+        settings(Tab::Data),
+    ));
+    h.step();
+    h.get_by_label("Open file…").click();
+    let limit = Instant::now() + Duration::from_secs(60);
+    while h
+        .query_by_label_contains(&bad.display().to_string())
+        .is_none()
+    {
+        assert!(Instant::now() < limit, "no error shown");
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A store with three finished networks and one baseline, for the panels
+/// that read it.
+fn filled_store(path: &Path) -> PathBuf {
+    let store = Store::open(path).unwrap();
+    let pipeline = store
+        .create_pipeline("resnet18", "synthetic", &json!({}))
+        .unwrap();
+    let runs = [
+        ("baseline", "all ReLUs", 557_056, 76.0, 11.3),
+        ("candidate", "S2 + S3", 196_608, 75.0, 4.0),
+        ("candidate", "S2^RT + S3^RT", 98_304, 73.0, 2.1),
+        ("candidate", "S3^RT", 32_768, 66.0, 0.8),
+        ("candidate", "S3^RT, alpha 0.5", 16_384, 60.0, 0.4),
+    ];
+    for (i, (role, description, relus, accuracy, latency)) in runs.into_iter().enumerate() {
+        let id = store
+            .plan_run(&NewRun {
+                pipeline_id: Some(pipeline),
+                key: format!("run{i}"),
+                role: role.into(),
+                stage: None,
+                description: description.into(),
+                network: json!({}),
+                config: json!({}),
+                plugins: json!([]),
+                seed: 42,
+                relus,
+            })
+            .unwrap();
+        store
+            .start_run(id, "flex (CPU)", &path.with_extension("runs"))
+            .unwrap();
+        store
+            .finish_run(
+                id,
+                &RunResult {
+                    status: "completed".into(),
+                    accuracy: Some(accuracy),
+                    latency: Some(json!({ "online_seconds": latency })),
+                    inference_ms: None,
+                    weights: None,
+                    error: None,
+                },
+            )
+            .unwrap();
+    }
+    path.to_path_buf()
+}
+
+#[test]
+fn frontier_panel_plots_runs_with_their_pareto_frontier() {
+    let dir = common::temp_dir("gui-frontier");
+    let store = filled_store(&dir.join("runs.db"));
+    let mut h = harness(workbench(
+        &store,
+        ScriptedDialogs::default(),
+        settings(Tab::Frontier),
+    ));
+    h.run();
+    h.get_by_label("5 trained networks, 5 on the Pareto frontier");
+    let points = h.state().frontier_points();
+    assert_eq!(points.len(), 5);
+    snapshot(&mut h, "frontier_panel");
+}
+
+#[test]
+fn runs_panel_lists_the_store() {
+    let dir = common::temp_dir("gui-runs");
+    let store = filled_store(&dir.join("runs.db"));
+    let mut h = harness(workbench(
+        &store,
+        ScriptedDialogs::default(),
+        settings(Tab::Runs),
+    ));
+    step_until(&mut h, Duration::from_secs(60), Workbench::backend_ready);
+    h.get_by_label_contains("pipeline 1: resnet18 on synthetic")
+        .click();
+    h.run();
+    h.get_by_label("S2^RT + S3^RT");
+    snapshot(&mut h, "runs_panel");
+}
+
+#[test]
+fn a_tiny_pipeline_started_from_the_runs_panel_ends_on_the_frontier() {
+    let dir = common::temp_dir("gui-pipeline");
+    let mut s = settings(Tab::Runs);
+    s.network.blocks = Some(vec![1, 1, 1, 1]);
+    s.network.width = Some(4);
+    s.training.epochs = 1;
+    s.training.batch = 64;
+    s.training.subset = Some(256);
+    s.training.test_subset = Some(200);
+    let mut h = harness(workbench(
+        &dir.join("runs.db"),
+        ScriptedDialogs::default(),
+        s,
+    ));
+    step_until(&mut h, Duration::from_secs(60), Workbench::backend_ready);
+    h.get_by_label("Run DeepReDuce pipeline").click();
+    // Not `run`: the spinner of a working job never lets the UI settle.
+    h.step();
+    assert_eq!(h.state().jobs(), (1, 1), "the pipeline runs on a worker");
+    step_until(&mut h, Duration::from_secs(900), |wb| wb.jobs().0 == 0);
+    h.get_by_label_contains("pipeline 1 completed");
+
+    h.get_by_label("Frontier").click();
+    step_until(&mut h, Duration::from_secs(10), |wb| {
+        !wb.frontier_points().is_empty()
+    });
+    let points = h.state().frontier_points();
+    // Every network the pipeline trained: baseline, criticality, candidates.
+    let runs = Store::open(&dir.join("runs.db"))
+        .unwrap()
+        .runs(Some(1))
+        .unwrap();
+    assert!(runs.len() > 10 && runs.iter().all(|r| r.status == "completed"));
+    assert_eq!(points.len(), runs.len(), "{points:?}");
+    assert!(points.iter().any(|p| p.pareto));
+    h.get_by_label_contains(&format!("{} trained networks", runs.len()));
+}
