@@ -4,6 +4,7 @@
 pub mod backend;
 pub mod bench;
 pub mod dataset_shape;
+pub mod export;
 pub mod inference;
 pub mod network;
 pub mod paper;
