@@ -15,7 +15,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use deepreduce_app::engine::export::{ExportReport, ExportRequest, Format, Source, export};
 use deepreduce_app::engine::network::NetworkSpec;
 use deepreduce_app::engine::store::{NewRun, RunResult, Store};
-use deepreduce_app::engine::train::{RunContext, TrainConfig, train};
+use deepreduce_app::engine::train::TrainConfig;
 use deepreduce_app::engine::trained;
 use deepreduce_datasets::{SyntheticConfig, synthetic};
 use deepreduce_plugin_api::{Network, Op, Shape, analyze};
@@ -84,17 +84,9 @@ fn trained_network(spec: &NetworkSpec, dir: &Path) -> Network {
         augment: false,
         ..TrainConfig::default()
     };
-    let device = Device::flex();
-    let ctx = RunContext {
-        device: &device,
-        events: None,
-        cancel: None,
-        checkpoint_dir: None,
-        resume: None,
-    };
     let outcome = {
         let _serial = common::serial();
-        train(&net, &data, &cfg, None, &ctx).expect("training runs")
+        common::train_flex(&net, &data, &cfg, None)
     };
     trained::save(dir, &net, &outcome.model).expect("saved");
     net
