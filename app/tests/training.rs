@@ -7,10 +7,9 @@ mod common;
 use burn::tensor::Device;
 use deepreduce_app::engine::network::ids;
 use deepreduce_app::engine::train::{
-    Checkpoint, RunContext, Schedule, Status, Teacher, TrainConfig, TrainEvent, TrainOutcome, train,
+    Checkpoint, RunContext, Schedule, Status, Teacher, TrainConfig, TrainEvent, train,
 };
 use deepreduce_datasets::{Dataset, SyntheticConfig, synthetic};
-use deepreduce_plugin_api::Network;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc;
 
@@ -29,23 +28,6 @@ fn quick(epochs: usize, subset: usize) -> TrainConfig {
         test_subset: Some(1000),
         ..TrainConfig::default()
     }
-}
-
-fn run(
-    net: &Network,
-    data: &Dataset,
-    cfg: &TrainConfig,
-    teacher: Option<Teacher<'_>>,
-) -> TrainOutcome {
-    let device = Device::flex();
-    let ctx = RunContext {
-        device: &device,
-        events: None,
-        cancel: None,
-        checkpoint_dir: None,
-        resume: None,
-    };
-    train(net, data, cfg, teacher, &ctx).expect("training runs")
 }
 
 fn builtin() -> Dataset {
@@ -69,7 +51,7 @@ fn a_small_resnet_learns_the_builtin_dataset() {
         schedule: Schedule::Cosine,
         ..quick(5, 3000)
     };
-    let out = run(&net, &builtin(), &cfg, None);
+    let out = common::train_flex(&net, &builtin(), &cfg, None);
     assert_eq!(out.status, Status::Completed);
     let accuracy = out.test_accuracy.unwrap();
     // Ten classes: chance is 10%.
@@ -84,7 +66,7 @@ fn a_small_resnet_learns_the_builtin_dataset() {
 fn a_small_resnet_learns_real_fashion_mnist() {
     let _serial = common::serial();
     let net = common::network(&common::small_resnet("fashion-mnist", 8));
-    let out = run(&net, &common::fashion_mnist(), &quick(2, 3000), None);
+    let out = common::train_flex(&net, &common::fashion_mnist(), &quick(2, 3000), None);
     let accuracy = out.test_accuracy.unwrap();
     // Stated figure: above 60% on 1000 test images after 2 epochs on 3000 images.
     assert!(
@@ -104,12 +86,12 @@ fn distillation_from_a_better_teacher_keeps_a_culled_student_close() {
     let host = common::host();
     let teacher_net = common::network(&common::small_resnet("fashion-mnist", 8));
     // The teacher is the better-trained full-ReLU network, as in the paper.
-    let teacher = run(&teacher_net, &data, &quick(3, 6000), None);
+    let teacher = common::train_flex(&teacher_net, &data, &quick(3, 6000), None);
     let mut culled = common::small_resnet("fashion-mnist", 8);
     culled.keep = Some(vec!["S2".into(), "S3".into()]);
     let student_net = common::network(&culled);
     let student_cfg = quick(3, 3000);
-    let plain = run(&student_net, &data, &student_cfg, None)
+    let plain = common::train_flex(&student_net, &data, &student_cfg, None)
         .test_accuracy
         .unwrap();
     let objective = host
@@ -121,7 +103,7 @@ fn distillation_from_a_better_teacher_keeps_a_culled_student_close() {
         model: &teacher.model,
         objective,
     };
-    let distilled = run(&student_net, &data, &student_cfg, Some(kd))
+    let distilled = common::train_flex(&student_net, &data, &student_cfg, Some(kd))
         .test_accuracy
         .unwrap();
     println!(
@@ -142,7 +124,7 @@ fn a_nan_producing_learning_rate_ends_with_the_diverged_status() {
         lr: 1e12,
         ..quick(3, 512)
     };
-    let out = run(&net, &builtin(), &cfg, None);
+    let out = common::train_flex(&net, &builtin(), &cfg, None);
     match out.status {
         Status::Diverged { epoch, loss, .. } => {
             assert_eq!(epoch, 1);
@@ -295,7 +277,7 @@ fn fixed_seeds_repeat_exactly() {
     let _serial = common::serial();
     let net = common::network(&common::small_resnet("synthetic", 4));
     let data = builtin();
-    let a = run(&net, &data, &quick(1, 256), None).test_accuracy;
-    let b = run(&net, &data, &quick(1, 256), None).test_accuracy;
+    let a = common::train_flex(&net, &data, &quick(1, 256), None).test_accuracy;
+    let b = common::train_flex(&net, &data, &quick(1, 256), None).test_accuracy;
     assert_eq!(a, b);
 }

@@ -107,6 +107,21 @@ impl IrModel {
             })
     }
 
+    /// The convolutions, in the order of their IR nodes (export reads weights through these).
+    pub fn convs(&self) -> &[Conv2d] {
+        &self.convs
+    }
+
+    /// The batch norms, in the order of their IR nodes.
+    pub fn norms(&self) -> &[BatchNorm] {
+        &self.norms
+    }
+
+    /// The linear layers, in the order of their IR nodes.
+    pub fn linears(&self) -> &[Linear] {
+        &self.linears
+    }
+
     /// The logits of a batch of images.
     pub fn forward(&self, input: Tensor<4>) -> Tensor<2> {
         let mut slots: Vec<Option<Value>> = Vec::with_capacity(self.plan.steps.len() + 1);

@@ -2,6 +2,7 @@
 
 mod bench;
 mod count;
+mod export;
 mod network_args;
 mod pipeline;
 mod plugins;
@@ -47,6 +48,8 @@ pub enum Command {
     Pipeline(pipeline::Args),
     /// Print a pipeline's networks: ReLUs, accuracy, accuracy per kilo-ReLU, latency, Pareto flag.
     Results(pipeline::ResultsArgs),
+    /// Export a trained network (ONNX, safetensors or burn) with a manifest of its ReLUs.
+    Export(export::Args),
 }
 
 /// Runs a parsed command; the error is printed by `main`.
@@ -65,6 +68,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::Bench(args) => bench::run(&host, &args),
         Command::Pipeline(args) => pipeline::run(&host, &args),
         Command::Results(args) => pipeline::show_results(&args),
+        Command::Export(args) => export::run(&host, &args),
     }
 }
 

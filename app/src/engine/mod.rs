@@ -5,6 +5,7 @@ pub mod backend;
 pub mod bench;
 pub mod dataset_preview;
 pub mod dataset_shape;
+pub mod export;
 pub mod inference;
 pub mod network;
 pub mod network_view;

@@ -34,18 +34,21 @@ pub fn save(dir: &Path, net: &Network, model: &IrModel) -> Result<(), TrainedErr
     Ok(())
 }
 
+/// The IR and weights files of a trained network given as its folder, or
+/// as its weights file with `network.json` beside it.
+pub fn files(path: &Path) -> (PathBuf, PathBuf) {
+    if path.is_dir() {
+        (path.join(NETWORK_FILE), path.join(WEIGHTS_FILE))
+    } else {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        (dir.join(NETWORK_FILE), path.to_path_buf())
+    }
+}
+
 /// Loads a trained network from its folder, or from its weights file with
 /// `network.json` beside it.
 pub fn load(path: &Path, device: &Device) -> Result<(Network, IrModel), TrainedError> {
-    let (dir, weights) = if path.is_dir() {
-        (path.to_path_buf(), path.join(WEIGHTS_FILE))
-    } else {
-        (
-            path.parent().unwrap_or(Path::new(".")).to_path_buf(),
-            path.to_path_buf(),
-        )
-    };
-    let ir_path = dir.join(NETWORK_FILE);
+    let (ir_path, weights) = files(path);
     let text = std::fs::read_to_string(&ir_path).map_err(|e| {
         file_error(
             &ir_path,

@@ -119,3 +119,22 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(|p| p.into_inner())
 }
+
+/// Trains `net` on the flex CPU backend, without events, checkpoints or
+/// cancellation.
+pub fn train_flex(
+    net: &deepreduce_plugin_api::Network,
+    data: &deepreduce_datasets::Dataset,
+    cfg: &deepreduce_app::engine::train::TrainConfig,
+    teacher: Option<deepreduce_app::engine::train::Teacher<'_>>,
+) -> deepreduce_app::engine::train::TrainOutcome {
+    let device = burn::tensor::Device::flex();
+    let ctx = deepreduce_app::engine::train::RunContext {
+        device: &device,
+        events: None,
+        cancel: None,
+        checkpoint_dir: None,
+        resume: None,
+    };
+    deepreduce_app::engine::train::train(net, data, cfg, teacher, &ctx).expect("training runs")
+}

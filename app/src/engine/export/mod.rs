@@ -1,0 +1,243 @@
+//! Export of a trained network for deployment: ONNX (opset 17) for
+//! private-inference frameworks (EzPC's OnnxBridge, CrypTen), safetensors
+//! with PyTorch names, or burn's own record; always with a JSON manifest of
+//! the remaining ReLUs beside it. Optional exact simplifications fold
+//! BatchNorms into convolutions and merge convolutions that a dropped ReLU
+//! left adjacent. The CLI's `export` and the GUI's Save dialog call
+//! [`export`].
+
+mod fold;
+mod graph;
+mod manifest;
+mod merge;
+mod onnx;
+mod onnx_proto;
+mod safetensors_file;
+mod source;
+mod tensor_names;
+#[cfg(test)]
+mod tests;
+
+pub use source::Source;
+
+use fold::fold_batch_norms;
+use graph::{Graph, Op};
+use merge::merge_convs;
+use onnx::to_onnx;
+
+use crate::engine::network::{ids, plugin};
+use crate::engine::plugin_host::PluginHost;
+use crate::engine::store::StoreError;
+use crate::engine::trained::{self, TrainedError};
+use burn::tensor::Device;
+use deepreduce_plugin_api::{IrError, describe};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Onnx,
+    Safetensors,
+    Burn,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExportRequest {
+    pub source: Source,
+    pub format: Format,
+    /// The model file (onnx, safetensors) or folder (burn).
+    pub out: PathBuf,
+    pub fold_bn: bool,
+    /// Implies `fold_bn`: a BatchNorm between two convolutions must be
+    /// folded before they can merge.
+    pub merge_convs: bool,
+    /// Dataset name or path for the manifest's normalisation constants;
+    /// by default the run's pipeline dataset, or the IR's `dataset` note.
+    pub dataset: Option<String>,
+}
+
+impl ExportRequest {
+    pub fn new(source: Source, format: Format, out: impl Into<PathBuf>) -> Self {
+        ExportRequest {
+            source,
+            format,
+            out: out.into(),
+            fold_bn: false,
+            merge_convs: false,
+            dataset: None,
+        }
+    }
+
+    fn folds(&self) -> bool {
+        self.fold_bn || self.merge_convs
+    }
+}
+
+/// What was written and what the simplifications did.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ExportReport {
+    pub format: Format,
+    pub model: PathBuf,
+    pub manifest: PathBuf,
+    /// Graph nodes without the dropped ReLUs, before and after the simplifications.
+    pub nodes_before: usize,
+    pub nodes_after: usize,
+    pub batch_norms_folded: usize,
+    /// (first, second) convolution pairs merged into the second.
+    pub convs_merged: Vec<(String, String)>,
+    /// Multiply-accumulates per sample, before and after (merging a
+    /// depthwise conv into a pointwise one is exact but costs more MACs).
+    pub macs_before: u64,
+    pub macs_after: u64,
+    /// Active ReLUs per sample in the exported network.
+    pub relus: u64,
+    /// Things the manifest could not include, e.g. an unavailable dataset.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("there is no run store at {}", .0.display())]
+    NoStore(PathBuf),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("run {id} is not in the run store {}", db.display())]
+    UnknownRun { id: i64, db: PathBuf },
+    #[error("run {id} has no saved weights (status {status}); only completed runs can be exported")]
+    NoWeights { id: i64, status: String },
+    #[error("checkpoint {} does not exist", .0.display())]
+    NoCheckpoint(PathBuf),
+    #[error("checkpoint: {0}")]
+    Trained(#[from] TrainedError),
+    #[error("invalid network: {0}")]
+    Network(#[from] IrError),
+    #[error(
+        "folding and merging apply to onnx and safetensors; the burn format copies the trained record as it is"
+    )]
+    SimplifiedBurn,
+    #[error("cannot write {}: {message}", path.display())]
+    Write { path: PathBuf, message: String },
+}
+
+fn write_error(path: &Path, e: impl std::fmt::Display) -> ExportError {
+    ExportError::Write {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// Exports the trained network of `request.source`. `host` provides the
+/// latency model (the DELPHI plugin) for the manifest.
+pub fn export(host: &PluginHost, request: &ExportRequest) -> Result<ExportReport, ExportError> {
+    if request.format == Format::Burn && request.folds() {
+        return Err(ExportError::SimplifiedBurn);
+    }
+    let loaded = request.source.load(&Device::flex())?;
+    let net = &loaded.network;
+    let mut graph = Graph::lower(net, &loaded.model)?;
+    let (nodes_before, macs_before) = (graph.nodes.len(), graph.macs());
+    let batch_norms_folded = if request.folds() {
+        fold_batch_norms(&mut graph)
+    } else {
+        0
+    };
+    let convs_merged = if request.merge_convs {
+        merge_convs(&mut graph)
+    } else {
+        Vec::new()
+    };
+
+    let mut warnings = Vec::new();
+    let dataset_name = request.dataset.as_deref().or(loaded.dataset.as_deref());
+    let dataset = dataset_name.and_then(|name| match deepreduce_datasets::open(name) {
+        Ok(data) => Some(data.info),
+        Err(e) => {
+            warnings.push(format!("dataset '{name}' (normalisation constants): {e}"));
+            None
+        }
+    });
+    if dataset_name.is_none() {
+        warnings.push("no dataset known: the manifest has no normalisation constants".into());
+    }
+    let latency = plugin(host, ids::DELPHI)
+        .map_err(|e| e.to_string())
+        .and_then(|p| p.estimate(net).map_err(|e| e.to_string()))
+        .inspect_err(|e| warnings.push(format!("latency estimate: {e}")))
+        .ok();
+
+    let report = ExportReport {
+        format: request.format,
+        model: request.out.clone(),
+        manifest: match request.format {
+            Format::Burn => request.out.join("manifest.json"),
+            _ => request.out.with_extension("manifest.json"),
+        },
+        nodes_before,
+        nodes_after: graph.nodes.len(),
+        batch_norms_folded,
+        convs_merged,
+        macs_before,
+        macs_after: graph.macs(),
+        relus: graph
+            .nodes
+            .iter()
+            .filter(|n| matches!(n.op, Op::Relu))
+            .map(|n| n.output.elements())
+            .sum(),
+        warnings,
+    };
+    let manifest = manifest::manifest(
+        net,
+        &graph,
+        &manifest::Facts {
+            request,
+            report: &report,
+            origin: &loaded.origin,
+            dataset: dataset.as_ref(),
+            dataset_name,
+            accuracy: loaded.accuracy,
+            latency: latency.as_ref(),
+        },
+    );
+
+    let folder = match request.format {
+        Format::Burn => request.out.as_path(),
+        _ => request.out.parent().unwrap_or(Path::new(".")),
+    };
+    if !folder.as_os_str().is_empty() {
+        std::fs::create_dir_all(folder).map_err(|e| write_error(folder, e))?;
+    }
+    let description = describe(net);
+    match request.format {
+        Format::Onnx => {
+            let metadata = [("description", description.clone())];
+            write(&request.out, &to_onnx(&graph, &description, &metadata))?;
+        }
+        Format::Safetensors => {
+            let metadata = [
+                ("format".to_string(), "pt".to_string()),
+                ("description".to_string(), description),
+            ];
+            let bytes = safetensors_file::to_safetensors(&graph, metadata.into_iter().collect())
+                .map_err(|e| write_error(&request.out, e))?;
+            write(&request.out, &bytes)?;
+        }
+        Format::Burn => {
+            for (from, name) in [
+                (&loaded.ir_file, trained::NETWORK_FILE),
+                (&loaded.weights_file, trained::WEIGHTS_FILE),
+            ] {
+                let to = request.out.join(name);
+                std::fs::copy(from, &to).map_err(|e| write_error(&to, e))?;
+            }
+        }
+    }
+    let text = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
+    write(&report.manifest, &text)?;
+    Ok(report)
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
+    std::fs::write(path, bytes).map_err(|e| write_error(path, e))
+}

@@ -1,0 +1,89 @@
+//! Where the network to export comes from: a run in the run store (which
+//! also knows its dataset and accuracy) or a trained-network folder.
+
+use super::ExportError;
+use crate::engine::store::Store;
+use crate::engine::trained;
+use burn::tensor::Device;
+use deepreduce_models::IrModel;
+use deepreduce_plugin_api::Network;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Source {
+    /// Run `id` of the run store at `db`.
+    Run { id: i64, db: PathBuf },
+    /// A `deepreduce train --out` folder, or its model.bpk.
+    Checkpoint(PathBuf),
+}
+
+/// A trained network and what its source says about it.
+pub struct Loaded {
+    pub network: Network,
+    pub model: IrModel,
+    pub ir_file: PathBuf,
+    pub weights_file: PathBuf,
+    pub accuracy: Option<f64>,
+    pub dataset: Option<String>,
+    /// The source, for the manifest.
+    pub origin: Value,
+}
+
+impl Source {
+    pub fn load(&self, device: &Device) -> Result<Loaded, ExportError> {
+        match self {
+            Source::Checkpoint(path) => {
+                let mut loaded = load_checkpoint(path.clone(), device)?;
+                loaded.origin = json!({ "checkpoint": path });
+                Ok(loaded)
+            }
+            Source::Run { id, db } => {
+                if !db.exists() {
+                    return Err(ExportError::NoStore(db.clone()));
+                }
+                let store = Store::open(db)?;
+                let run = store.run(*id)?.ok_or_else(|| ExportError::UnknownRun {
+                    id: *id,
+                    db: db.clone(),
+                })?;
+                let weights = run.weights.ok_or_else(|| ExportError::NoWeights {
+                    id: *id,
+                    status: run.status.clone(),
+                })?;
+                let dataset = match run.pipeline_id {
+                    Some(p) => store.pipeline(p)?.map(|p| p.dataset),
+                    None => None,
+                };
+                let mut loaded = load_checkpoint(weights, device)?;
+                loaded.accuracy = run.accuracy;
+                loaded.dataset = dataset;
+                loaded.origin = json!({
+                    "run": id,
+                    "db": db,
+                    "key": run.key,
+                    "description": run.description,
+                });
+                Ok(loaded)
+            }
+        }
+    }
+}
+
+fn load_checkpoint(path: PathBuf, device: &Device) -> Result<Loaded, ExportError> {
+    if !path.exists() {
+        return Err(ExportError::NoCheckpoint(path));
+    }
+    let (ir_file, weights_file) = trained::files(&path);
+    let (network, model) = trained::load(&path, device)?;
+    let dataset = network.meta_str("dataset").map(str::to_string);
+    Ok(Loaded {
+        network,
+        model,
+        ir_file,
+        weights_file,
+        accuracy: None,
+        dataset,
+        origin: Value::Null,
+    })
+}

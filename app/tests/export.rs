@@ -1,0 +1,525 @@
+//! Export, checked by the reference tools: onnx's full checker and
+//! onnxruntime agree with the workbench's own forward pass (with and without
+//! BatchNorm folding and conv merging, at batch 1 and 3), the safetensors
+//! names and shapes load in Python, the manifest's ReLUs equal
+//! `deepreduce count` and the Relu outputs in the graph, and bad sources
+//! give clear errors.
+//!
+//! The Python side (onnx, onnxruntime, numpy, safetensors) lives in the venv
+//! that .ci/export-venv.sh makes; $DEEPREDUCE_EXPORT_PYTHON names its python.
+//! Without it these tests fail under CI=true and are skipped locally.
+
+mod common;
+
+use burn::tensor::{Device, Tensor, TensorData};
+use deepreduce_app::engine::export::{ExportReport, ExportRequest, Format, Source, export};
+use deepreduce_app::engine::network::NetworkSpec;
+use deepreduce_app::engine::store::{NewRun, RunResult, Store};
+use deepreduce_app::engine::train::TrainConfig;
+use deepreduce_app::engine::trained;
+use deepreduce_datasets::{SyntheticConfig, synthetic};
+use deepreduce_plugin_api::{Network, Op, Shape, analyze};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Classes of the built-in data set.
+const CLASSES: usize = 10;
+
+/// The venv's python, or None (locally) when it is not set up.
+fn python() -> Option<PathBuf> {
+    let path = std::env::var_os("DEEPREDUCE_EXPORT_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default())
+                .join(".cache/deepreduce/export-venv/bin/python")
+        });
+    let works = Command::new(&path)
+        .args(["-c", "import onnx, onnxruntime, numpy, safetensors"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if works {
+        return Some(path);
+    }
+    let message = format!(
+        "{} cannot import onnx, onnxruntime, numpy and safetensors: run `bash .ci/export-venv.sh` \
+         (or set DEEPREDUCE_EXPORT_PYTHON)",
+        path.display()
+    );
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}");
+    println!("skipped: {message}");
+    None
+}
+
+/// Runs app/tests/export_check.py and parses its JSON.
+fn check(python: &Path, args: &[&str]) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/export_check.py");
+    let out = Command::new(python)
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "export_check.py {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("export_check.py prints JSON")
+}
+
+/// A network trained for a few batches on the built-in data (so BatchNorm
+/// statistics are not the initial 0/1), saved as a trained-network folder.
+fn trained_network(spec: &NetworkSpec, dir: &Path) -> Network {
+    let net = common::network(spec);
+    let data = synthetic(&SyntheticConfig {
+        train: 256,
+        test: 64,
+        ..SyntheticConfig::default()
+    })
+    .expect("built-in data");
+    let cfg = TrainConfig {
+        epochs: 3,
+        batch_size: 64,
+        lr: 0.1,
+        augment: false,
+        ..TrainConfig::default()
+    };
+    let outcome = {
+        let _serial = common::serial();
+        common::train_flex(&net, &data, &cfg, None)
+    };
+    trained::save(dir, &net, &outcome.model).expect("saved");
+    net
+}
+
+/// The culled (S2, S3 kept) and thinned one-block ResNet18 at width 4.
+fn resnet_spec() -> NetworkSpec {
+    let mut spec = common::small_resnet("synthetic", 4);
+    spec.keep = Some(vec!["S2".into(), "S3".into()]);
+    spec.thin = true;
+    spec
+}
+
+/// A MobileNet at width 4 with S1, S2 and S4 culled: each of their
+/// depthwise convs meets its pointwise conv with no ReLU in between.
+fn mobilenet_spec() -> NetworkSpec {
+    let (input, classes) =
+        deepreduce_app::engine::dataset_shape::dataset_shape("synthetic").expect("shape");
+    let mut spec = NetworkSpec::new("mobilenet_v1", input, classes);
+    spec.blocks = Some(vec![1, 1, 1, 1, 1]);
+    spec.width = Some(8);
+    spec.keep = Some(vec!["stem".into(), "S3".into(), "S5".into()]);
+    spec
+}
+
+/// Deterministic inputs `[batch, C, H, W]` in roughly normalised range.
+fn inputs(net: &Network, batch: usize) -> (Vec<f32>, [usize; 4]) {
+    let i = net.input;
+    let shape = [batch, i.channels, i.height, i.width];
+    let n = shape.iter().product();
+    let mut s = 12345u64 + batch as u64;
+    let data = (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1);
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 4.0 - 2.0
+        })
+        .collect();
+    (data, shape)
+}
+
+fn write_f32(path: &Path, data: &[f32]) {
+    let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+    std::fs::write(path, bytes).expect("write");
+}
+
+fn read_f32(path: &Path) -> Vec<f32> {
+    std::fs::read(path)
+        .expect("read")
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// Exports `dir` to ONNX, runs it in onnxruntime at batch 1 and 3, asserts
+/// the logits match the workbench's forward pass; returns the report and
+/// what export_check.py found.
+fn onnx_round_trip(
+    python: &Path,
+    dir: &Path,
+    name: &str,
+    simplify: bool,
+) -> (ExportReport, Value, Value) {
+    let out = dir.join(format!("{name}.onnx"));
+    let request = ExportRequest {
+        fold_bn: simplify,
+        merge_convs: simplify,
+        dataset: Some("synthetic".into()),
+        ..ExportRequest::new(Source::Checkpoint(dir.to_path_buf()), Format::Onnx, &out)
+    };
+    let report = export(&common::host(), &request).expect("export");
+    let (net, model) = trained::load(dir, &Device::flex()).expect("load");
+    let mut pairs = Vec::new();
+    let mut expected = Vec::new();
+    for batch in [1, 3] {
+        let (x, shape) = inputs(&net, batch);
+        let logits = model.forward(Tensor::<4>::from_data(
+            TensorData::new(x.clone(), shape),
+            &Device::flex(),
+        ));
+        expected.push(logits.into_data().try_to_vec::<f32>().expect("f32"));
+        let (src, dst) = (
+            dir.join(format!("{name}-in{batch}.f32")),
+            dir.join(format!("{name}-out{batch}.f32")),
+        );
+        write_f32(&src, &x);
+        pairs.push(format!("{}:{}", src.display(), dst.display()));
+    }
+    let mut args = vec!["onnx", out.to_str().expect("utf-8")];
+    args.extend(pairs.iter().map(String::as_str));
+    let found = check(python, &args);
+    for (pair, want) in pairs.iter().zip(&expected) {
+        let got = read_f32(Path::new(pair.split(':').nth(1).expect("pair")));
+        let diff = max_diff(&got, want);
+        // How much the logits vary from the first image to the last: the
+        // bound means little for a network whose output ignores its input.
+        let spread = max_diff(&want[..CLASSES], &want[want.len() - CLASSES..]);
+        println!(
+            "{name}: {} logits, max |diff| {diff:e}, first vs last image {spread:e}",
+            got.len()
+        );
+        assert!(diff < 1e-4, "{name}: onnxruntime differs by {diff}");
+        assert!(
+            want.len() == CLASSES || spread > 1e-2,
+            "{name}: logits {want:?}"
+        );
+    }
+    assert_eq!(found["opset"], 17);
+    assert_eq!(found["inputs"], json!([["input", ["batch", 3, 32, 32]]]));
+    assert_eq!(found["outputs"], json!([["logits", ["batch", CLASSES]]]));
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(&report.manifest).expect("manifest")).unwrap();
+    (report, found, manifest)
+}
+
+/// Checks both exports of one network and returns (plain, simplified) reports.
+fn check_network(python: &Path, spec: &NetworkSpec, name: &str) -> (ExportReport, ExportReport) {
+    let dir = common::temp_dir(name);
+    let net = trained_network(spec, &dir);
+    let relus = analyze(&net).unwrap().total.relus;
+    let (plain, found, manifest) = onnx_round_trip(python, &dir, name, false);
+    // The graph holds exactly the active ReLUs: none of the dropped ones.
+    assert_eq!(
+        found["op_types"]["Relu"],
+        json!(net.nodes.iter().filter(|n| n.op == Op::Relu).count())
+    );
+    assert_eq!(found["relu_elements"], json!(relus));
+    assert_eq!(manifest["relus"]["total"], json!(relus));
+    assert_eq!(plain.relus, relus);
+    assert!(found["op_types"]["BatchNormalization"].as_u64() > Some(0));
+
+    let (simplified, found_s, manifest_s) =
+        onnx_round_trip(python, &dir, &format!("{name}-simplified"), true);
+    assert_eq!(found_s["relu_elements"], json!(relus));
+    assert_eq!(manifest_s["relus"]["total"], json!(relus));
+    assert_eq!(found_s["op_types"].get("BatchNormalization"), None);
+    assert_eq!(found_s["nodes"], json!(simplified.nodes_after));
+    assert!(simplified.nodes_after < plain.nodes_after);
+    println!(
+        "{name}: {} ONNX nodes, {} with BN folded and convs merged ({} BN folded, {} conv pairs merged, MACs {} -> {})",
+        plain.nodes_after,
+        simplified.nodes_after,
+        simplified.batch_norms_folded,
+        simplified.convs_merged.len(),
+        simplified.macs_before,
+        simplified.macs_after
+    );
+    (plain, simplified)
+}
+
+#[test]
+fn a_culled_thinned_resnet_runs_the_same_in_onnxruntime() {
+    let Some(python) = python() else { return };
+    let (_, simplified) = check_network(&python, &resnet_spec(), "resnet");
+    // No merge site: every conv after a dropped ReLU is a padded 3x3, or
+    // the dropped ReLU fans out to a residual add.
+    assert!(simplified.convs_merged.is_empty());
+    assert!(simplified.batch_norms_folded > 0);
+}
+
+#[test]
+fn a_culled_mobilenet_runs_the_same_in_onnxruntime_with_merged_convs() {
+    let Some(python) = python() else { return };
+    let (_, simplified) = check_network(&python, &mobilenet_spec(), "mobilenet");
+    // S1, S2 and S4 (one block each) are culled: three dw+pw pairs merge.
+    assert_eq!(
+        simplified.convs_merged.len(),
+        3,
+        "{:?}",
+        simplified.convs_merged
+    );
+}
+
+#[test]
+fn the_manifest_relus_equal_deepreduce_count() {
+    let Some(python) = python() else { return };
+    let dir = common::temp_dir("count");
+    trained_network(&resnet_spec(), &dir);
+    let (_, found, manifest) = onnx_round_trip(&python, &dir, "count", false);
+    let count = common::count_json(&[
+        "--arch",
+        "resnet18",
+        "--dataset",
+        "synthetic",
+        "--blocks",
+        "1,1,1,1",
+        "--width",
+        "4",
+        "--keep",
+        "S2,S3",
+        "--thin",
+    ]);
+    assert_eq!(manifest["relus"]["total"], count["relus"]);
+    assert_eq!(found["relu_elements"], count["relus"]);
+    let per_layer: u64 = manifest["relus"]["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(json!(per_layer), count["relus"]);
+    assert_eq!(manifest["relus"]["per_stage"]["S2"], count["stages"]["S2"]);
+    assert!(manifest["latency"]["model"]["name"].is_string());
+    assert_eq!(
+        manifest["dataset"]["mean"].as_array().map(Vec::len),
+        Some(3)
+    );
+    assert_eq!(
+        manifest["optimizations"]["network"]["thinned_stages"],
+        json!(["S2", "S3"])
+    );
+}
+
+/// The tensors a PyTorch model of `net` has, from the IR alone.
+fn pytorch_state_dict(net: &Network) -> Value {
+    let analysis = analyze(net).unwrap();
+    let mut expected = serde_json::Map::new();
+    let mut add = |name: String, dtype: &str, shape: Vec<usize>| {
+        expected.insert(name, json!({ "dtype": dtype, "shape": shape }));
+    };
+    for (node, stats) in net.nodes.iter().zip(&analysis.nodes) {
+        let input = match stats.input {
+            Shape::Map([c, _, _]) => c,
+            Shape::Vector(n) => n,
+        };
+        let n = &node.name;
+        match &node.op {
+            Op::Conv2d {
+                out_channels,
+                kernel,
+                groups,
+                bias,
+                ..
+            } => {
+                add(
+                    format!("{n}.weight"),
+                    "float32",
+                    vec![*out_channels, input / groups, kernel[0], kernel[1]],
+                );
+                if *bias {
+                    add(format!("{n}.bias"), "float32", vec![*out_channels]);
+                }
+            }
+            Op::BatchNorm2d => {
+                for t in ["weight", "bias", "running_mean", "running_var"] {
+                    add(format!("{n}.{t}"), "float32", vec![input]);
+                }
+                add(format!("{n}.num_batches_tracked"), "int64", vec![]);
+            }
+            Op::Linear { out_features, bias } => {
+                add(format!("{n}.weight"), "float32", vec![*out_features, input]);
+                if *bias {
+                    add(format!("{n}.bias"), "float32", vec![*out_features]);
+                }
+            }
+            _ => {}
+        }
+    }
+    Value::Object(expected)
+}
+
+#[test]
+fn safetensors_load_in_python_with_pytorch_names_and_shapes() {
+    let Some(python) = python() else { return };
+    let dir = common::temp_dir("safetensors");
+    let net = trained_network(&resnet_spec(), &dir);
+    let out = dir.join("resnet.safetensors");
+    let request = ExportRequest::new(Source::Checkpoint(dir.clone()), Format::Safetensors, &out);
+    export(&common::host(), &request).expect("export");
+    let found = check(&python, &["safetensors", out.to_str().unwrap()]);
+    assert_eq!(found["tensors"], pytorch_state_dict(&net));
+    assert_eq!(found["metadata"]["format"], "pt");
+}
+
+#[test]
+fn a_run_exports_through_the_cli_with_its_accuracy_and_dataset() {
+    let dir = common::temp_dir("run");
+    let trained = dir.join("trained");
+    let net = trained_network(&resnet_spec(), &trained);
+    let db = dir.join("runs.db");
+    let store = Store::open(&db).unwrap();
+    let pipeline = store
+        .create_pipeline("resnet18", "synthetic", &json!({}))
+        .unwrap();
+    let run = store
+        .plan_run(&NewRun {
+            pipeline_id: Some(pipeline),
+            key: "candidate:0".into(),
+            role: "candidate".into(),
+            stage: None,
+            description: "S2 + S3".into(),
+            network: serde_json::to_value(&net).unwrap(),
+            config: json!({}),
+            plugins: json!([]),
+            seed: 1,
+            relus: 0,
+        })
+        .unwrap();
+    store
+        .finish_run(
+            run,
+            &RunResult {
+                status: "completed".into(),
+                accuracy: Some(42.5),
+                latency: None,
+                inference_ms: None,
+                weights: Some(trained.join(trained::WEIGHTS_FILE)),
+                error: None,
+            },
+        )
+        .unwrap();
+    let out = dir.join("burn");
+    let output = common::cli(&[
+        "export",
+        "--run",
+        &run.to_string(),
+        "--db",
+        db.to_str().unwrap(),
+        "--format",
+        "burn",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    assert_eq!(report["format"], "burn");
+    // The burn record is the trained one, byte for byte.
+    for file in [trained::WEIGHTS_FILE, trained::NETWORK_FILE] {
+        assert_eq!(
+            std::fs::read(out.join(file)).unwrap(),
+            std::fs::read(trained.join(file)).unwrap()
+        );
+    }
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["accuracy"]["top1_percent"], 42.5);
+    assert_eq!(manifest["dataset"]["name"], "synthetic");
+    assert_eq!(manifest["source"]["run"], run);
+}
+
+/// Runs `deepreduce export` expecting a clean failure whose message has `expected`.
+fn fails_with(args: &[&str], expected: &str) {
+    let out = common::cli(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{args:?} succeeded");
+    assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+}
+
+#[test]
+fn bad_sources_give_clear_errors() {
+    let dir = common::temp_dir("errors");
+    let out = dir.join("x.onnx");
+    let out = out.to_str().unwrap();
+    let db = dir.join("runs.db");
+    Store::open(&db).unwrap();
+    let db = db.to_str().unwrap();
+    fails_with(
+        &[
+            "export", "--run", "42", "--db", db, "--format", "onnx", "--out", out,
+        ],
+        "run 42 is not in the run store",
+    );
+    let missing = dir.join("missing");
+    fails_with(
+        &[
+            "export",
+            "--checkpoint",
+            missing.to_str().unwrap(),
+            "--format",
+            "onnx",
+            "--out",
+            out,
+        ],
+        "does not exist",
+    );
+    // A folder whose weights are not a burnpack.
+    let corrupt = dir.join("corrupt");
+    std::fs::create_dir_all(&corrupt).unwrap();
+    let net = common::network(&resnet_spec());
+    std::fs::write(
+        corrupt.join(trained::NETWORK_FILE),
+        serde_json::to_vec(&net).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(corrupt.join(trained::WEIGHTS_FILE), b"not a burnpack").unwrap();
+    fails_with(
+        &[
+            "export",
+            "--checkpoint",
+            corrupt.to_str().unwrap(),
+            "--format",
+            "onnx",
+            "--out",
+            out,
+        ],
+        "checkpoint:",
+    );
+    fails_with(
+        &[
+            "export",
+            "--checkpoint",
+            corrupt.to_str().unwrap(),
+            "--format",
+            "burn",
+            "--fold-bn",
+            "--out",
+            out,
+        ],
+        "the burn format copies the trained record",
+    );
+    // A folder with no network.json.
+    fails_with(
+        &[
+            "export",
+            "--checkpoint",
+            dir.to_str().unwrap(),
+            "--format",
+            "onnx",
+            "--out",
+            out,
+        ],
+        "network.json",
+    );
+}
