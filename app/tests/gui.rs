@@ -323,3 +323,71 @@ fn a_tiny_pipeline_started_from_the_runs_panel_ends_on_the_frontier() {
     assert!(points.iter().any(|p| p.pareto));
     h.get_by_label_contains(&format!("{} trained networks", runs.len()));
 }
+
+/// Trains a tiny network as a standalone run in `store`; returns its id.
+fn trained_run(store: &Path) -> i64 {
+    use deepreduce_app::engine::backend::{BackendChoice, select};
+    use deepreduce_app::engine::pipeline::Runner;
+    use deepreduce_app::engine::pipeline::single::{SingleRun, plan_single};
+    use deepreduce_app::engine::train::TrainConfig;
+    let host = common::host();
+    let mut spec = common::small_resnet("synthetic", 4);
+    spec.keep = Some(vec!["S2".into(), "S3".into()]);
+    spec.thin = true;
+    let (net, description) = deepreduce_app::engine::network::build_network(&host, &spec).unwrap();
+    let run = SingleRun {
+        dataset: "synthetic".into(),
+        train: TrainConfig {
+            epochs: 1,
+            batch_size: 32,
+            subset: Some(64),
+            test_subset: Some(64),
+            ..TrainConfig::default()
+        },
+        teacher: None,
+    };
+    let id = plan_single(&Store::open(store).unwrap(), &net, &description, &[], &run).unwrap();
+    let backend = select(BackendChoice::Flex);
+    let runner = Runner {
+        host: &host,
+        store_path: store.to_path_buf(),
+        backend: &backend,
+        events: None,
+        cancel: None,
+    };
+    runner.run_single(id).unwrap();
+    id
+}
+
+#[test]
+fn the_export_panel_saves_onnx_with_its_manifest() {
+    let dir = common::temp_dir("gui-export");
+    let store = dir.join("runs.db");
+    let run = trained_run(&store);
+    let out = dir.join("exported.onnx");
+    let mut s = settings(Tab::Export);
+    s.export_run = Some(run);
+    let dialogs = ScriptedDialogs::answering([Some(out.clone())]);
+    let mut h = harness(workbench(&store, dialogs, s));
+    h.run();
+    h.get_by_label("Fold BatchNorm into the convolutions")
+        .click();
+    h.get_by_label("Save as…").click();
+    h.run();
+    h.get_by_label("Export network").click();
+    h.step();
+    let limit = Instant::now() + Duration::from_secs(60);
+    while h.query_by_label_contains("exported ").is_none() {
+        assert!(Instant::now() < limit, "the export never finished");
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.run();
+    assert!(out.is_file(), "{} written", out.display());
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("exported.manifest.json")).unwrap())
+            .unwrap();
+    assert!(manifest.is_object());
+    h.get_by_label_contains("BatchNorms folded");
+    snapshot(&mut h, "export_panel");
+}

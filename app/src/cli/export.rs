@@ -1,9 +1,9 @@
 //! `deepreduce export`: a trained network to ONNX, safetensors or burn's
 //! record, with its ReLU manifest; prints the export report as JSON.
 
-use super::pipeline::default_db;
 use crate::engine::export::{ExportRequest, Format, Source, export};
 use crate::engine::plugin_host::PluginHost;
+use crate::engine::store::default_db;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]

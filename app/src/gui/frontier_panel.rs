@@ -4,6 +4,7 @@
 //! overlaid; hovering names a network, clicking selects it for export.
 
 use super::Workbench;
+use super::settings::Tab;
 use crate::engine::paper::{CRYPTONAS, DEEPREDUCE_PARETO, DELPHI, PublishedPoint};
 use crate::engine::pipeline::pareto::{accuracy_per_kilo_relu, frontier};
 use crate::format::{compact, group};
@@ -132,7 +133,12 @@ impl Workbench {
             points.len()
         ));
         if let Some(id) = self.settings.export_run {
-            ui.label(format!("selected for export: run {id}"));
+            ui.horizontal(|ui| {
+                ui.label(format!("selected for export: run {id}"));
+                if ui.button("Export…").clicked() {
+                    self.settings.tab = Tab::Export;
+                }
+            });
         }
         let height = ((ui.available_height() - 30.0) / 2.0).max(160.0);
         let mut clicked = None;

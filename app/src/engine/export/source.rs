@@ -51,9 +51,11 @@ impl Source {
                     id: *id,
                     status: run.status.clone(),
                 })?;
+                // A pipeline's runs share its dataset; a standalone run
+                // records its own in its config.
                 let dataset = match run.pipeline_id {
                     Some(p) => store.pipeline(p)?.map(|p| p.dataset),
-                    None => None,
+                    None => run.config["dataset"].as_str().map(str::to_string),
                 };
                 let mut loaded = load_checkpoint(weights, device)?;
                 loaded.accuracy = run.accuracy;
