@@ -10,7 +10,7 @@
 
 use deepreduce_app::engine::backend::BackendChoice;
 use deepreduce_app::engine::network::NetworkSpec;
-use deepreduce_app::engine::network_view::{Draft, recount};
+use deepreduce_app::engine::network_view::{Draft, Recounter};
 use deepreduce_app::engine::plugin_host::{PluginHost, plugin_dirs};
 use deepreduce_app::gui::Workbench;
 use deepreduce_app::gui::dialogs::ScriptedDialogs;
@@ -50,7 +50,9 @@ fn bench_recount(host: &PluginHost) {
         spec,
         overrides: [("s2.b0.relu1".to_string(), false)].into(),
     };
-    let view = recount(host, &draft).expect("resnet18 builds");
+    // A click after the first: the architecture's network is cached.
+    let mut recounter = Recounter::default();
+    let view = recounter.recount(host, &draft).expect("resnet18 builds");
     println!(
         "recount network: {} ({} ReLUs)",
         view.description,
@@ -59,15 +61,43 @@ fn bench_recount(host: &PluginHost) {
     let times = (0..300)
         .map(|_| {
             let start = Instant::now();
-            std::hint::black_box(recount(host, &draft).expect("builds"));
+            std::hint::black_box(recounter.recount(host, &draft).expect("builds"));
             start.elapsed()
         })
         .collect();
     report(
-        "recount (ResNet18, CIFAR-100)",
+        "recount after a click (ResNet18, CIFAR-100)",
         times,
         Duration::from_millis(1),
     );
+    let times = (0..300)
+        .map(|_| {
+            let start = Instant::now();
+            recounter.clear();
+            std::hint::black_box(recounter.recount(host, &draft).expect("builds"));
+            start.elapsed()
+        })
+        .collect();
+    report(
+        "recount with a new architecture (ResNet18, CIFAR-100)",
+        times,
+        Duration::from_millis(1),
+    );
+}
+
+/// Steps and renders `n` frames at about 60 per second; returns the UI
+/// pass times and the UI pass + render times.
+fn measure_frames(h: &mut Harness<'_, Workbench>, n: usize) -> (Vec<Duration>, Vec<Duration>) {
+    let (mut ui_times, mut frame_times) = (Vec::new(), Vec::new());
+    for _ in 0..n {
+        let start = Instant::now();
+        h.step();
+        ui_times.push(start.elapsed());
+        h.render().expect("renders");
+        frame_times.push(start.elapsed());
+        std::thread::sleep(Duration::from_millis(16));
+    }
+    (ui_times, frame_times)
 }
 
 fn bench_frames(host: PluginHost) {
@@ -93,20 +123,19 @@ fn bench_frames(host: PluginHost) {
         h.step();
         std::thread::sleep(Duration::from_millis(10));
     }
+    let idle = measure_frames(&mut h, 60);
+    report("UI pass, idle", idle.0, Duration::from_millis(16));
+    report(
+        "UI pass + software render, idle",
+        idle.1,
+        Duration::from_millis(16),
+    );
     h.get_by_label("Train this network").click();
-    h.run();
+    h.step();
     assert_eq!(h.state().jobs().0, 1, "training started");
     // Let the worker get going, then draw frames as the window would.
     std::thread::sleep(Duration::from_secs(3));
-    let (mut ui_times, mut frame_times) = (Vec::new(), Vec::new());
-    for _ in 0..200 {
-        let start = Instant::now();
-        h.step();
-        ui_times.push(start.elapsed());
-        h.render().expect("renders");
-        frame_times.push(start.elapsed());
-        std::thread::sleep(Duration::from_millis(16));
-    }
+    let (ui_times, frame_times) = measure_frames(&mut h, 200);
     assert_eq!(h.state().jobs().0, 1, "training ran throughout");
     report(
         "UI pass while training (Runs panel)",

@@ -38,7 +38,11 @@ pub struct Network {
     pub meta: BTreeMap<String, serde_json::Value>,
 }
 
+/// Reading goes through [`NodeWire`]: serde's `flatten` of an internally
+/// tagged enum buffers every node twice, and networks cross the plugin
+/// boundary on every click in the GUI.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "NodeWire")]
 pub struct Node {
     pub name: String,
     #[serde(flatten)]
@@ -92,6 +96,79 @@ pub enum Op {
         #[serde(default = "yes")]
         bias: bool,
     },
+}
+
+/// A node as written on the wire: every operator field optional, checked
+/// against the operator in [`TryFrom`]. The same JSON as [`Node`] writes.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NodeWire {
+    name: String,
+    op: String,
+    inputs: Vec<String>,
+    #[serde(default)]
+    stage: Option<String>,
+    #[serde(default)]
+    block: Option<String>,
+    out_channels: Option<usize>,
+    out_features: Option<usize>,
+    kernel: Option<[usize; 2]>,
+    stride: Option<[usize; 2]>,
+    padding: Option<[usize; 2]>,
+    groups: Option<usize>,
+    bias: Option<bool>,
+}
+
+impl TryFrom<NodeWire> for Node {
+    type Error = String;
+
+    fn try_from(w: NodeWire) -> Result<Self, String> {
+        let need = |value: Option<[usize; 2]>, field: &str| {
+            value.ok_or_else(|| format!("node {}: missing field `{field}` of {}", w.name, w.op))
+        };
+        let op = match w.op.as_str() {
+            "Conv2d" => Op::Conv2d {
+                out_channels: w.out_channels.ok_or_else(|| {
+                    format!("node {}: missing field `out_channels` of Conv2d", w.name)
+                })?,
+                kernel: need(w.kernel, "kernel")?,
+                stride: need(w.stride, "stride")?,
+                padding: need(w.padding, "padding")?,
+                groups: w.groups.unwrap_or(1),
+                bias: w.bias.unwrap_or(false),
+            },
+            "BatchNorm2d" => Op::BatchNorm2d,
+            "Relu" => Op::Relu,
+            "Identity" => Op::Identity,
+            "Add" => Op::Add,
+            "MaxPool2d" => Op::MaxPool2d {
+                kernel: need(w.kernel, "kernel")?,
+                stride: need(w.stride, "stride")?,
+                padding: w.padding.unwrap_or_default(),
+            },
+            "AvgPool2d" => Op::AvgPool2d {
+                kernel: need(w.kernel, "kernel")?,
+                stride: need(w.stride, "stride")?,
+                padding: w.padding.unwrap_or_default(),
+            },
+            "GlobalAvgPool" => Op::GlobalAvgPool,
+            "Flatten" => Op::Flatten,
+            "Linear" => Op::Linear {
+                out_features: w.out_features.ok_or_else(|| {
+                    format!("node {}: missing field `out_features` of Linear", w.name)
+                })?,
+                bias: w.bias.unwrap_or(true),
+            },
+            other => return Err(format!("node {}: unknown operator `{other}`", w.name)),
+        };
+        Ok(Node {
+            name: w.name,
+            op,
+            inputs: w.inputs,
+            stage: w.stage,
+            block: w.block,
+        })
+    }
 }
 
 fn one() -> usize {

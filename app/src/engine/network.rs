@@ -116,15 +116,29 @@ pub fn build_network(
     host: &PluginHost,
     spec: &NetworkSpec,
 ) -> Result<(Network, String), NetworkError> {
-    let arch = find_architecture(host, &spec.arch)?;
-    let params = ArchParams {
+    let base = find_architecture(host, &spec.arch)?.build(&arch_params(spec))?;
+    optimize(host, base, spec)
+}
+
+/// What the architecture plugin is asked to build for `spec`.
+pub fn arch_params(spec: &NetworkSpec) -> ArchParams {
+    ArchParams {
         variant: spec.arch.clone(),
         input: spec.input,
         classes: spec.classes,
         blocks: spec.blocks.clone(),
         width: spec.width,
-    };
-    let mut net = arch.build(&params)?;
+    }
+}
+
+/// Culls, thins and reshapes the architecture's network `base` as `spec`
+/// says; returns the network and its description.
+pub fn optimize(
+    host: &PluginHost,
+    base: Network,
+    spec: &NetworkSpec,
+) -> Result<(Network, String), NetworkError> {
+    let mut net = base;
     if let Some(keep) = &spec.keep {
         net = apply_one(plugin(host, ids::CULL)?, net, json!({ "keep": keep }))?;
     }

@@ -4,10 +4,10 @@
 //! estimate). The GUI recounts on every click; `deepreduce bench --recount`
 //! measures how long that takes.
 
-use super::network::{NetworkError, NetworkSpec, build_network};
+use super::network::{NetworkError, NetworkSpec, arch_params, find_architecture, optimize};
 use super::plugin_host::PluginHost;
 use deepreduce_plugin_api::transform::set_relu;
-use deepreduce_plugin_api::{Analysis, LatencyEstimate, Network, PluginKind, analyze};
+use deepreduce_plugin_api::{Analysis, ArchParams, LatencyEstimate, Network, PluginKind, analyze};
 use std::collections::BTreeMap;
 
 /// What the user has chosen: the paper's knobs plus hand edits.
@@ -48,10 +48,41 @@ impl NetworkView {
     }
 }
 
-/// Builds the draft through the plugins, applies the hand edits and
-/// recounts.
-pub fn recount(host: &PluginHost, draft: &Draft) -> Result<NetworkView, NetworkError> {
-    let (mut network, mut description) = build_network(host, &draft.spec)?;
+/// Recounts drafts, keeping the architecture's network between calls: most
+/// clicks change culling, thinning or reshaping, not the architecture.
+#[derive(Default)]
+pub struct Recounter {
+    base: Option<(ArchParams, Network)>,
+}
+
+impl Recounter {
+    /// Forget the cached architecture (its plugin may have changed).
+    pub fn clear(&mut self) {
+        self.base = None;
+    }
+
+    /// Builds the draft through the plugins, applies the hand edits and
+    /// recounts.
+    pub fn recount(
+        &mut self,
+        host: &PluginHost,
+        draft: &Draft,
+    ) -> Result<NetworkView, NetworkError> {
+        let params = arch_params(&draft.spec);
+        let base = match &self.base {
+            Some((cached, net)) if *cached == params => net.clone(),
+            _ => {
+                let net = find_architecture(host, &draft.spec.arch)?.build(&params)?;
+                self.base = Some((params, net.clone()));
+                net
+            }
+        };
+        view(host, draft, base)
+    }
+}
+
+fn view(host: &PluginHost, draft: &Draft, base: Network) -> Result<NetworkView, NetworkError> {
+    let (mut network, mut description) = optimize(host, base, &draft.spec)?;
     let built: Vec<bool> = network
         .nodes
         .iter()

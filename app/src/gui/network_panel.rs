@@ -4,7 +4,7 @@
 
 use super::Workbench;
 use crate::engine::network::NetworkSpec;
-use crate::engine::network_view::{Draft, NetworkView, ReluLayer, recount};
+use crate::engine::network_view::{Draft, NetworkView, Recounter, ReluLayer};
 use crate::format::{compact, group};
 use deepreduce_plugin_api::{InputSpec, PluginKind, STEM, VariantInfo};
 use std::time::{Duration, Instant};
@@ -22,6 +22,7 @@ pub struct NetworkState {
     stages: Vec<String>,
     variants: Vec<VariantInfo>,
     blocks_field: String,
+    recounter: Recounter,
 }
 
 impl NetworkState {
@@ -32,6 +33,7 @@ impl NetworkState {
     /// Plugins came or went: the architectures on offer may have changed.
     pub fn plugins_changed(&mut self) {
         self.variants.clear();
+        self.recounter.clear();
         self.dirty = true;
     }
 
@@ -119,9 +121,12 @@ impl Workbench {
         }
         self.network.dirty = false;
         let started = Instant::now();
-        let view = self
-            .draft()
-            .and_then(|draft| recount(&self.host, &draft).map_err(|e| e.to_string()));
+        let view = self.draft().and_then(|draft| {
+            self.network
+                .recounter
+                .recount(&self.host, &draft)
+                .map_err(|e| e.to_string())
+        });
         self.network.recount_time = Some(started.elapsed());
         if let Ok(v) = &view
             && self.settings.network.culled.is_empty()

@@ -163,3 +163,101 @@ fn network_stage_helpers() {
     assert!(net.thinned_stages().is_empty());
     assert_eq!(net.meta_f64("alpha"), None);
 }
+
+#[test]
+fn every_operator_reads_back_with_its_defaults() {
+    let ops = [
+        Op::Conv2d {
+            out_channels: 4,
+            kernel: [3, 3],
+            stride: [2, 2],
+            padding: [1, 1],
+            groups: 4,
+            bias: true,
+        },
+        Op::BatchNorm2d,
+        Op::Relu,
+        Op::Identity,
+        Op::Add,
+        Op::MaxPool2d {
+            kernel: [2, 2],
+            stride: [2, 2],
+            padding: [1, 0],
+        },
+        Op::AvgPool2d {
+            kernel: [2, 2],
+            stride: [1, 1],
+            padding: [0, 0],
+        },
+        Op::GlobalAvgPool,
+        Op::Flatten,
+        Op::Linear {
+            out_features: 7,
+            bias: false,
+        },
+    ];
+    for op in ops {
+        let node = Node::new("n", op, &["x"]).in_stage("S1").in_block("S1.B0");
+        let text = serde_json::to_string(&node).unwrap();
+        assert_eq!(serde_json::from_str::<Node>(&text).unwrap(), node, "{text}");
+    }
+    // Fields left out take the documented defaults.
+    let conv: Node = serde_json::from_value(json!({
+        "name": "c", "op": "Conv2d", "out_channels": 8, "kernel": [1, 1],
+        "stride": [1, 1], "padding": [0, 0], "inputs": ["x"]
+    }))
+    .unwrap();
+    assert!(matches!(
+        conv.op,
+        Op::Conv2d {
+            groups: 1,
+            bias: false,
+            ..
+        }
+    ));
+    let fc: Node = serde_json::from_value(
+        json!({"name": "f", "op": "Linear", "out_features": 3, "inputs": ["x"]}),
+    )
+    .unwrap();
+    assert_eq!(
+        fc.op,
+        Op::Linear {
+            out_features: 3,
+            bias: true
+        }
+    );
+    let pool: Node = serde_json::from_value(
+        json!({"name": "p", "op": "MaxPool2d", "kernel": [2, 2], "stride": [2, 2], "inputs": ["x"]}),
+    )
+    .unwrap();
+    assert!(matches!(
+        pool.op,
+        Op::MaxPool2d {
+            padding: [0, 0],
+            ..
+        }
+    ));
+}
+
+#[test]
+fn malformed_nodes_are_refused_with_the_reason() {
+    let error = |value: serde_json::Value| {
+        serde_json::from_value::<Node>(value)
+            .unwrap_err()
+            .to_string()
+    };
+    let missing = error(json!({"name": "c", "op": "Conv2d", "out_channels": 8, "inputs": []}));
+    assert!(
+        missing.contains("node c: missing field `kernel` of Conv2d"),
+        "{missing}"
+    );
+    let unknown = error(json!({"name": "g", "op": "Gelu", "inputs": []}));
+    assert!(
+        unknown.contains("node g: unknown operator `Gelu`"),
+        "{unknown}"
+    );
+    // A field this version does not know could change the meaning
+    // (a dilation, say): refused rather than ignored.
+    let extra = error(json!({"name": "r", "op": "Relu", "inputs": [], "dilation": 2}));
+    assert!(extra.contains("unknown field `dilation`"), "{extra}");
+}
