@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts the real workbench under Xvfb (Mesa's software rendering) and
 # writes one screenshot per panel, so anyone can see what a user sees.
-# A tiny pipeline is run first (about a minute) so that the Runs and
+# A tiny pipeline is run first (a few minutes) so that the Runs and
 # Frontier panels have something to show.
 #
 #   scripts/screenshots.sh [OUT_DIR]        (default: screenshots/)
@@ -25,8 +25,8 @@ trap 'rm -rf "$home"' EXIT
 export HOME="$home" XDG_DATA_HOME="$home/data" XDG_CONFIG_HOME="$home/config"
 export DEEPREDUCE_DB="$home/runs.db" DEEPREDUCE_PLUGIN_DIR="$home/plugins"
 
-"$bin" pipeline --arch resnet18 --blocks 1,1,1,1 --width 8 --epochs 2 --batch 64 \
-  --subset 512 --test-subset 500 --schedule cosine --lr 0.05 --backend flex >/dev/null
+"$bin" pipeline --arch resnet18 --blocks 1,1,1,1 --width 8 --epochs 4 --batch 64 \
+  --subset 1000 --test-subset 500 --schedule cosine --lr 0.05 --backend flex >/dev/null
 
 shoot() {
   local panel="$1"

@@ -151,6 +151,8 @@ fn bench_frames(host: PluginHost) {
 }
 
 fn main() {
+    // As the window does.
+    deepreduce_app::engine::threads::lower_compute_priority();
     let host = PluginHost::discover(&plugin_dirs());
     bench_recount(&host);
     bench_frames(host);

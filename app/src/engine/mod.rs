@@ -13,5 +13,6 @@ pub mod paper;
 pub mod pipeline;
 pub mod plugin_host;
 pub mod store;
+pub mod threads;
 pub mod train;
 pub mod trained;

@@ -174,6 +174,7 @@ impl eframe::App for WorkbenchApp {
 /// Opens the workbench window with every plugin `host` found, on `panel`
 /// or the one open when it last closed.
 pub fn run(host: PluginHost, panel: Option<Tab>) -> Result<(), String> {
+    crate::engine::threads::lower_compute_priority();
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("DeepReDuce Workbench")

@@ -161,3 +161,25 @@ impl Default for Settings {
 
 /// The key under which eframe stores the settings.
 pub const STORAGE_KEY: &str = "deepreduce-workbench";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_survive_a_restart_and_old_files_fill_in_defaults() {
+        let mut s = Settings::default();
+        s.tab = Tab::Frontier;
+        s.dataset = "/data/cifar-100-binary".into();
+        s.network.culled.insert("S1".into());
+        s.network.overrides.insert("s2.b0.relu1".into(), false);
+        s.training.schedule = ScheduleKind::Step;
+        s.last_data_folder = Some("/data".into());
+        let text = serde_json::to_string(&s).unwrap();
+        assert_eq!(serde_json::from_str::<Settings>(&text).unwrap(), s);
+        // Written by an older version that knew fewer settings.
+        let old: Settings = serde_json::from_str(r#"{"tab": "Runs"}"#).unwrap();
+        assert_eq!(old.tab, Tab::Runs);
+        assert_eq!(old.network, NetworkSettings::default());
+    }
+}

@@ -112,9 +112,10 @@ pub fn fashion_mnist() -> deepreduce_datasets::Dataset {
         .expect("Fashion-MNIST: install Debian's dataset-fashion-mnist (.ci/run does)")
 }
 
-/// Serialises the tests of one binary that train: burn initialises
-/// parameters lazily, on first use, from the device's shared random
-/// generator, so concurrent runs would draw each other's numbers.
+/// Serialises the tests of one binary that train: they would share the
+/// same cores (burn's CPU backend uses every one), so one at a time keeps
+/// each test's time predictable. (Seeding no longer needs it: a seeded
+/// model draws all its weights under the engine's own lock.)
 pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(|p| p.into_inner())

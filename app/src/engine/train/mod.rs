@@ -443,3 +443,48 @@ pub fn evaluate(
     }
     100.0 * correct as f64 / seen.max(1) as f64
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use deepreduce_plugin_api::testing::tiny;
+
+    fn first_weights(model: &IrModel) -> Vec<f32> {
+        model.convs()[0]
+            .weight
+            .val()
+            .into_data()
+            .to_vec()
+            .expect("f32 weights")
+    }
+
+    #[test]
+    fn models_seeded_alike_on_parallel_threads_start_alike() {
+        let net = tiny();
+        let device = Device::flex();
+        let train_device = device.clone().autodiff();
+        let make = |seed| {
+            let model = seeded_model(&net, &train_device, device.clone(), seed).unwrap();
+            // Other threads seed the shared generator meanwhile: weights
+            // drawn only now (lazily) would come from their seeds.
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            first_weights(&model)
+        };
+        let alone = make(7);
+        // Threads seeding other values in between must not shift the draws.
+        let results: Vec<(u64, Vec<f32>)> = std::thread::scope(|s| {
+            let handles: Vec<_> = [7, 8, 7, 9, 7, 8]
+                .into_iter()
+                .map(|seed| s.spawn(move || (seed, make(seed))))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for (seed, weights) in &results {
+            if *seed == 7 {
+                assert_eq!(weights, &alone);
+            } else {
+                assert_ne!(weights, &alone);
+            }
+        }
+    }
+}
