@@ -81,16 +81,7 @@ fn plugins_panel_lists_the_built_in_plugins() {
         settings(Tab::Plugins),
     ));
     h.run();
-    for id in [
-        "org.deepreduce.resnet",
-        "org.deepreduce.vgg",
-        "org.deepreduce.mobilenet",
-        "org.deepreduce.cull",
-        "org.deepreduce.thin",
-        "org.deepreduce.reshape",
-        "org.deepreduce.kd",
-        "org.deepreduce.delphi",
-    ] {
+    for id in common::BUILT_IN_PLUGINS {
         h.get_by_label(id);
     }
     h.get_by_label_contains("plugins loaded, 0 refused");

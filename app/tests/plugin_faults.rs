@@ -204,16 +204,7 @@ fn the_plugins_command_shows_errors_and_keeps_going() {
     assert!(out.status.success());
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     let ids: Vec<&str> = rows.iter().filter_map(|r| r["id"].as_str()).collect();
-    for id in [
-        "org.deepreduce.resnet",
-        "org.deepreduce.vgg",
-        "org.deepreduce.mobilenet",
-        "org.deepreduce.cull",
-        "org.deepreduce.thin",
-        "org.deepreduce.reshape",
-        "org.deepreduce.kd",
-        "org.deepreduce.delphi",
-    ] {
+    for id in common::BUILT_IN_PLUGINS {
         assert!(ids.contains(&id), "{id} listed: {rows:?}");
     }
     let broken: Vec<_> = rows.iter().filter(|r| r["status"] == "error").collect();

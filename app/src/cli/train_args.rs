@@ -30,14 +30,15 @@ pub struct TrainArgs {
 impl TrainArgs {
     pub fn config(&self) -> TrainConfig {
         TrainConfig {
-            epochs: self.epochs,
-            batch_size: self.batch,
-            lr: self.lr,
-            schedule: self.schedule.for_epochs(self.epochs),
-            subset: self.subset,
-            test_subset: self.test_subset,
             seed: self.seed,
-            ..TrainConfig::default()
+            ..TrainConfig::with_choices(
+                self.epochs,
+                self.batch,
+                self.lr,
+                self.schedule,
+                self.subset,
+                self.test_subset,
+            )
         }
     }
 }

@@ -111,15 +111,14 @@ impl Default for TrainingSettings {
 
 impl TrainingSettings {
     pub fn config(&self) -> TrainConfig {
-        TrainConfig {
-            epochs: self.epochs,
-            batch_size: self.batch,
-            lr: self.lr,
-            schedule: self.schedule.for_epochs(self.epochs),
-            subset: self.subset,
-            test_subset: self.test_subset,
-            ..TrainConfig::default()
-        }
+        TrainConfig::with_choices(
+            self.epochs,
+            self.batch,
+            self.lr,
+            self.schedule,
+            self.subset,
+            self.test_subset,
+        )
     }
 }
 

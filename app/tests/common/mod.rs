@@ -6,6 +6,18 @@ use deepreduce_app::engine::plugin_host::{PluginDir, PluginHost, build_output_di
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The ids of the plugins the workspace builds.
+pub const BUILT_IN_PLUGINS: [&str; 8] = [
+    "org.deepreduce.resnet",
+    "org.deepreduce.vgg",
+    "org.deepreduce.mobilenet",
+    "org.deepreduce.cull",
+    "org.deepreduce.thin",
+    "org.deepreduce.reshape",
+    "org.deepreduce.kd",
+    "org.deepreduce.delphi",
+];
+
 /// The folder holding the built plugins (target/<profile>).
 pub fn build_dir() -> PathBuf {
     build_output_dir().expect("the test binary has a folder")

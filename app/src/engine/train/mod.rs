@@ -63,6 +63,28 @@ impl Default for TrainConfig {
     }
 }
 
+impl TrainConfig {
+    /// The paper's recipe with what the CLI and the GUI let a user change.
+    pub fn with_choices(
+        epochs: usize,
+        batch_size: usize,
+        lr: f64,
+        schedule: schedule::ScheduleKind,
+        subset: Option<usize>,
+        test_subset: Option<usize>,
+    ) -> Self {
+        TrainConfig {
+            epochs,
+            batch_size,
+            lr,
+            schedule: schedule.for_epochs(epochs),
+            subset,
+            test_subset,
+            ..TrainConfig::default()
+        }
+    }
+}
+
 /// Progress, sent while training runs.
 #[derive(Clone, Debug)]
 pub enum TrainEvent {
@@ -454,7 +476,7 @@ mod tests {
             .weight
             .val()
             .into_data()
-            .to_vec()
+            .try_to_vec::<f32>()
             .expect("f32 weights")
     }
 
