@@ -107,6 +107,11 @@ fn a_broken_plugin_shows_its_error_and_disturbs_nothing() {
         .count();
     assert!(shown >= 1, "the loader's error is shown");
     h.get_by_label_contains("plugins loaded, 1 refused");
+    // A dialog that gives no file (cancelled, or none could be shown)
+    // points to the path field.
+    h.get_by_label("Load plugin…").click();
+    h.run();
+    h.get_by_label_contains("type the path in the field");
     // The built-in plugins still build networks.
     h.get_by_label("Network").click();
     h.run();

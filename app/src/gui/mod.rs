@@ -37,6 +37,8 @@ pub struct Workbench {
     jobs: Vec<Job>,
     backend: BackendSlot,
     store_path: PathBuf,
+    /// Shown under the tabs until the next dialog: e.g. that none appeared.
+    notice: Option<String>,
 }
 
 impl Workbench {
@@ -59,6 +61,7 @@ impl Workbench {
             jobs: Vec::new(),
             backend,
             store_path,
+            notice: None,
         };
         wb.network.mark_dirty();
         wb.runs.mark_dirty();
@@ -79,6 +82,9 @@ impl Workbench {
                     self.status_line(ui);
                 });
             });
+            if let Some(notice) = &self.notice {
+                ui.colored_label(ui.visuals().warn_fg_color, notice);
+            }
         });
         egui::CentralPanel::default().show(ui, |ui| match self.settings.tab {
             Tab::Plugins => self.plugins_panel(ui),
@@ -109,7 +115,15 @@ impl Workbench {
     fn poll(&mut self, ctx: &egui::Context) {
         self.backend.poll(self.settings.training.backend);
         while let Some((purpose, path)) = self.dialogs.poll() {
-            let Some(path) = path else { continue };
+            let Some(path) = path else {
+                self.notice = Some(
+                    "No file was chosen. If no dialog appeared (no desktop portal on this \
+                     system), type the path in the field instead."
+                        .into(),
+                );
+                continue;
+            };
+            self.notice = None;
             match purpose {
                 Purpose::LoadPlugin => self.load_plugin(&path),
                 Purpose::DataFile | Purpose::DataFolder => self.choose_dataset_path(&path),
