@@ -265,7 +265,7 @@ impl Workbench {
             ui.label("ReLUs");
             ui.strong(group(t.relus));
             ui.end_row();
-            ui.label("MACs");
+            ui.label("FLOPs (multiply-accumulates)");
             ui.label(compact(t.macs as f64));
             ui.end_row();
             ui.label("Parameters");
