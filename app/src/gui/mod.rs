@@ -39,6 +39,9 @@ pub struct Workbench {
     store_path: PathBuf,
     /// Shown under the tabs until the next dialog: e.g. that none appeared.
     notice: Option<String>,
+    /// CPU time of recent frames (UI, tessellation, painting), as eframe
+    /// reports it; shown in the status line.
+    frame_times: std::collections::VecDeque<f32>,
 }
 
 impl Workbench {
@@ -62,6 +65,7 @@ impl Workbench {
             backend,
             store_path,
             notice: None,
+            frame_times: Default::default(),
         };
         wb.network.mark_dirty();
         wb.runs.mark_dirty();
@@ -102,7 +106,20 @@ impl Workbench {
         }
     }
 
+    /// Keeps the last 120 frame times (seconds).
+    fn record_frame_time(&mut self, seconds: f32) {
+        if self.frame_times.len() == 120 {
+            self.frame_times.pop_front();
+        }
+        self.frame_times.push_back(seconds);
+    }
+
     fn status_line(&mut self, ui: &mut egui::Ui) {
+        if let Some(worst) = self.frame_times.iter().copied().reduce(f32::max) {
+            ui.label(format!("frame ≤ {:.1} ms", worst * 1e3))
+                .on_hover_text("the slowest of the last 120 frames: UI, tessellation and painting");
+            ui.separator();
+        }
         let (running, _) = self.jobs();
         if running > 0 {
             ui.label(format!("{running} running"));
@@ -164,22 +181,34 @@ impl Workbench {
     }
 }
 
-/// eframe's side: persistence and the frame loop.
-struct WorkbenchApp(Workbench);
+/// eframe's side: persistence, the frame loop and, when
+/// `$DEEPREDUCE_FRAME_LOG` names a file, one line per frame with its CPU
+/// time in seconds (what `scripts/frame-bench.sh` reads).
+struct WorkbenchApp {
+    workbench: Workbench,
+    frame_log: Option<std::fs::File>,
+}
 
 impl eframe::App for WorkbenchApp {
-    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        self.0.show(ui);
+    fn ui(&mut self, ui: &mut egui::Ui, frame: &mut eframe::Frame) {
+        if let Some(seconds) = frame.info().cpu_usage {
+            self.workbench.record_frame_time(seconds);
+            if let Some(log) = &mut self.frame_log {
+                use std::io::Write;
+                let _ = writeln!(log, "{seconds}");
+            }
+        }
+        self.workbench.show(ui);
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
-        eframe::set_value(storage, settings::STORAGE_KEY, &self.0.settings);
+        eframe::set_value(storage, settings::STORAGE_KEY, &self.workbench.settings);
     }
 
     fn on_exit(&mut self) {
         // Running workers stop between batches; their finished epochs are
         // already in the run store and resume later.
-        for job in &self.0.jobs {
+        for job in &self.workbench.jobs {
             job.cancel();
         }
     }
@@ -210,9 +239,12 @@ pub fn run(host: PluginHost, panel: Option<Tab>) -> Result<(), String> {
                 settings.tab = tab;
             }
             let dialogs = Box::new(dialogs::NativeDialogs::new(cc.egui_ctx.clone()));
-            Ok(Box::new(WorkbenchApp(Workbench::new(
-                host, settings, dialogs, store_path,
-            ))))
+            let frame_log = std::env::var_os("DEEPREDUCE_FRAME_LOG")
+                .and_then(|path| std::fs::File::create(path).ok());
+            Ok(Box::new(WorkbenchApp {
+                workbench: Workbench::new(host, settings, dialogs, store_path),
+                frame_log,
+            }))
         }),
     )
     .map_err(|e| format!("cannot open the workbench window: {e}"))
