@@ -56,7 +56,7 @@ pub fn run(host: &PluginHost, args: &Args) -> Result<(), String> {
                 dataset: args.dataset.clone(),
                 blocks: args.blocks.clone(),
                 width: args.width,
-                train: args.training.config(),
+                train: args.training.config(&args.dataset),
                 criticality_without_kd: args.criticality_without_kd,
                 extra_plugins: args.extra_plugins.clone(),
                 kd: !args.no_kd,

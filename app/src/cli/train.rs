@@ -66,7 +66,13 @@ pub fn run(host: &PluginHost, args: &Args) -> Result<(), String> {
         checkpoint_dir: args.out.as_ref().map(|d| d.join("checkpoints")),
         resume: None,
     };
-    let outcome = train(&net, &data, &args.training.config(), teacher, &ctx);
+    let outcome = train(
+        &net,
+        &data,
+        &args.training.config(&args.network.dataset),
+        teacher,
+        &ctx,
+    );
     drop(tx);
     let _ = progress.join();
     let outcome = outcome.map_err(|e| e.to_string())?;

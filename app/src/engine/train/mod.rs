@@ -64,6 +64,20 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// The paper's epochs and schedule for `dataset` (a name or a path):
+    /// CIFAR-10 trains 150 epochs with cosine decay, everything else 120
+    /// epochs with lr / 10 every 30 (SPEC.md).
+    pub fn paper_schedule(dataset: &str) -> (usize, schedule::ScheduleKind) {
+        let kind = deepreduce_datasets::DatasetKind::from_name(dataset)
+            .or_else(|| deepreduce_datasets::detect(std::path::Path::new(dataset)));
+        match kind {
+            Some(deepreduce_datasets::DatasetKind::Cifar10) => {
+                (150, schedule::ScheduleKind::Cosine)
+            }
+            _ => (120, schedule::ScheduleKind::Step),
+        }
+    }
+
     /// The paper's recipe with what the CLI and the GUI let a user change.
     pub fn with_choices(
         epochs: usize,
@@ -478,6 +492,22 @@ mod tests {
             .into_data()
             .try_to_vec::<f32>()
             .expect("f32 weights")
+    }
+
+    #[test]
+    fn cifar10_trains_150_cosine_epochs_and_the_rest_120_stepped() {
+        use schedule::ScheduleKind::{Cosine, Step};
+        assert_eq!(TrainConfig::paper_schedule("cifar10"), (150, Cosine));
+        assert_eq!(TrainConfig::paper_schedule("cifar100"), (120, Step));
+        assert_eq!(TrainConfig::paper_schedule("synthetic"), (120, Step));
+        let dir = std::env::temp_dir().join(format!("cifar10-detect-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("data_batch_1.bin"), b"").unwrap();
+        assert_eq!(
+            TrainConfig::paper_schedule(dir.to_str().unwrap()),
+            (150, Cosine)
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
