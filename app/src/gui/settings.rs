@@ -167,13 +167,15 @@ mod tests {
 
     #[test]
     fn settings_survive_a_restart_and_old_files_fill_in_defaults() {
-        let mut s = Settings::default();
-        s.tab = Tab::Frontier;
-        s.dataset = "/data/cifar-100-binary".into();
+        let mut s = Settings {
+            tab: Tab::Frontier,
+            dataset: "/data/cifar-100-binary".into(),
+            last_data_folder: Some("/data".into()),
+            ..Settings::default()
+        };
         s.network.culled.insert("S1".into());
         s.network.overrides.insert("s2.b0.relu1".into(), false);
         s.training.schedule = ScheduleKind::Step;
-        s.last_data_folder = Some("/data".into());
         let text = serde_json::to_string(&s).unwrap();
         assert_eq!(serde_json::from_str::<Settings>(&text).unwrap(), s);
         // Written by an older version that knew fewer settings.
