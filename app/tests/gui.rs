@@ -387,3 +387,49 @@ fn the_export_panel_saves_onnx_with_its_manifest() {
     h.get_by_label_contains("BatchNorms folded");
     snapshot(&mut h, "export_panel");
 }
+
+#[test]
+fn a_training_cancelled_from_the_runs_panel_resumes_to_the_end() {
+    let dir = common::temp_dir("gui-cancel-resume");
+    let store = dir.join("runs.db");
+    let mut s = settings(Tab::Runs);
+    s.network.blocks = Some(vec![1, 1, 1, 1]);
+    s.network.width = Some(4);
+    s.training.epochs = 3;
+    s.training.batch = 32;
+    s.training.subset = Some(1000);
+    s.training.test_subset = Some(100);
+    s.training.kd = false;
+    let mut h = harness(workbench(&store, ScriptedDialogs::default(), s));
+    step_until(&mut h, Duration::from_secs(60), Workbench::backend_ready);
+    h.get_by_label("Train this network").click();
+    h.step();
+    // Cancel once the first epoch is in the store.
+    let epochs_done = || {
+        let runs = Store::open(&store).unwrap().runs(None).unwrap();
+        let id = runs.first().map(|r| r.id);
+        id.map_or(0, |id| {
+            Store::open(&store).unwrap().epochs(id).unwrap().len()
+        })
+    };
+    let limit = Instant::now() + Duration::from_secs(300);
+    while epochs_done() < 1 {
+        assert!(Instant::now() < limit, "no epoch finished");
+        h.step();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    h.get_by_label("Cancel").click();
+    step_until(&mut h, Duration::from_secs(120), |wb| wb.jobs().0 == 0);
+    let run = &Store::open(&store).unwrap().runs(None).unwrap()[0];
+    assert_eq!(run.status, "cancelled");
+    let kept = epochs_done();
+    assert!((1..3).contains(&kept), "{kept} epochs before the cancel");
+
+    h.get_by_label("Resume").click();
+    h.step();
+    step_until(&mut h, Duration::from_secs(300), |wb| wb.jobs().0 == 0);
+    let run = &Store::open(&store).unwrap().runs(None).unwrap()[0];
+    assert_eq!(run.status, "completed", "{:?}", run.error);
+    assert_eq!(epochs_done(), 3);
+    assert!(run.accuracy.is_some() && run.weights.is_some());
+}
