@@ -68,7 +68,9 @@ pub fn count_json(args: &[&str]) -> serde_json::Value {
 
 /// A fresh, empty folder unique to this test process and `name`.
 pub fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("deepreduce-test-{}-{name}", std::process::id()));
+    // Fixed width: GUI snapshots mask paths by their drawn size.
+    let dir =
+        std::env::temp_dir().join(format!("deepreduce-test-{:010}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
