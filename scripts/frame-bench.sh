@@ -11,17 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-40}"
-for tool in xvfb-run xdotool; do
-  command -v "$tool" >/dev/null || { echo "needs $tool (apt install xvfb xdotool)" >&2; exit 1; }
-done
-cargo build --workspace
-target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-bin="$target_dir/debug/deepreduce"
-
-home="$(mktemp -d)"
-trap 'rm -rf "$home"' EXIT
-export HOME="$home" XDG_DATA_HOME="$home/data" XDG_CONFIG_HOME="$home/config"
-export DEEPREDUCE_DB="$home/runs.db" DEEPREDUCE_PLUGIN_DIR="$home/plugins"
+source scripts/fresh-workbench.sh xvfb-run xdotool
 log="$home/frames.log"
 
 xvfb-run -a -s "-screen 0 1280x800x24" bash -c '

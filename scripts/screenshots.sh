@@ -11,19 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out="$(realpath -m "${1:-screenshots}")"
 mkdir -p "$out"
-for tool in xvfb-run import; do
-  command -v "$tool" >/dev/null || { echo "needs $tool (apt install xvfb imagemagick)" >&2; exit 1; }
-done
-
-cargo build --workspace
-target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-bin="$target_dir/debug/deepreduce"
-
-# A fresh user: no saved settings, no user plugins, a store of its own.
-home="$(mktemp -d)"
-trap 'rm -rf "$home"' EXIT
-export HOME="$home" XDG_DATA_HOME="$home/data" XDG_CONFIG_HOME="$home/config"
-export DEEPREDUCE_DB="$home/runs.db" DEEPREDUCE_PLUGIN_DIR="$home/plugins"
+source scripts/fresh-workbench.sh xvfb-run import
 
 "$bin" pipeline --arch resnet18 --blocks 1,1,1,1 --width 8 --epochs 4 --batch 64 \
   --subset 1000 --test-subset 500 --schedule cosine --lr 0.05 --backend flex >/dev/null
