@@ -422,6 +422,8 @@ fn a_training_cancelled_from_the_runs_panel_resumes_to_the_end() {
     step_until(&mut h, Duration::from_secs(120), |wb| wb.jobs().0 == 0);
     let run = &Store::open(&store).unwrap().runs(None).unwrap()[0];
     assert_eq!(run.status, "cancelled");
+    // The run records the plugins that built its network.
+    assert_eq!(run.plugins[0]["id"], "org.deepreduce.resnet");
     let kept = epochs_done();
     assert!((1..3).contains(&kept), "{kept} epochs before the cancel");
 

@@ -120,6 +120,29 @@ pub fn build_network(
     optimize(host, base, spec)
 }
 
+/// (id, version) of every plugin that [`build_network`] drives for `spec`,
+/// as the run store records them.
+pub fn plugins_used(
+    host: &PluginHost,
+    spec: &NetworkSpec,
+) -> Result<Vec<(String, String)>, NetworkError> {
+    let mut used = vec![find_architecture(host, &spec.arch)?];
+    let steps = [
+        (spec.keep.is_some(), ids::CULL),
+        (spec.thin, ids::THIN),
+        (spec.alpha != 1.0 || spec.rho != 1.0, ids::RESHAPE),
+    ];
+    for (applies, id) in steps {
+        if applies {
+            used.push(plugin(host, id)?);
+        }
+    }
+    Ok(used
+        .into_iter()
+        .map(|p| (p.descriptor.id.clone(), p.descriptor.version.clone()))
+        .collect())
+}
+
 /// What the architecture plugin is asked to build for `spec`.
 pub fn arch_params(spec: &NetworkSpec) -> ArchParams {
     ArchParams {

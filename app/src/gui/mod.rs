@@ -239,8 +239,11 @@ pub fn run(host: PluginHost, panel: Option<Tab>) -> Result<(), String> {
                 settings.tab = tab;
             }
             let dialogs = Box::new(dialogs::NativeDialogs::new(cc.egui_ctx.clone()));
-            let frame_log = std::env::var_os("DEEPREDUCE_FRAME_LOG")
-                .and_then(|path| std::fs::File::create(path).ok());
+            let frame_log = std::env::var_os("DEEPREDUCE_FRAME_LOG").and_then(|path| {
+                std::fs::File::create(&path)
+                    .map_err(|e| eprintln!("DEEPREDUCE_FRAME_LOG {}: {e}", path.to_string_lossy()))
+                    .ok()
+            });
             Ok(Box::new(WorkbenchApp {
                 workbench: Workbench::new(host, settings, dialogs, store_path),
                 frame_log,

@@ -6,6 +6,7 @@
 use super::Workbench;
 use super::jobs::{Job, JobKind, JobState, WorkerContext};
 use crate::engine::backend::BackendChoice;
+use crate::engine::network::plugins_used;
 use crate::engine::pipeline::single::{SingleRun, plan_single};
 use crate::engine::pipeline::{PipelineConfig, create};
 use crate::engine::store::{PipelineRow, RunRow, Store};
@@ -176,8 +177,10 @@ impl Workbench {
             train: self.settings.training.config(),
             teacher,
         };
+        let draft = self.draft()?;
+        let plugins = plugins_used(&self.host, &draft.spec).map_err(|e| e.to_string())?;
         let store = Store::open(&self.store_path).map_err(|e| e.to_string())?;
-        let id = plan_single(&store, &view.network, &view.description, &[], &run)
+        let id = plan_single(&store, &view.network, &view.description, &plugins, &run)
             .map_err(|e| e.to_string())?;
         self.spawn_single(ctx, id, format!("run {id}: {}", view.description));
         Ok(())
