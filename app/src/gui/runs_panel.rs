@@ -328,12 +328,14 @@ impl Workbench {
             self.runs.teacher = None;
             return;
         }
+        // The full-ReLU network (most ReLUs) trained best.
         let best = candidates
             .iter()
             .max_by(|a, b| {
-                (a.relus, a.accuracy.unwrap_or(0.0))
-                    .partial_cmp(&(b.relus, b.accuracy.unwrap_or(0.0)))
-                    .expect("finite")
+                let accuracy = |r: &RunRow| r.accuracy.unwrap_or(0.0);
+                a.relus
+                    .cmp(&b.relus)
+                    .then(accuracy(a).total_cmp(&accuracy(b)))
             })
             .map(|r| r.id);
         let chosen = self
