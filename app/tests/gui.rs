@@ -435,3 +435,36 @@ fn a_training_cancelled_from_the_runs_panel_resumes_to_the_end() {
     assert_eq!(epochs_done(), 3);
     assert!(run.accuracy.is_some() && run.weights.is_some());
 }
+
+#[test]
+fn a_single_training_distils_from_the_teacher_the_runs_panel_offers() {
+    let dir = common::temp_dir("gui-kd");
+    let store = dir.join("runs.db");
+    let teacher = trained_run(&store);
+    let mut s = settings(Tab::Runs);
+    s.network.blocks = Some(vec![1, 1, 1, 1]);
+    s.network.width = Some(4);
+    s.training.epochs = 1;
+    s.training.subset = Some(128);
+    s.training.test_subset = Some(64);
+    let mut h = harness(workbench(&store, ScriptedDialogs::default(), s));
+    step_until(&mut h, Duration::from_secs(60), Workbench::backend_ready);
+    let offered = format!("run {teacher}:");
+    let choice = h.get_by_label("teacher").accesskit_node().value();
+    assert!(
+        choice.as_deref().is_some_and(|v| v.starts_with(&offered)),
+        "the trained run is offered as the teacher: {choice:?}"
+    );
+    h.get_by_label("Train this network").click();
+    h.step();
+    step_until(&mut h, Duration::from_secs(300), |wb| wb.jobs() == (0, 1));
+    let runs = Store::open(&store).unwrap().runs(None).unwrap();
+    let student = runs.iter().find(|r| r.id != teacher).expect("the new run");
+    assert_eq!(student.status, "completed", "{:?}", student.error);
+    assert_eq!(student.config["kd"], true);
+    let weights = runs[0].weights.as_ref().unwrap();
+    assert_eq!(
+        student.config["teacher"],
+        weights.to_string_lossy().as_ref()
+    );
+}
