@@ -37,6 +37,11 @@ impl NetworkState {
         self.dirty = true;
     }
 
+    /// The architecture's body stages, as last built.
+    pub fn stages(&self) -> &[String] {
+        &self.stages
+    }
+
     /// The ReLU count shown, when the network builds.
     pub fn relus(&self) -> Option<u64> {
         match &self.view {

@@ -305,9 +305,30 @@ impl Workbench {
         if pipeline.clicked() {
             self.runs.start_error = self.start_pipeline(&ctx).err();
         }
+        ui.label(self.workload());
         if let Some(e) = &self.runs.start_error {
             ui.colored_label(ui.visuals().error_fg_color, e);
         }
+    }
+
+    /// How much a start trains, so nobody starts a two-hour pipeline by
+    /// surprise: images per training, and the pipeline's trainings
+    /// (baseline, one per stage, five variants of each culled network).
+    fn workload(&self) -> String {
+        let t = &self.settings.training;
+        let images = match t.subset {
+            Some(n) => group((n * t.epochs) as u64),
+            None => format!("{} x the training set", t.epochs),
+        };
+        let stages = self.network.stages().len();
+        let trainings = 1 + stages + stages.saturating_sub(1) * 5;
+        let width = match self.settings.network.width {
+            Some(w) => format!("width {w}"),
+            None => "full width".into(),
+        };
+        format!(
+            "Each training sees {images} images ({width}); the pipeline runs up to {trainings} trainings."
+        )
     }
 
     /// Completed runs whose network takes the same input and classes.
