@@ -3,6 +3,7 @@
 //! MACs, parameters and latency estimate are recounted on every change.
 
 use super::Workbench;
+use crate::engine::dataset_shape::{info_shape, known_shape};
 use crate::engine::network::NetworkSpec;
 use crate::engine::network_view::{Draft, NetworkView, Recounter, ReluLayer};
 use crate::format::{compact, group};
@@ -56,27 +57,11 @@ impl Workbench {
     /// datasets, read from the Data panel for a path.
     pub(super) fn dataset_shape(&self) -> Result<(InputSpec, usize), String> {
         let name = &self.settings.dataset;
-        if let Some((channels, side, classes)) = deepreduce_datasets::input_shape(name) {
-            let input = InputSpec {
-                channels,
-                height: side,
-                width: side,
-            };
-            return Ok((input, classes));
-        }
-        match self.data.loaded_info(name) {
-            Some(info) => Ok((
-                InputSpec {
-                    channels: info.channels,
-                    height: info.height,
-                    width: info.width,
-                },
-                info.classes,
-            )),
-            None => Err(format!(
-                "{name}: open it in the Data panel to read its image size and classes"
-            )),
-        }
+        known_shape(name)
+            .or_else(|| self.data.loaded_info(name).map(info_shape))
+            .ok_or_else(|| {
+                format!("{name}: open it in the Data panel to read its image size and classes")
+            })
     }
 
     /// The draft the settings describe.

@@ -36,8 +36,20 @@ impl PluginsState {
         state
     }
 
+    /// Relists the host's plugins; a file already listed keeps its hash
+    /// (hashing every library again on each load would be wasted I/O).
     fn refresh(&mut self, host: &PluginHost) {
-        let hash = |p: &Path| file_sha256(p).unwrap_or_else(|e| format!("unreadable: {e}"));
+        let known: std::collections::HashMap<PathBuf, String> = self
+            .rows
+            .drain(..)
+            .map(|row| (row.path, row.sha256))
+            .collect();
+        let hash = |p: &Path| {
+            known
+                .get(p)
+                .cloned()
+                .unwrap_or_else(|| file_sha256(p).unwrap_or_else(|e| format!("unreadable: {e}")))
+        };
         let loaded = host.plugins().iter().map(|p| {
             let d = &p.descriptor;
             PluginRow {

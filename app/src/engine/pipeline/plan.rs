@@ -1,6 +1,7 @@
 //! Which networks the pipeline trains, built through the plugins: the
 //! baseline, the stage-only criticality networks, and the candidates.
 
+use super::super::dataset_shape::info_shape;
 use super::super::network::{
     NetworkError, NetworkSpec, apply_one, build_network, find_architecture, ids, plugin,
 };
@@ -59,16 +60,12 @@ pub struct Planner<'a> {
 
 impl<'a> Planner<'a> {
     pub fn new(host: &'a PluginHost, cfg: &'a PipelineConfig, info: &DatasetInfo) -> Self {
-        let input = InputSpec {
-            channels: info.channels,
-            height: info.height,
-            width: info.width,
-        };
+        let (input, classes) = info_shape(info);
         Planner {
             host,
             cfg,
             input,
-            classes: info.classes,
+            classes,
         }
     }
 
