@@ -3,6 +3,7 @@
 //! over numbered value slots; parametric layers live in plain vectors so
 //! burn's record/store machinery saves and loads them.
 
+mod conv;
 mod plan;
 
 use burn::module::Module;
@@ -150,7 +151,7 @@ impl IrModel {
             Step::Layer {
                 layer: Layer::Conv(i),
                 input,
-            } => Value::Map(self.convs[i].forward(map(input))),
+            } => Value::Map(conv::conv2d(&self.convs[i], map(input))),
             Step::Layer {
                 layer: Layer::Norm(i),
                 input,

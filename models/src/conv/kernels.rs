@@ -1,0 +1,501 @@
+//! A dense 2-D convolution (groups = 1, dilation = 1, f32, NCHW) and its two
+//! gradients, as per-image im2col + one GEMM each, parallel over the images
+//! of the batch.
+//!
+//! Everything stays in NCHW: for one image the patch matrix `cols` is
+//! `[C_in·kh·kw, H_out·W_out]`, so
+//! - forward:      `y = W · cols`              (`[C_out, P]`, already NCHW),
+//! - input grad:   `dcols = Wᵀ · dy`, then scattered back (col2im),
+//! - weight grad:  `dW += dy · colsᵀ`, summed over the images of each thread.
+//!
+//! burn's flex backend reaches the same results through NHWC copies of every
+//! input, a transposed convolution for the input gradient and a "batch as
+//! channels" convolution for the weight gradient; these three GEMMs keep the
+//! work where the FLOPs are (see `deepreduce bench`).
+
+use gemm::{Parallelism, gemm};
+use rayon::prelude::*;
+
+/// Sizes of one convolution call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Geometry {
+    pub batch: usize,
+    pub in_channels: usize,
+    pub in_h: usize,
+    pub in_w: usize,
+    pub out_channels: usize,
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    pub padding: [usize; 2],
+}
+
+impl Geometry {
+    pub fn out_h(&self) -> usize {
+        (self.in_h + 2 * self.padding[0] - self.kernel[0]) / self.stride[0] + 1
+    }
+
+    pub fn out_w(&self) -> usize {
+        (self.in_w + 2 * self.padding[1] - self.kernel[1]) / self.stride[1] + 1
+    }
+
+    /// Rows of the patch matrix: one per (input channel, kernel row, kernel column).
+    fn patch_len(&self) -> usize {
+        self.in_channels * self.kernel[0] * self.kernel[1]
+    }
+
+    /// Output positions of one image.
+    fn positions(&self) -> usize {
+        self.out_h() * self.out_w()
+    }
+
+    fn image_len(&self) -> usize {
+        self.in_channels * self.in_h * self.in_w
+    }
+
+    fn out_image_len(&self) -> usize {
+        self.out_channels * self.positions()
+    }
+
+    pub fn weight_len(&self) -> usize {
+        self.out_channels * self.patch_len()
+    }
+}
+
+/// Columns a group of images aims for in its patch matrix: enough to keep
+/// GEMM in its efficient regime and to pack the weights once per group
+/// rather than once per image when feature maps are small (4x4 in ResNet18's
+/// last stage), small enough that the patch matrix stays in cache.
+const GROUP_COLUMNS: usize = 1024;
+
+/// Images per group: the batch is cut into groups of consecutive images whose
+/// patch matrices sit side by side, `[C_in·kh·kw, images·H_out·W_out]`.
+fn group_size(g: &Geometry) -> usize {
+    let per_thread = g.batch.div_ceil(rayon::current_num_threads()).max(1);
+    GROUP_COLUMNS
+        .div_ceil(g.positions().max(1))
+        .clamp(1, per_thread)
+}
+
+/// `y[n] = W · cols(x[n])`; returns `[N, C_out, H_out, W_out]`.
+pub fn forward(g: &Geometry, x: &[f32], weight: &[f32]) -> Vec<f32> {
+    let images = group_size(g);
+    let mut y = vec![0.0; g.batch * g.out_image_len()];
+    y.par_chunks_mut(images * g.out_image_len())
+        .zip(x.par_chunks(images * g.image_len()))
+        .for_each_init(
+            || (Vec::new(), Vec::new()),
+            |(cols, y_group), (y, x)| {
+                let n = x.len() / g.image_len();
+                let columns = n * g.positions();
+                patches(g, x, cols);
+                // y_group[C_out, n·P] = W[C_out, K] · cols[K, n·P]
+                y_group.resize(g.out_channels * columns, 0.0);
+                let w = Operand::row_major(weight, g.patch_len());
+                matmul(
+                    y_group,
+                    false,
+                    w,
+                    Operand::row_major(cols, columns),
+                    [g.out_channels, columns, g.patch_len()],
+                );
+                ungroup_channels(y_group, y, g.out_channels, g.positions());
+            },
+        );
+    y
+}
+
+/// `dx[n] = col2im(Wᵀ · dy[n])`; returns `[N, C_in, H_in, W_in]`.
+pub fn input_grad(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
+    let images = group_size(g);
+    let mut dx = vec![0.0; g.batch * g.image_len()];
+    dx.par_chunks_mut(images * g.image_len())
+        .zip(dy.par_chunks(images * g.out_image_len()))
+        .for_each_init(
+            || (Vec::new(), Vec::new()),
+            |(dy_group, dcols), (dx, dy)| {
+                let columns = dy.len() / g.out_channels;
+                group_channels(dy, dy_group, g.out_channels, g.positions());
+                // dcols[K, n·P] = Wᵀ[K, C_out] · dy_group[C_out, n·P]
+                dcols.resize(g.patch_len() * columns, 0.0);
+                let wt = Operand::transposed(weight, g.patch_len());
+                matmul(
+                    dcols,
+                    false,
+                    wt,
+                    Operand::row_major(dy_group, columns),
+                    [g.patch_len(), columns, g.out_channels],
+                );
+                scatter_patches(g, dcols, dx);
+            },
+        );
+    dx
+}
+
+/// `dW = Σ_n dy[n] · cols(x[n])ᵀ`; returns `[C_out, C_in, kh, kw]`.
+pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    let images = group_size(g);
+    let groups = g.batch.div_ceil(images);
+    // Contiguous runs of groups, one per thread, each summed into its own
+    // buffer by accumulating GEMMs; the buffers are added at the end.
+    let runs = rayon::current_num_threads().clamp(1, groups.max(1));
+    let per_run = groups.div_ceil(runs);
+    let partial = |run: usize| {
+        let mut dw = vec![0.0; g.weight_len()];
+        let (mut cols, mut dy_group) = (Vec::new(), Vec::new());
+        let first = (run * per_run * images).min(g.batch);
+        let last = ((run + 1) * per_run * images).min(g.batch);
+        let x = x[first * g.image_len()..last * g.image_len()].chunks(images * g.image_len());
+        let dy = dy[first * g.out_image_len()..last * g.out_image_len()]
+            .chunks(images * g.out_image_len());
+        for (i, (x, dy)) in x.zip(dy).enumerate() {
+            let columns = dy.len() / g.out_channels;
+            patches(g, x, &mut cols);
+            group_channels(dy, &mut dy_group, g.out_channels, g.positions());
+            // dW[C_out, K] (+)= dy_group[C_out, n·P] · colsᵀ[n·P, K]
+            matmul(
+                &mut dw,
+                i > 0,
+                Operand::row_major(&dy_group, columns),
+                Operand::transposed(&cols, columns),
+                [g.out_channels, g.patch_len(), columns],
+            );
+        }
+        dw
+    };
+    (0..runs)
+        .into_par_iter()
+        .map(partial)
+        .reduce_with(|mut a, b| {
+            a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+            a
+        })
+        .unwrap_or_else(|| vec![0.0; g.weight_len()])
+}
+
+/// `[n, C, P]` (NCHW of n images) to `[C, n·P]` (the images side by side).
+fn group_channels(images: &[f32], grouped: &mut Vec<f32>, channels: usize, positions: usize) {
+    let n = images.len() / (channels * positions);
+    grouped.resize(images.len(), 0.0);
+    for (b, image) in images.chunks_exact(channels * positions).enumerate() {
+        for (c, plane) in image.chunks_exact(positions).enumerate() {
+            let at = (c * n + b) * positions;
+            grouped[at..at + positions].copy_from_slice(plane);
+        }
+    }
+}
+
+/// The inverse of [`group_channels`].
+fn ungroup_channels(grouped: &[f32], images: &mut [f32], channels: usize, positions: usize) {
+    let n = images.len() / (channels * positions);
+    for (b, image) in images.chunks_exact_mut(channels * positions).enumerate() {
+        for (c, plane) in image.chunks_exact_mut(positions).enumerate() {
+            let at = (c * n + b) * positions;
+            plane.copy_from_slice(&grouped[at..at + positions]);
+        }
+    }
+}
+
+/// The patch matrix of consecutive images `x`, `[C_in·kh·kw, n·H_out·W_out]`,
+/// built in `cols`.
+fn patches(g: &Geometry, x: &[f32], cols: &mut Vec<f32>) {
+    let n = x.len() / g.image_len();
+    let p = g.positions();
+    cols.resize(g.patch_len() * n * p, 0.0);
+    for_each_patch_row(g, |row, channel, ky, kx| {
+        let span = valid_columns(g, kx);
+        let first = (span.start * g.stride[1] + kx).wrapping_sub(g.padding[1]);
+        for (b, image) in x.chunks_exact(g.image_len()).enumerate() {
+            let plane = &image[channel * g.in_h * g.in_w..(channel + 1) * g.in_h * g.in_w];
+            let at = (row * n + b) * p;
+            for (oy, out_row) in cols[at..at + p].chunks_exact_mut(g.out_w()).enumerate() {
+                let Some(iy) = input_row(g, oy, ky).filter(|_| !span.is_empty()) else {
+                    out_row.fill(0.0);
+                    continue;
+                };
+                out_row[..span.start].fill(0.0);
+                out_row[span.end..].fill(0.0);
+                let in_row = &plane[iy * g.in_w..(iy + 1) * g.in_w];
+                if g.stride[1] == 1 {
+                    out_row[span.clone()].copy_from_slice(&in_row[first..first + span.len()]);
+                } else {
+                    let picks = in_row[first..].iter().step_by(g.stride[1]);
+                    out_row[span.clone()]
+                        .iter_mut()
+                        .zip(picks)
+                        .for_each(|(o, v)| *o = *v);
+                }
+            }
+        }
+    });
+}
+
+/// The adjoint of [`patches`]: adds every patch-matrix entry back onto the
+/// input pixel of `dx` (consecutive images) it was read from.
+fn scatter_patches(g: &Geometry, dcols: &[f32], dx: &mut [f32]) {
+    let n = dx.len() / g.image_len();
+    let p = g.positions();
+    for_each_patch_row(g, |row, channel, ky, kx| {
+        let span = valid_columns(g, kx);
+        if span.is_empty() {
+            return;
+        }
+        let first = span.start * g.stride[1] + kx - g.padding[1];
+        for (b, image) in dx.chunks_exact_mut(g.image_len()).enumerate() {
+            let plane = &mut image[channel * g.in_h * g.in_w..(channel + 1) * g.in_h * g.in_w];
+            let at = (row * n + b) * p;
+            for (oy, grad_row) in dcols[at..at + p].chunks_exact(g.out_w()).enumerate() {
+                let Some(iy) = input_row(g, oy, ky) else {
+                    continue;
+                };
+                let in_row = &mut plane[iy * g.in_w..(iy + 1) * g.in_w];
+                let targets = in_row[first..].iter_mut().step_by(g.stride[1]);
+                targets
+                    .zip(&grad_row[span.clone()])
+                    .for_each(|(t, d)| *t += d);
+            }
+        }
+    });
+}
+
+fn for_each_patch_row(g: &Geometry, mut visit: impl FnMut(usize, usize, usize, usize)) {
+    let [kh, kw] = g.kernel;
+    for channel in 0..g.in_channels {
+        for ky in 0..kh {
+            for kx in 0..kw {
+                visit((channel * kh + ky) * kw + kx, channel, ky, kx);
+            }
+        }
+    }
+}
+
+/// The input row that output row `oy` reads through kernel row `ky`, if it is not padding.
+fn input_row(g: &Geometry, oy: usize, ky: usize) -> Option<usize> {
+    (oy * g.stride[0] + ky)
+        .checked_sub(g.padding[0])
+        .filter(|&iy| iy < g.in_h)
+}
+
+/// The output columns whose input column through kernel column `kx` is not padding.
+fn valid_columns(g: &Geometry, kx: usize) -> std::ops::Range<usize> {
+    let [s, p] = [g.stride[1], g.padding[1]];
+    // ox·s + kx - p >= 0  and  ox·s + kx - p < in_w
+    let start = p.saturating_sub(kx).div_ceil(s);
+    let end = (g.in_w + p).saturating_sub(kx).div_ceil(s).min(g.out_w());
+    start..end.max(start)
+}
+
+/// A matrix operand: its data and strides (row stride, column stride).
+#[derive(Clone, Copy)]
+struct Operand<'a> {
+    data: &'a [f32],
+    row_stride: isize,
+    col_stride: isize,
+}
+
+impl<'a> Operand<'a> {
+    /// A row-major matrix with `cols` columns.
+    fn row_major(data: &'a [f32], cols: usize) -> Self {
+        Operand {
+            data,
+            row_stride: cols as isize,
+            col_stride: 1,
+        }
+    }
+
+    /// The transpose of a row-major matrix with `cols` columns.
+    fn transposed(data: &'a [f32], cols: usize) -> Self {
+        Operand {
+            data,
+            row_stride: 1,
+            col_stride: cols as isize,
+        }
+    }
+
+    fn covers(&self, rows: usize, cols: usize) -> bool {
+        rows == 0
+            || cols == 0
+            || (rows - 1) * (self.row_stride as usize) + (cols - 1) * (self.col_stride as usize)
+                < self.data.len()
+    }
+}
+
+/// `dst[m, n] (+)= lhs[m, k] · rhs[k, n]`, `dst` row-major, on this thread.
+fn matmul(dst: &mut [f32], accumulate: bool, lhs: Operand, rhs: Operand, [m, n, k]: [usize; 3]) {
+    assert!(dst.len() >= m * n && lhs.covers(m, k) && rhs.covers(k, n));
+    // SAFETY: the assert above keeps every index gemm reads or writes inside
+    // the three slices; `dst` does not alias the operands (`&mut`).
+    unsafe {
+        gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.data.as_ptr(),
+            lhs.col_stride,
+            lhs.row_stride,
+            rhs.data.as_ptr(),
+            rhs.col_stride,
+            rhs.row_stride,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            Parallelism::None,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The definition, loop by loop.
+    fn naive(g: &Geometry, x: &[f32], w: &[f32]) -> Vec<f32> {
+        let (oh, ow) = (g.out_h(), g.out_w());
+        let mut y = vec![0.0; g.batch * g.out_channels * oh * ow];
+        for n in 0..g.batch {
+            for co in 0..g.out_channels {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let mut sum = 0.0;
+                        for ci in 0..g.in_channels {
+                            for ky in 0..g.kernel[0] {
+                                for kx in 0..g.kernel[1] {
+                                    let iy =
+                                        (oy * g.stride[0] + ky) as isize - g.padding[0] as isize;
+                                    let ix =
+                                        (ox * g.stride[1] + kx) as isize - g.padding[1] as isize;
+                                    if iy < 0
+                                        || ix < 0
+                                        || iy >= g.in_h as isize
+                                        || ix >= g.in_w as isize
+                                    {
+                                        continue;
+                                    }
+                                    let xi = ((n * g.in_channels + ci) * g.in_h + iy as usize)
+                                        * g.in_w
+                                        + ix as usize;
+                                    let wi = ((co * g.in_channels + ci) * g.kernel[0] + ky)
+                                        * g.kernel[1]
+                                        + kx;
+                                    sum += x[xi] * w[wi];
+                                }
+                            }
+                        }
+                        y[((n * g.out_channels + co) * oh + oy) * ow + ox] = sum;
+                    }
+                }
+            }
+        }
+        y
+    }
+
+    fn values(len: usize, seed: u32) -> Vec<f32> {
+        (0..len)
+            .map(|i| {
+                ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) % 1000) as f32 / 500.0 - 1.0
+            })
+            .collect()
+    }
+
+    fn dot(a: &[f32], b: &[f32]) -> f64 {
+        a.iter()
+            .zip(b)
+            .map(|(a, b)| (*a as f64) * (*b as f64))
+            .sum()
+    }
+
+    fn assert_close(a: &[f32], b: &[f32]) {
+        assert_eq!(a.len(), b.len());
+        for (i, (a, b)) in a.iter().zip(b).enumerate() {
+            assert!(
+                (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
+                "at {i}: {a} vs {b}"
+            );
+        }
+    }
+
+    fn geometries() -> Vec<Geometry> {
+        let base = Geometry {
+            batch: 3,
+            in_channels: 4,
+            in_h: 7,
+            in_w: 6,
+            out_channels: 5,
+            kernel: [3, 3],
+            stride: [1, 1],
+            padding: [1, 1],
+        };
+        vec![
+            base,
+            Geometry {
+                stride: [2, 2],
+                ..base
+            },
+            Geometry {
+                kernel: [1, 1],
+                padding: [0, 0],
+                ..base
+            },
+            Geometry {
+                kernel: [1, 1],
+                padding: [0, 0],
+                stride: [2, 2],
+                ..base
+            },
+            Geometry {
+                kernel: [3, 2],
+                padding: [0, 1],
+                stride: [1, 2],
+                ..base
+            },
+            Geometry {
+                kernel: [5, 5],
+                padding: [2, 2],
+                stride: [2, 1],
+                batch: 1,
+                ..base
+            },
+            Geometry {
+                kernel: [7, 7],
+                padding: [3, 3],
+                stride: [2, 2],
+                in_channels: 3,
+                ..base
+            },
+        ]
+    }
+
+    #[test]
+    fn forward_equals_the_definition() {
+        for g in geometries() {
+            let x = values(g.batch * g.image_len(), 1);
+            let w = values(g.weight_len(), 2);
+            assert_close(&forward(&g, &x, &w), &naive(&g, &x, &w));
+        }
+    }
+
+    /// The gradients are the adjoints of the forward map:
+    /// <dy, conv(x, W)> = <input_grad(W, dy), x> = <weight_grad(x, dy), W>.
+    #[test]
+    fn gradients_are_the_adjoints_of_forward() {
+        for g in geometries() {
+            let x = values(g.batch * g.image_len(), 3);
+            let w = values(g.weight_len(), 4);
+            let dy = values(g.batch * g.out_image_len(), 5);
+            let reference = dot(&dy, &naive(&g, &x, &w));
+            let via_input = dot(&input_grad(&g, &w, &dy), &x);
+            let via_weight = dot(&weight_grad(&g, &x, &dy), &w);
+            for got in [via_input, via_weight] {
+                assert!(
+                    (got - reference).abs() < 1e-3 * (1.0 + reference.abs()),
+                    "{g:?}: {got} vs {reference}"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! Convolution for [`crate::IrModel`]: on the flex CPU backend, dense
+//! convolutions (groups 1, the bulk of every ResNet and VGG) run through our
+//! im2col kernels and their hand-written backward pass; everything else
+//! (depthwise layers, wgpu) goes through burn's own `Conv2d::forward`.
+
+mod extension;
+mod kernels;
+
+use burn::backend::Dispatch;
+use burn::backend::{DType, DispatchDevice};
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::Conv2d;
+use burn::tensor::Tensor;
+use extension::Im2colConv;
+
+pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let Some(padding) = im2col_padding(conv, &x) else {
+        return conv.forward(x);
+    };
+    let y = Tensor::<4>::from_dispatch(<Dispatch as Im2colConv>::im2col_conv2d(
+        x.into_dispatch(),
+        conv.weight.val().into_dispatch(),
+        conv.stride,
+        padding,
+    ));
+    match &conv.bias {
+        Some(bias) => {
+            let channels = bias.dims()[0];
+            y + bias.val().reshape([1, channels, 1, 1])
+        }
+        None => y,
+    }
+}
+
+/// The symmetric padding `[height, width]` when the im2col kernels can run
+/// this convolution on this input, else `None`.
+fn im2col_padding(conv: &Conv2d, x: &Tensor<4>) -> Option<[usize; 2]> {
+    let on_flex = matches!(
+        x.device().as_dispatch().clone().inner(),
+        DispatchDevice::Flex(_)
+    );
+    let dense = conv.groups == 1 && conv.dilation == [1, 1];
+    match conv.padding {
+        PaddingConfig2d::Explicit(top, left, bottom, right)
+            if on_flex && dense && x.dtype() == DType::F32 && top == bottom && left == right =>
+        {
+            Some([top, left])
+        }
+        PaddingConfig2d::Valid if on_flex && dense && x.dtype() == DType::F32 => Some([0, 0]),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::nn::conv::Conv2dConfig;
+    use burn::tensor::{Device, Distribution};
+
+    /// Our route and burn's own `Conv2d::forward` agree on the output and on
+    /// both gradients, for the shapes ResNets use (3x3 stride 1 and 2 with
+    /// padding, 1x1 stride-2 shortcuts) and a biased, unpadded one.
+    #[test]
+    fn im2col_route_matches_burn_forward_and_gradients() {
+        let device = Device::flex().autodiff();
+        device.seed(7);
+        let cases = [
+            (
+                [4, 6],
+                [3, 3],
+                [1, 1],
+                PaddingConfig2d::Explicit(1, 1, 1, 1),
+                false,
+            ),
+            (
+                [4, 6],
+                [3, 3],
+                [2, 2],
+                PaddingConfig2d::Explicit(1, 1, 1, 1),
+                false,
+            ),
+            (
+                [4, 6],
+                [1, 1],
+                [2, 2],
+                PaddingConfig2d::Explicit(0, 0, 0, 0),
+                false,
+            ),
+            ([3, 5], [3, 3], [1, 1], PaddingConfig2d::Valid, true),
+        ];
+        for (channels, kernel, stride, padding, bias) in cases {
+            let conv = Conv2dConfig::new(channels, kernel)
+                .with_stride(stride)
+                .with_padding(padding)
+                .with_bias(bias)
+                .init(&device);
+            assert!(
+                im2col_padding(&conv, &Tensor::<4>::zeros([1, channels[0], 9, 8], &device))
+                    .is_some()
+            );
+            let x = Tensor::<4>::random(
+                [2, channels[0], 9, 8],
+                Distribution::Normal(0.0, 1.0),
+                &device,
+            )
+            .require_grad();
+            let dy = Tensor::<4>::random(
+                conv.forward(x.clone()).dims(),
+                Distribution::Normal(0.0, 1.0),
+                &device,
+            );
+            let grads_of = |y: Tensor<4>| {
+                let grads = (y.clone() * dy.clone()).sum().backward();
+                (
+                    y.into_data(),
+                    x.grad(&grads).unwrap().into_data(),
+                    conv.weight.grad(&grads).unwrap().into_data(),
+                )
+            };
+            let ours = grads_of(conv2d(&conv, x.clone()));
+            let burns = grads_of(conv.forward(x.clone()));
+            let tolerance = burn::tensor::Tolerance::<f32>::absolute(1e-4);
+            ours.0.assert_approx_eq(&burns.0, tolerance);
+            ours.1.assert_approx_eq(&burns.1, tolerance);
+            ours.2.assert_approx_eq(&burns.2, tolerance);
+        }
+    }
+
+    #[test]
+    fn depthwise_and_non_flex_convolutions_keep_burns_route() {
+        let device = Device::flex();
+        let depthwise = Conv2dConfig::new([4, 4], [3, 3])
+            .with_groups(4)
+            .init(&device);
+        assert_eq!(
+            im2col_padding(&depthwise, &Tensor::<4>::zeros([1, 4, 5, 5], &device)),
+            None
+        );
+    }
+}
