@@ -88,17 +88,26 @@ pub fn forward(g: &Geometry, x: &[f32], weight: &[f32]) -> Vec<f32> {
                 let n = x.len() / g.image_len();
                 let columns = n * g.positions();
                 patches(g, x, cols);
-                // y_group[C_out, n·P] = W[C_out, K] · cols[K, n·P]
-                y_group.resize(g.out_channels * columns, 0.0);
-                let w = Operand::row_major(weight, g.patch_len());
-                matmul(
-                    Destination::RowMajor(y_group),
-                    false,
-                    w,
-                    Operand::row_major(cols, columns),
-                    [g.out_channels, columns, g.patch_len()],
-                );
-                ungroup_channels(y_group, y, g.out_channels, g.positions());
+                // y_group[C_out, n·P] = W[C_out, K] · cols[K, n·P], written
+                // straight into y when the group is one image.
+                let product = |dst| {
+                    let w = Operand::row_major(weight, g.patch_len());
+                    let cols = Operand::row_major(cols, columns);
+                    matmul(
+                        dst,
+                        false,
+                        w,
+                        cols,
+                        [g.out_channels, columns, g.patch_len()],
+                    );
+                };
+                if n == 1 {
+                    product(Destination::RowMajor(y));
+                } else {
+                    y_group.resize(g.out_channels * columns, 0.0);
+                    product(Destination::RowMajor(y_group));
+                    ungroup_channels(y_group, y, g.out_channels, g.positions());
+                }
             },
         );
     y
@@ -116,7 +125,7 @@ pub fn input_grad(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
             || (Vec::new(), Vec::new()),
             |(dy_group, dcols), (dx, dy)| {
                 let columns = dy.len() / g.out_channels;
-                group_channels(dy, dy_group, g.out_channels, g.positions());
+                let dy_group = group_channels(dy, dy_group, g.out_channels, g.positions());
                 // dcols[K, n·P] = Wᵀ[K, C_out] · dy_group[C_out, n·P]
                 dcols.resize(g.patch_len() * columns, 0.0);
                 let wt = Operand::row_major(&weight_t, g.out_channels);
@@ -152,14 +161,14 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
         for (i, (x, dy)) in x.zip(dy).enumerate() {
             let columns = dy.len() / g.out_channels;
             patches(g, x, &mut cols);
-            group_channels(dy, &mut dy_group, g.out_channels, g.positions());
+            let dy_group = group_channels(dy, &mut dy_group, g.out_channels, g.positions());
             // dW[C_out, K] (+)= dy_group[C_out, n·P] · colsᵀ[n·P, K], stored
             // transposed: GEMM then reads the patch matrix as it lies (the
             // reduction runs along its rows) and repacks only dy_group, 9x smaller.
             matmul(
                 Destination::ColumnMajor(&mut dw_t),
                 i > 0,
-                Operand::row_major(&dy_group, columns),
+                Operand::row_major(dy_group, columns),
                 Operand::transposed(&cols, columns),
                 [g.out_channels, g.patch_len(), columns],
             );
@@ -179,18 +188,33 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
 
 /// The transpose of a row-major `[rows, cols]` matrix.
 fn transpose(matrix: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    // In tiles, so that both the rows read and the rows written stay in cache.
+    const TILE: usize = 32;
     let mut t = vec![0.0; rows * cols];
-    for (r, row) in matrix.chunks_exact(cols).enumerate() {
-        for (c, v) in row.iter().enumerate() {
-            t[c * rows + r] = *v;
+    for r0 in (0..rows).step_by(TILE) {
+        for c0 in (0..cols).step_by(TILE) {
+            for r in r0..(r0 + TILE).min(rows) {
+                for c in c0..(c0 + TILE).min(cols) {
+                    t[c * rows + r] = matrix[r * cols + c];
+                }
+            }
         }
     }
     t
 }
 
-/// `[n, C, P]` (NCHW of n images) to `[C, n·P]` (the images side by side).
-fn group_channels(images: &[f32], grouped: &mut Vec<f32>, channels: usize, positions: usize) {
+/// `[n, C, P]` (NCHW of n images) as `[C, n·P]` (the images side by side):
+/// the images themselves when there is one, else a copy in `grouped`.
+fn group_channels<'a>(
+    images: &'a [f32],
+    grouped: &'a mut Vec<f32>,
+    channels: usize,
+    positions: usize,
+) -> &'a [f32] {
     let n = images.len() / (channels * positions);
+    if n == 1 {
+        return images;
+    }
     grouped.resize(images.len(), 0.0);
     for (b, image) in images.chunks_exact(channels * positions).enumerate() {
         for (c, plane) in image.chunks_exact(positions).enumerate() {
@@ -198,6 +222,7 @@ fn group_channels(images: &[f32], grouped: &mut Vec<f32>, channels: usize, posit
             grouped[at..at + positions].copy_from_slice(plane);
         }
     }
+    grouped
 }
 
 /// The inverse of [`group_channels`].
