@@ -3,7 +3,7 @@
 //! over numbered value slots; parametric layers live in plain vectors so
 //! burn's record/store machinery saves and loads them.
 
-mod conv;
+mod cpu;
 mod plan;
 
 use burn::module::Module;
@@ -151,11 +151,11 @@ impl IrModel {
             Step::Layer {
                 layer: Layer::Conv(i),
                 input,
-            } => Value::Map(conv::conv2d(&self.convs[i], map(input))),
+            } => Value::Map(cpu::conv2d(&self.convs[i], map(input))),
             Step::Layer {
                 layer: Layer::Norm(i),
                 input,
-            } => Value::Map(self.norms[i].forward(map(input))),
+            } => Value::Map(cpu::batch_norm(&self.norms[i], map(input))),
             Step::Layer {
                 layer: Layer::Linear(i),
                 input,

@@ -1,23 +1,24 @@
-//! Convolution for [`crate::IrModel`]: on the flex CPU backend, dense
-//! convolutions (groups 1, the bulk of every ResNet and VGG) run through our
-//! im2col kernels and their hand-written backward pass; everything else
-//! (depthwise layers, wgpu) goes through burn's own `Conv2d::forward`.
+//! CPU kernels for [`crate::IrModel`] on the flex backend: dense
+//! convolutions (groups 1, the bulk of every ResNet and VGG) through im2col
+//! and GEMM with a hand-written backward pass, and training-mode batch norm in
+//! two passes. Everything else (depthwise layers, inference-mode batch norm,
+//! wgpu) goes through burn's own modules.
 
+mod conv;
 mod extension;
-mod kernels;
+mod norm;
 
-use burn::backend::Dispatch;
-use burn::backend::{DType, DispatchDevice};
-use burn::nn::PaddingConfig2d;
+use burn::backend::{DType, Dispatch, DispatchDevice};
 use burn::nn::conv::Conv2d;
+use burn::nn::{BatchNorm, PaddingConfig2d};
 use burn::tensor::Tensor;
-use extension::Im2colConv;
+use extension::CpuKernels;
 
 pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let Some(padding) = im2col_padding(conv, &x) else {
         return conv.forward(x);
     };
-    let y = Tensor::<4>::from_dispatch(<Dispatch as Im2colConv>::im2col_conv2d(
+    let y = Tensor::<4>::from_dispatch(<Dispatch as CpuKernels>::im2col_conv2d(
         x.into_dispatch(),
         conv.weight.val().into_dispatch(),
         conv.stride,
@@ -32,21 +33,51 @@ pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     }
 }
 
+/// Batch norm, training its statistics when `x` is on an autodiff device
+/// (as burn's `BatchNorm::forward` decides), running averages updated alike.
+pub fn batch_norm(norm: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    let training = x.device().is_autodiff() && norm.training.is_enabled();
+    if !(training && on_flex_f32(&x)) {
+        return norm.forward(x);
+    }
+    let (output, mean, variance) = <Dispatch as CpuKernels>::batch_norm_train(
+        x.into_dispatch(),
+        norm.gamma.val().into_dispatch(),
+        norm.beta.val().into_dispatch(),
+        norm.epsilon,
+    );
+    let momentum = norm.momentum;
+    let update = |running: &burn::module::RunningState<Tensor<1>>, batch| {
+        let batch = Tensor::<1>::from_dispatch(batch).detach();
+        let value = running.value_sync().to_device(&batch.device());
+        running.update(
+            value
+                .mul_scalar(1.0 - momentum)
+                .add(batch.mul_scalar(momentum))
+                .detach(),
+        );
+    };
+    update(&norm.running_mean, mean);
+    update(&norm.running_var, variance);
+    Tensor::<4>::from_dispatch(output)
+}
+
+fn on_flex_f32(x: &Tensor<4>) -> bool {
+    let device = x.device().as_dispatch().clone().inner();
+    matches!(device, DispatchDevice::Flex(_)) && x.dtype() == DType::F32
+}
+
 /// The symmetric padding `[height, width]` when the im2col kernels can run
 /// this convolution on this input, else `None`.
 fn im2col_padding(conv: &Conv2d, x: &Tensor<4>) -> Option<[usize; 2]> {
-    let on_flex = matches!(
-        x.device().as_dispatch().clone().inner(),
-        DispatchDevice::Flex(_)
-    );
-    let dense = conv.groups == 1 && conv.dilation == [1, 1];
+    if !(on_flex_f32(x) && conv.groups == 1 && conv.dilation == [1, 1]) {
+        return None;
+    }
     match conv.padding {
-        PaddingConfig2d::Explicit(top, left, bottom, right)
-            if on_flex && dense && x.dtype() == DType::F32 && top == bottom && left == right =>
-        {
+        PaddingConfig2d::Explicit(top, left, bottom, right) if top == bottom && left == right => {
             Some([top, left])
         }
-        PaddingConfig2d::Valid if on_flex && dense && x.dtype() == DType::F32 => Some([0, 0]),
+        PaddingConfig2d::Valid => Some([0, 0]),
         _ => None,
     }
 }
@@ -136,5 +167,40 @@ mod tests {
             im2col_padding(&depthwise, &Tensor::<4>::zeros([1, 4, 5, 5], &device)),
             None
         );
+    }
+
+    /// Training-mode batch norm: our route and burn's agree on the output,
+    /// the three gradients and the running statistics it leaves behind.
+    #[test]
+    fn batch_norm_route_matches_burn_output_gradients_and_running_stats() {
+        use burn::nn::BatchNormConfig;
+        let device = Device::flex().autodiff();
+        device.seed(11);
+        let x = Tensor::<4>::random([3, 5, 4, 6], Distribution::Normal(1.5, 2.0), &device)
+            .require_grad();
+        let dy = Tensor::<4>::random([3, 5, 4, 6], Distribution::Normal(0.0, 1.0), &device);
+        let run = |route: &dyn Fn(&BatchNorm, Tensor<4>) -> Tensor<4>| {
+            let norm = BatchNormConfig::new(5).init(&device);
+            let gamma = Tensor::<1>::from_floats([0.5, 1.0, 1.5, 2.0, -1.0], &device);
+            let norm = BatchNorm {
+                gamma: burn::module::Param::from_tensor(gamma),
+                ..norm
+            };
+            let y = route(&norm, x.clone());
+            let grads = (y.clone() * dy.clone()).sum().backward();
+            [
+                y.into_data(),
+                x.grad(&grads).unwrap().into_data(),
+                norm.gamma.grad(&grads).unwrap().into_data(),
+                norm.beta.grad(&grads).unwrap().into_data(),
+                norm.running_mean.value().into_data(),
+                norm.running_var.value().into_data(),
+            ]
+        };
+        let ours = run(&|norm, x| batch_norm(norm, x));
+        let burns = run(&|norm, x| norm.forward(x));
+        for (ours, burns) in ours.iter().zip(&burns) {
+            ours.assert_approx_eq(burns, burn::tensor::Tolerance::<f32>::absolute(1e-4));
+        }
     }
 }
