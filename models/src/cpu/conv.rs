@@ -239,6 +239,9 @@ fn ungroup_channels(grouped: &[f32], images: &mut [f32], channels: usize, positi
 /// The patch matrix of consecutive images `x`, `[C_in·kh·kw, n·H_out·W_out]`,
 /// built in `cols`.
 fn patches(g: &Geometry, x: &[f32], cols: &mut Vec<f32>) {
+    // A local copy: the compiler then hoists the sizes derived from it
+    // (divisions among them) out of the loops.
+    let g = &{ *g };
     let n = x.len() / g.image_len();
     let p = g.positions();
     cols.resize(g.patch_len() * n * p, 0.0);
@@ -273,6 +276,7 @@ fn patches(g: &Geometry, x: &[f32], cols: &mut Vec<f32>) {
 /// The adjoint of [`patches`]: adds every patch-matrix entry back onto the
 /// input pixel of `dx` (consecutive images) it was read from.
 fn scatter_patches(g: &Geometry, dcols: &[f32], dx: &mut [f32]) {
+    let g = &{ *g }; // as in `patches`
     let n = dx.len() / g.image_len();
     let p = g.positions();
     for_each_patch_row(g, |row, channel, ky, kx| {
