@@ -15,6 +15,7 @@
 
 use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
+use std::cell::RefCell;
 
 /// Sizes of one convolution call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +62,21 @@ impl Geometry {
     }
 }
 
+thread_local! {
+    /// Each thread's working buffers (patch matrices, regrouped maps), kept
+    /// from call to call: allocating megabytes per call costs page faults.
+    static SCRATCH: RefCell<[Vec<f32>; 2]> = const { RefCell::new([Vec::new(), Vec::new()]) };
+}
+
+/// Runs `work` with this thread's two scratch buffers. The kernels never
+/// nest (GEMM runs single-threaded inside them), so the borrow is exclusive.
+fn with_scratch<R>(work: impl FnOnce(&mut Vec<f32>, &mut Vec<f32>) -> R) -> R {
+    SCRATCH.with(|scratch| {
+        let [a, b] = &mut *scratch.borrow_mut();
+        work(a, b)
+    })
+}
+
 /// Columns a group of images aims for in its patch matrix: enough to keep
 /// GEMM in its efficient regime and to pack the weights once per group
 /// rather than once per image when feature maps are small (4x4 in ResNet18's
@@ -82,9 +98,8 @@ pub fn forward(g: &Geometry, x: &[f32], weight: &[f32]) -> Vec<f32> {
     let mut y = vec![0.0; g.batch * g.out_image_len()];
     y.par_chunks_mut(images * g.out_image_len())
         .zip(x.par_chunks(images * g.image_len()))
-        .for_each_init(
-            || (Vec::new(), Vec::new()),
-            |(cols, y_group), (y, x)| {
+        .for_each(|(y, x)| {
+            with_scratch(|cols, y_group| {
                 let n = x.len() / g.image_len();
                 let columns = n * g.positions();
                 patches(g, x, cols);
@@ -108,8 +123,8 @@ pub fn forward(g: &Geometry, x: &[f32], weight: &[f32]) -> Vec<f32> {
                     product(Destination::RowMajor(y_group));
                     ungroup_channels(y_group, y, g.out_channels, g.positions());
                 }
-            },
-        );
+            })
+        });
     y
 }
 
@@ -121,9 +136,8 @@ pub fn input_grad(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
     let mut dx = vec![0.0; g.batch * g.image_len()];
     dx.par_chunks_mut(images * g.image_len())
         .zip(dy.par_chunks(images * g.out_image_len()))
-        .for_each_init(
-            || (Vec::new(), Vec::new()),
-            |(dy_group, dcols), (dx, dy)| {
+        .for_each(|(dx, dy)| {
+            with_scratch(|dy_group, dcols| {
                 let columns = dy.len() / g.out_channels;
                 let dy_group = group_channels(dy, dy_group, g.out_channels, g.positions());
                 // dcols[K, n·P] = Wᵀ[K, C_out] · dy_group[C_out, n·P]
@@ -137,8 +151,8 @@ pub fn input_grad(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
                     [g.patch_len(), columns, g.out_channels],
                 );
                 scatter_patches(g, dcols, dx);
-            },
-        );
+            })
+        });
     dx
 }
 
@@ -151,38 +165,38 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
     let runs = rayon::current_num_threads().clamp(1, groups.max(1));
     let per_run = groups.div_ceil(runs);
     let partial = |run: usize| {
-        let mut dw_t = vec![0.0; g.weight_len()];
-        let (mut cols, mut dy_group) = (Vec::new(), Vec::new());
-        let first = (run * per_run * images).min(g.batch);
-        let last = ((run + 1) * per_run * images).min(g.batch);
-        let x = x[first * g.image_len()..last * g.image_len()].chunks(images * g.image_len());
-        let dy = dy[first * g.out_image_len()..last * g.out_image_len()]
-            .chunks(images * g.out_image_len());
-        for (i, (x, dy)) in x.zip(dy).enumerate() {
-            let columns = dy.len() / g.out_channels;
-            patches(g, x, &mut cols);
-            let dy_group = group_channels(dy, &mut dy_group, g.out_channels, g.positions());
-            // dW[C_out, K] (+)= dy_group[C_out, n·P] · colsᵀ[n·P, K], stored
-            // transposed: GEMM then reads the patch matrix as it lies (the
-            // reduction runs along its rows) and repacks only dy_group, 9x smaller.
-            matmul(
-                Destination::ColumnMajor(&mut dw_t),
-                i > 0,
-                Operand::row_major(dy_group, columns),
-                Operand::transposed(&cols, columns),
-                [g.out_channels, g.patch_len(), columns],
-            );
-        }
-        dw_t
-    };
-    let dw_t = (0..runs)
-        .into_par_iter()
-        .map(partial)
-        .reduce_with(|mut a, b| {
-            a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-            a
+        with_scratch(|cols, dy_group| {
+            let mut dw_t = vec![0.0; g.weight_len()];
+            let first = (run * per_run * images).min(g.batch);
+            let last = ((run + 1) * per_run * images).min(g.batch);
+            let x = x[first * g.image_len()..last * g.image_len()].chunks(images * g.image_len());
+            let dy = dy[first * g.out_image_len()..last * g.out_image_len()]
+                .chunks(images * g.out_image_len());
+            for (i, (x, dy)) in x.zip(dy).enumerate() {
+                let columns = dy.len() / g.out_channels;
+                patches(g, x, cols);
+                let dy_group = group_channels(dy, dy_group, g.out_channels, g.positions());
+                // dW[C_out, K] (+)= dy_group[C_out, n·P] · colsᵀ[n·P, K], stored
+                // transposed: GEMM then reads the patch matrix as it lies (the
+                // reduction runs along its rows) and repacks only dy_group, 9x smaller.
+                matmul(
+                    Destination::ColumnMajor(&mut dw_t),
+                    i > 0,
+                    Operand::row_major(dy_group, columns),
+                    Operand::transposed(cols, columns),
+                    [g.out_channels, g.patch_len(), columns],
+                );
+            }
+            dw_t
         })
-        .unwrap_or_else(|| vec![0.0; g.weight_len()]);
+    };
+    // Added in run order, whatever thread finished first: the same inputs
+    // give the same bits.
+    let partials: Vec<Vec<f32>> = (0..runs).into_par_iter().map(partial).collect();
+    let mut dw_t = vec![0.0; g.weight_len()];
+    for partial in partials {
+        dw_t.iter_mut().zip(&partial).for_each(|(a, b)| *a += b);
+    }
     transpose(&dw_t, g.patch_len(), g.out_channels)
 }
 
