@@ -75,22 +75,32 @@ fn a_small_resnet_learns_real_fashion_mnist() {
     );
 }
 
+/// Measured (`deepreduce train` with the same settings, full 10,000-image
+/// test set): teacher 82.8%; student alone 79.09% (seed 1) / 79.88% (seed 2),
+/// with KD 79.24% / 79.97%. At a shorter budget (3 epochs on 3,000 images,
+/// lr /10 per epoch) KD still cost the student 2.6-6.6 points: distillation
+/// needs the student to train long enough to follow the soft targets.
 #[test]
-/// Measured at this budget (3 epochs on 3000 images): teacher 73.1%,
-/// student alone 69.1%, with KD 66.4%. KD does not yet pay off in so short a
-/// run (the paper trains 120 epochs); the test holds it to within 5 points
-/// and checks the teacher really is the better network.
-fn distillation_from_a_better_teacher_keeps_a_culled_student_close() {
+fn distillation_from_a_better_teacher_does_not_hurt_a_culled_student() {
     let _serial = common::serial();
     let data = common::fashion_mnist();
     let host = common::host();
+    let cosine = |epochs, subset, test_subset| TrainConfig {
+        schedule: Schedule::Cosine,
+        test_subset,
+        ..quick(epochs, subset)
+    };
     let teacher_net = common::network(&common::small_resnet("fashion-mnist", 8));
     // The teacher is the better-trained full-ReLU network, as in the paper.
-    let teacher = common::train_flex(&teacher_net, &data, &quick(3, 6000), None);
+    let teacher = common::train_flex(&teacher_net, &data, &cosine(6, 12_000, Some(1000)), None);
     let mut culled = common::small_resnet("fashion-mnist", 8);
     culled.keep = Some(vec!["S2".into(), "S3".into()]);
     let student_net = common::network(&culled);
-    let student_cfg = quick(3, 3000);
+    // The whole test set: 10,000 images make a tenth of a point meaningful.
+    let student_cfg = TrainConfig {
+        seed: 1,
+        ..cosine(6, 6000, None)
+    };
     let plain = common::train_flex(&student_net, &data, &student_cfg, None)
         .test_accuracy
         .unwrap();
@@ -106,12 +116,17 @@ fn distillation_from_a_better_teacher_keeps_a_culled_student_close() {
     let distilled = common::train_flex(&student_net, &data, &student_cfg, Some(kd))
         .test_accuracy
         .unwrap();
-    println!(
-        "teacher {:?}, student alone {plain}%, with KD {distilled}%",
-        teacher.test_accuracy
-    );
+    let teacher_accuracy = teacher.test_accuracy.unwrap();
+    println!("teacher {teacher_accuracy}%, student alone {plain}%, with KD {distilled}%");
     assert!(
-        distilled >= plain - 5.0,
+        teacher_accuracy > plain,
+        "the teacher must be the better network"
+    );
+    // Not worse beyond half a point: the spread between two seeds of the
+    // plain student is 0.8 points, and another CPU's rounding may move either
+    // run by a fraction of that.
+    assert!(
+        distilled >= plain - 0.5,
         "KD {distilled}% vs without {plain}%"
     );
 }

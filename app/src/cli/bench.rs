@@ -27,7 +27,14 @@ pub struct Args {
     configs: Vec<String>,
 }
 
+/// The PyTorch reference script: in the checkout the command runs from, else
+/// in the one the binary was built from (a shared target dir may hold a
+/// binary built in another clone).
 fn torch_script() -> PathBuf {
+    let here = PathBuf::from("bench/torch_train_step.py");
+    if here.exists() {
+        return here;
+    }
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../bench/torch_train_step.py")
 }
 
