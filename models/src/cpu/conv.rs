@@ -259,12 +259,17 @@ fn patches(g: &Geometry, x: &[f32], cols: &mut Vec<f32>) {
     let n = x.len() / g.image_len();
     let p = g.positions();
     cols.resize(g.patch_len() * n * p, 0.0);
+    let same_size = g.stride == [1, 1] && g.out_h() == g.in_h && g.out_w() == g.in_w;
     for_each_patch_row(g, |row, channel, ky, kx| {
         let span = valid_columns(g, kx);
         let first = (span.start * g.stride[1] + kx).wrapping_sub(g.padding[1]);
         for (b, image) in x.chunks_exact(g.image_len()).enumerate() {
             let plane = &image[channel * g.in_h * g.in_w..(channel + 1) * g.in_h * g.in_w];
             let at = (row * n + b) * p;
+            if same_size {
+                shifted_plane(g, plane, ky, kx, &mut cols[at..at + p]);
+                continue;
+            }
             for (oy, out_row) in cols[at..at + p].chunks_exact_mut(g.out_w()).enumerate() {
                 let Some(iy) = input_row(g, oy, ky).filter(|_| !span.is_empty()) else {
                     out_row.fill(0.0);
@@ -285,6 +290,42 @@ fn patches(g: &Geometry, x: &[f32], cols: &mut Vec<f32>) {
             }
         }
     });
+}
+
+/// One patch row of a stride-1 convolution whose output is the size of its
+/// input (3x3 with padding 1, 1x1): the plane shifted by the kernel offset,
+/// zero where that reads padding. In memory the shift is a constant offset,
+/// so it is one copy, then zeros over the rows and the columns that wrapped
+/// around an edge.
+fn shifted_plane(g: &Geometry, plane: &[f32], ky: usize, kx: usize, out: &mut [f32]) {
+    let (h, w) = (g.in_h as isize, g.in_w as isize);
+    let (dy, dx) = (
+        ky as isize - g.padding[0] as isize,
+        kx as isize - g.padding[1] as isize,
+    );
+    // Output rows that read real input rows, and the whole-plane offset.
+    let (y0, y1) = ((-dy).clamp(0, h), (h - dy).clamp(0, h));
+    let offset = dy * w + dx;
+    let (mut lo, mut hi) = (y0 * w, y1 * w);
+    lo = lo.max(-offset);
+    hi = hi.min(h * w - offset).max(lo);
+    let [lo, hi] = [lo as usize, hi as usize];
+    out[..lo].fill(0.0);
+    out[lo..hi]
+        .copy_from_slice(&plane[(lo as isize + offset) as usize..(hi as isize + offset) as usize]);
+    out[hi..].fill(0.0);
+    // Columns whose source ran off the left or right edge into the next row.
+    let wrapped = if dx > 0 {
+        (w - dx).max(0)..w
+    } else {
+        0..(-dx).min(w)
+    };
+    let wrapped = wrapped.start as usize..wrapped.end as usize;
+    if !wrapped.is_empty() {
+        for row in out.chunks_exact_mut(g.in_w) {
+            row[wrapped.clone()].fill(0.0);
+        }
+    }
 }
 
 /// The adjoint of [`patches`]: adds every patch-matrix entry back onto the
@@ -506,6 +547,18 @@ mod tests {
         };
         vec![
             base,
+            // stride 1, output the size of the input: the shifted-plane path
+            Geometry {
+                kernel: [5, 5],
+                padding: [2, 2],
+                ..base
+            },
+            Geometry {
+                kernel: [7, 7],
+                padding: [3, 3],
+                in_w: 2,
+                ..base
+            },
             Geometry {
                 stride: [2, 2],
                 ..base
