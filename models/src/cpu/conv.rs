@@ -1,9 +1,9 @@
 //! A dense 2-D convolution (groups = 1, dilation = 1, f32, NCHW) and its two
-//! gradients, as per-image im2col + one GEMM each, parallel over the images
-//! of the batch.
+//! gradients, as im2col + one GEMM each over groups of consecutive images,
+//! the groups spread over the threads.
 //!
 //! Everything stays in NCHW: for one image the patch matrix `cols` is
-//! `[C_in·kh·kw, H_out·W_out]`, so
+//! `[C_in·kh·kw, H_out·W_out]` (a group's sit side by side), so
 //! - forward:      `y = W · cols`              (`[C_out, P]`, already NCHW),
 //! - input grad:   `dcols = Wᵀ · dy`, then scattered back (col2im),
 //! - weight grad:  `dW += dy · colsᵀ`, summed over the images of each thread.
