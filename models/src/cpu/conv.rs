@@ -16,6 +16,7 @@
 use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
 use std::cell::RefCell;
+use std::sync::Mutex;
 
 /// Sizes of one convolution call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -166,7 +167,7 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
     let per_run = groups.div_ceil(runs);
     let partial = |run: usize| {
         with_scratch(|cols, dy_group| {
-            let mut dw_t = vec![0.0; g.weight_len()];
+            let mut dw_t = take_partial(g.weight_len());
             let first = (run * per_run * images).min(g.batch);
             let last = ((run + 1) * per_run * images).min(g.batch);
             let x = x[first * g.image_len()..last * g.image_len()].chunks(images * g.image_len());
@@ -187,29 +188,59 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
                     [g.out_channels, g.patch_len(), columns],
                 );
             }
+            if first == last {
+                dw_t.fill(0.0); // no image: the first GEMM never overwrote it
+            }
             dw_t
         })
     };
     // Added in run order, whatever thread finished first: the same inputs
     // give the same bits.
     let partials: Vec<Vec<f32>> = (0..runs).into_par_iter().map(partial).collect();
-    let mut dw_t = vec![0.0; g.weight_len()];
-    for partial in partials {
-        dw_t.iter_mut().zip(&partial).for_each(|(a, b)| *a += b);
-    }
-    transpose(&dw_t, g.patch_len(), g.out_channels)
+    let dw = transposed_sum(&partials, g.patch_len(), g.out_channels);
+    partial_pool().extend(partials);
+    dw
+}
+
+/// Buffers for the weight gradient's per-thread partial sums, reused from
+/// call to call: fresh ones would cost a ResNet18 step some 90 MB of page
+/// faults and zeroing. Their contents are stale; the first GEMM into each
+/// overwrites it.
+static PARTIALS: Mutex<Vec<Vec<f32>>> = Mutex::new(Vec::new());
+
+fn partial_pool() -> std::sync::MutexGuard<'static, Vec<Vec<f32>>> {
+    // A panic elsewhere leaves only buffers behind: still usable.
+    PARTIALS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn take_partial(len: usize) -> Vec<f32> {
+    let mut buffer = partial_pool().pop().unwrap_or_default();
+    buffer.resize(len, 0.0);
+    buffer
 }
 
 /// The transpose of a row-major `[rows, cols]` matrix.
 fn transpose(matrix: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    // In tiles, so that both the rows read and the rows written stay in cache.
+    transposed_sum(std::slice::from_ref(&matrix), rows, cols)
+}
+
+/// The transpose of the sum of row-major `[rows, cols]` matrices, summed in
+/// their order, in one pass.
+fn transposed_sum<M: AsRef<[f32]>>(matrices: &[M], rows: usize, cols: usize) -> Vec<f32> {
+    // In tiles, so that the rows read and the rows written stay in cache;
+    // each output row segment is written whole, reading a column of the tile.
     const TILE: usize = 32;
     let mut t = vec![0.0; rows * cols];
-    for r0 in (0..rows).step_by(TILE) {
-        for c0 in (0..cols).step_by(TILE) {
-            for r in r0..(r0 + TILE).min(rows) {
-                for c in c0..(c0 + TILE).min(cols) {
-                    t[c * rows + r] = matrix[r * cols + c];
+    for c0 in (0..cols).step_by(TILE) {
+        for r0 in (0..rows).step_by(TILE) {
+            let r1 = (r0 + TILE).min(rows);
+            for c in c0..(c0 + TILE).min(cols) {
+                let out = &mut t[c * rows + r0..c * rows + r1];
+                for matrix in matrices {
+                    let column = matrix.as_ref()[r0 * cols + c..].iter().step_by(cols);
+                    out.iter_mut().zip(column).for_each(|(o, v)| *o += v);
                 }
             }
         }
