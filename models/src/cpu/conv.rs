@@ -229,20 +229,36 @@ fn transpose(matrix: &[f32], rows: usize, cols: usize) -> Vec<f32> {
 /// The transpose of the sum of row-major `[rows, cols]` matrices, summed in
 /// their order, in one pass.
 fn transposed_sum<M: AsRef<[f32]>>(matrices: &[M], rows: usize, cols: usize) -> Vec<f32> {
-    // In tiles, so that the rows read and the rows written stay in cache;
-    // each output row segment is written whole, reading a column of the tile.
-    const TILE: usize = 32;
+    // In 8x8 blocks: eight rows read along, eight columns written along, the
+    // block held in registers in between.
+    const B: usize = 8;
     let mut t = vec![0.0; rows * cols];
-    for c0 in (0..cols).step_by(TILE) {
-        for r0 in (0..rows).step_by(TILE) {
-            let r1 = (r0 + TILE).min(rows);
-            for c in c0..(c0 + TILE).min(cols) {
-                let out = &mut t[c * rows + r0..c * rows + r1];
-                for matrix in matrices {
-                    let column = matrix.as_ref()[r0 * cols + c..].iter().step_by(cols);
-                    out.iter_mut().zip(column).for_each(|(o, v)| *o += v);
+    let [block_rows, block_cols] = [rows / B * B, cols / B * B];
+    for r0 in (0..block_rows).step_by(B) {
+        for c0 in (0..block_cols).step_by(B) {
+            let mut block = [[0.0f32; B]; B];
+            for matrix in matrices {
+                for (i, sums) in block.iter_mut().enumerate() {
+                    let row = &matrix.as_ref()[(r0 + i) * cols + c0..][..B];
+                    sums.iter_mut().zip(row).for_each(|(s, v)| *s += v);
                 }
             }
+            for j in 0..B {
+                let out = &mut t[(c0 + j) * rows + r0..][..B];
+                out.iter_mut()
+                    .zip(&block)
+                    .for_each(|(o, sums)| *o = sums[j]);
+            }
+        }
+    }
+    // The ragged right and bottom edges, element by element.
+    for r in 0..rows {
+        let first_col = if r < block_rows { block_cols } else { 0 };
+        for c in first_col..cols {
+            t[c * rows + r] = matrices
+                .iter()
+                .map(|m| m.as_ref()[r * cols + c])
+                .fold(0.0, |a, v| a + v);
         }
     }
     t
@@ -626,6 +642,21 @@ mod tests {
                 ..base
             },
         ]
+    }
+
+    /// Whole 8x8 blocks, ragged edges, and the sum of several matrices.
+    #[test]
+    fn transposed_sum_covers_blocks_edges_and_sums() {
+        for (rows, cols) in [(16, 24), (13, 11), (3, 5), (9, 8)] {
+            let a = values(rows * cols, 9);
+            let b = values(rows * cols, 10);
+            let t = transposed_sum(&[&a, &b], rows, cols);
+            for r in 0..rows {
+                for c in 0..cols {
+                    assert_eq!(t[c * rows + r], 0.0 + a[r * cols + c] + b[r * cols + c]);
+                }
+            }
+        }
     }
 
     #[test]
