@@ -296,3 +296,67 @@ fn fixed_seeds_repeat_exactly() {
     let b = common::train_flex(&net, &data, &quick(1, 256), None).test_accuracy;
     assert_eq!(a, b);
 }
+
+/// `deepreduce bench` times the workbench and the reference in alternating
+/// rounds and reports medians and their ratio; a stand-in for PyTorch's
+/// script (any program printing its JSON line) makes the ratio checkable.
+#[test]
+fn the_bench_command_reports_both_throughputs_and_their_ratio() {
+    use std::os::unix::fs::PermissionsExt;
+    let _serial = common::serial();
+    let dir = common::temp_dir("bench");
+    let fake_python = dir.join("python");
+    std::fs::write(
+        &fake_python,
+        "#!/bin/sh\necho '{\"images_per_second\": 1000.0}'\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake_python, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bench = |python: &str| {
+        let out = common::cli(&[
+            "bench",
+            "--backend",
+            "flex",
+            "--configs",
+            "4x8",
+            "--steps",
+            "1",
+            "--warmup",
+            "1",
+            "--rounds",
+            "2",
+            "--python",
+            python,
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let json = stdout
+            .lines()
+            .find(|l| l.starts_with('{'))
+            .expect("a JSON line");
+        (
+            serde_json::from_str::<serde_json::Value>(json).unwrap(),
+            stdout,
+        )
+    };
+    let (report, text) = bench(fake_python.to_str().unwrap());
+    let ours = report["workbench_images_per_second"].as_f64().unwrap();
+    assert!(ours > 0.0);
+    assert_eq!(report["rounds"], 2);
+    assert_eq!(report["pytorch_images_per_second"], 1000.0);
+    let ratio = report["ratio_vs_pytorch"].as_f64().unwrap();
+    assert!(
+        (ratio * 1000.0 - ours).abs() < 1e-9 * ours,
+        "{ratio} vs {ours}"
+    );
+    assert!(text.contains("(median of 2 rounds"), "{text}");
+
+    let (report, text) = bench("/nonexistent/python");
+    assert!(report["ratio_vs_pytorch"].is_null());
+    assert!(report["workbench_images_per_second"].as_f64().unwrap() > 0.0);
+    assert!(text.contains("cannot run /nonexistent/python"), "{text}");
+}

@@ -22,6 +22,10 @@ pub struct Args {
     /// Python with PyTorch (default: the venv of bench/setup-torch.sh, else python3).
     #[arg(long)]
     python: Option<PathBuf>,
+    /// Rounds per configuration, the workbench and PyTorch alternating, so
+    /// that both see the same machine load; medians are reported.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    rounds: u64,
     /// Only these configurations, as WIDTHxBATCH (e.g. 64x32,64x128,16x128).
     #[arg(long, value_delimiter = ',', default_value = "64x32,64x128,16x128")]
     configs: Vec<String>,
@@ -93,34 +97,69 @@ pub fn run(host: &PluginHost, args: &Args) -> Result<(), String> {
         spec.width = Some(width);
         let (net, _) = build_network(host, &spec).map_err(|e| e.to_string())?;
         let params = analyze(&net).map_err(|e| e.to_string())?.total.params;
-        let ours = train_step_throughput(&net, &backend.device, batch, args.warmup, args.steps)
-            .map_err(|e| e.to_string())?;
-        let reference = torch(args, width, batch);
-        let ratio = reference
-            .as_ref()
-            .ok()
-            .and_then(|t| t["images_per_second"].as_f64())
-            .map(|theirs| ours.images_per_second / theirs);
+        let (mut ours, mut theirs, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        let mut skipped = None;
+        for _ in 0..args.rounds {
+            let step = train_step_throughput(&net, &backend.device, batch, args.warmup, args.steps)
+                .map_err(|e| e.to_string())?;
+            ours.push(step.images_per_second);
+            match torch(args, width, batch) {
+                Ok(reference) => {
+                    let images_per_second =
+                        reference["images_per_second"].as_f64().ok_or_else(|| {
+                            format!("PyTorch printed no images_per_second: {reference}")
+                        })?;
+                    theirs.push(images_per_second);
+                    ratios.push(step.images_per_second / images_per_second);
+                }
+                Err(why) => skipped = Some(why),
+            }
+        }
+        let ratio = median(&mut ratios);
         let line = json!({
             "network": format!("resnet18 width {width} (CIFAR-100, {params} params)"),
             "batch": batch,
-            "workbench_images_per_second": ours.images_per_second,
-            "pytorch": reference.as_ref().ok(),
+            "rounds": args.rounds,
+            "workbench_images_per_second": median(&mut ours),
+            "pytorch_images_per_second": median(&mut theirs),
             "ratio_vs_pytorch": ratio,
+            "pytorch_skipped": skipped,
         });
         println!("{line}");
-        match (&reference, ratio) {
-            (Ok(t), Some(r)) => println!(
-                "  width {width} batch {batch}: {:.1} img/s vs PyTorch {:.1} img/s -> {r:.2}x",
-                ours.images_per_second,
-                t["images_per_second"].as_f64().unwrap_or(0.0)
+        let ours = median(&mut ours).unwrap_or(0.0);
+        match (median(&mut theirs), ratio) {
+            (Some(theirs), Some(ratio)) => println!(
+                "  width {width} batch {batch}: {ours:.1} img/s vs PyTorch {theirs:.1} img/s -> {ratio:.2}x{}",
+                spread(&ratios)
             ),
-            (Err(why), _) => println!(
-                "  width {width} batch {batch}: {:.1} img/s; {why}",
-                ours.images_per_second
+            _ => println!(
+                "  width {width} batch {batch}: {ours:.1} img/s; {}",
+                skipped.unwrap_or_default()
             ),
-            _ => {}
         }
     }
     Ok(())
+}
+
+fn median(values: &mut [f64]) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied()
+}
+
+/// " (median of N rounds, from a to b)" when there was more than one round.
+fn spread(ratios: &[f64]) -> String {
+    match ratios
+        .iter()
+        .copied()
+        .reduce(f64::min)
+        .zip(ratios.iter().copied().reduce(f64::max))
+    {
+        Some((low, high)) if ratios.len() > 1 => {
+            format!(
+                " (median of {} rounds, {low:.2}x to {high:.2}x)",
+                ratios.len()
+            )
+        }
+        _ => String::new(),
+    }
 }
