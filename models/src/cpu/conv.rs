@@ -131,6 +131,9 @@ pub fn forward(g: &Geometry, x: &[f32], weight: &[f32]) -> Vec<f32> {
 
 /// `dx[n] = col2im(Wᵀ · dy[n])`; returns `[N, C_in, H_in, W_in]`.
 pub fn input_grad(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
+    if let Some((transposed, flipped)) = transposed_convolution(g, weight) {
+        return forward(&transposed, dy, &flipped);
+    }
     let images = group_size(g);
     // Wᵀ stored row-major once, so that GEMM reads it without repacking it for every group.
     let weight_t = transpose(weight, g.out_channels, g.patch_len());
@@ -155,6 +158,35 @@ pub fn input_grad(g: &Geometry, weight: &[f32], dy: &[f32]) -> Vec<f32> {
             })
         });
     dx
+}
+
+/// For a stride-1 convolution with "same" padding (3x3 pad 1, 1x1), the
+/// input gradient is itself such a convolution, of `dy` by the kernel flipped
+/// in space with input and output channels swapped: computed that way it
+/// needs no scatter-add (col2im), only the forward's copies.
+fn transposed_convolution(g: &Geometry, weight: &[f32]) -> Option<(Geometry, Vec<f32>)> {
+    let [kh, kw] = g.kernel;
+    let same = g.stride == [1, 1] && g.padding.iter().zip(g.kernel).all(|(&p, k)| 2 * p + 1 == k);
+    if !same {
+        return None;
+    }
+    let (c_out, c_in) = (g.out_channels, g.in_channels);
+    let mut flipped = vec![0.0; weight.len()];
+    for (o, filters) in weight.chunks_exact(c_in * kh * kw).enumerate() {
+        for (i, taps) in filters.chunks_exact(kh * kw).enumerate() {
+            let target = &mut flipped[(i * c_out + o) * kh * kw..][..kh * kw];
+            target
+                .iter_mut()
+                .zip(taps.iter().rev())
+                .for_each(|(t, w)| *t = *w);
+        }
+    }
+    let transposed = Geometry {
+        in_channels: c_out,
+        out_channels: c_in,
+        ..*g
+    };
+    Some((transposed, flipped))
 }
 
 /// `dW = Σ_n dy[n] · cols(x[n])ᵀ`; returns `[C_out, C_in, kh, kw]`.
@@ -368,10 +400,13 @@ fn shifted_plane(g: &Geometry, plane: &[f32], ky: usize, kx: usize, out: &mut [f
         0..(-dx).min(w)
     };
     let wrapped = wrapped.start as usize..wrapped.end as usize;
-    if !wrapped.is_empty() {
-        for row in out.chunks_exact_mut(g.in_w) {
-            row[wrapped.clone()].fill(0.0);
-        }
+    // Down each such column: one or two values per row, too few for a
+    // memset call per row.
+    for column in wrapped {
+        out[column..]
+            .iter_mut()
+            .step_by(g.in_w)
+            .for_each(|v| *v = 0.0);
     }
 }
 
