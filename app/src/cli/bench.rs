@@ -2,7 +2,7 @@
 //! chosen backend next to the same step in PyTorch on the CPU, in one run.
 
 use crate::engine::backend::{BackendChoice, select};
-use crate::engine::bench::train_step_throughput;
+use crate::engine::bench::{median, train_step_throughput};
 use crate::engine::network::{NetworkSpec, build_network};
 use crate::engine::plugin_host::PluginHost;
 use deepreduce_plugin_api::{InputSpec, analyze};
@@ -15,7 +15,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "auto")]
     backend: BackendChoice,
     /// Timed steps per configuration (after warm-up).
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     steps: usize,
     #[arg(long, default_value_t = 2)]
     warmup: usize,
@@ -115,19 +115,19 @@ pub fn run(host: &PluginHost, args: &Args) -> Result<(), String> {
                 Err(why) => skipped = Some(why),
             }
         }
-        let ratio = median(&mut ratios);
+        let (ours, theirs, ratio) = (median(&mut ours), median(&mut theirs), median(&mut ratios));
         let line = json!({
             "network": format!("resnet18 width {width} (CIFAR-100, {params} params)"),
             "batch": batch,
             "rounds": args.rounds,
-            "workbench_images_per_second": median(&mut ours),
-            "pytorch_images_per_second": median(&mut theirs),
+            "workbench_images_per_second": ours,
+            "pytorch_images_per_second": theirs,
             "ratio_vs_pytorch": ratio,
             "pytorch_skipped": skipped,
         });
         println!("{line}");
-        let ours = median(&mut ours).unwrap_or(0.0);
-        match (median(&mut theirs), ratio) {
+        let ours = ours.unwrap_or(0.0);
+        match (theirs, ratio) {
             (Some(theirs), Some(ratio)) => println!(
                 "  width {width} batch {batch}: {ours:.1} img/s vs PyTorch {theirs:.1} img/s -> {ratio:.2}x{}",
                 spread(&ratios)
@@ -139,11 +139,6 @@ pub fn run(host: &PluginHost, args: &Args) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-fn median(values: &mut [f64]) -> Option<f64> {
-    values.sort_by(f64::total_cmp);
-    values.get(values.len() / 2).copied()
 }
 
 /// " (median of N rounds, from a to b)" when there was more than one round.

@@ -45,11 +45,16 @@ pub fn train_step_throughput(
             times.push(start.elapsed().as_secs_f64());
         }
     }
-    times.sort_by(f64::total_cmp);
-    let median = times[times.len() / 2];
+    let median = median(&mut times).expect("`steps` is at least 1 (the CLI enforces it)");
     Ok(StepTiming {
         batch,
         images_per_second: batch as f64 / median,
         median_step_seconds: median,
     })
+}
+
+/// The middle value (the upper one of an even count), `None` when empty.
+pub fn median(values: &mut [f64]) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied()
 }
