@@ -35,6 +35,18 @@ fn settings(tab: Tab) -> Settings {
     s
 }
 
+/// The Runs panel with a width-4, one-block-per-stage ResNet and a training
+/// budget small enough for a test.
+fn tiny_training(epochs: usize, subset: usize, test_subset: usize) -> Settings {
+    let mut s = settings(Tab::Runs);
+    s.network.blocks = Some(vec![1, 1, 1, 1]);
+    s.network.width = Some(4);
+    s.training.epochs = epochs;
+    s.training.subset = Some(subset);
+    s.training.test_subset = Some(test_subset);
+    s
+}
+
 fn harness(wb: Workbench) -> Harness<'static, Workbench> {
     Harness::builder()
         .with_size([1280.0, 800.0])
@@ -284,13 +296,8 @@ fn runs_panel_lists_the_store() {
 #[test]
 fn a_tiny_pipeline_started_from_the_runs_panel_ends_on_the_frontier() {
     let dir = common::temp_dir("gui-pipeline");
-    let mut s = settings(Tab::Runs);
-    s.network.blocks = Some(vec![1, 1, 1, 1]);
-    s.network.width = Some(4);
-    s.training.epochs = 1;
+    let mut s = tiny_training(1, 256, 200);
     s.training.batch = 64;
-    s.training.subset = Some(256);
-    s.training.test_subset = Some(200);
     let mut h = harness(workbench(
         &dir.join("runs.db"),
         ScriptedDialogs::default(),
@@ -392,13 +399,8 @@ fn the_export_panel_saves_onnx_with_its_manifest() {
 fn a_training_cancelled_from_the_runs_panel_resumes_to_the_end() {
     let dir = common::temp_dir("gui-cancel-resume");
     let store = dir.join("runs.db");
-    let mut s = settings(Tab::Runs);
-    s.network.blocks = Some(vec![1, 1, 1, 1]);
-    s.network.width = Some(4);
-    s.training.epochs = 3;
+    let mut s = tiny_training(3, 1000, 100);
     s.training.batch = 32;
-    s.training.subset = Some(1000);
-    s.training.test_subset = Some(100);
     s.training.kd = false;
     let mut h = harness(workbench(&store, ScriptedDialogs::default(), s));
     step_until(&mut h, Duration::from_secs(60), Workbench::backend_ready);
@@ -441,12 +443,7 @@ fn a_single_training_distils_from_the_teacher_the_runs_panel_offers() {
     let dir = common::temp_dir("gui-kd");
     let store = dir.join("runs.db");
     let teacher = trained_run(&store);
-    let mut s = settings(Tab::Runs);
-    s.network.blocks = Some(vec![1, 1, 1, 1]);
-    s.network.width = Some(4);
-    s.training.epochs = 1;
-    s.training.subset = Some(128);
-    s.training.test_subset = Some(64);
+    let s = tiny_training(1, 128, 64);
     let mut h = harness(workbench(&store, ScriptedDialogs::default(), s));
     step_until(&mut h, Duration::from_secs(60), Workbench::backend_ready);
     let offered = format!("run {teacher}:");

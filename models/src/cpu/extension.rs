@@ -104,6 +104,14 @@ impl<C: CheckpointStrategy> CpuKernels for Autodiff<Flex, C> {
         beta: FloatTensor<Self>,
         epsilon: f64,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let forward = |x: FloatTensor<Self>, gamma: FloatTensor<Self>, beta: FloatTensor<Self>| {
+            Flex::batch_norm_train(
+                x.into_primitive(),
+                gamma.into_primitive(),
+                beta.into_primitive(),
+                epsilon,
+            )
+        };
         let prep = NormBackward
             .prepare::<C>([x.node(), gamma.node(), beta.node()])
             .compute_bound()
@@ -111,22 +119,12 @@ impl<C: CheckpointStrategy> CpuKernels for Autodiff<Flex, C> {
         let (output, mean, variance) = match prep {
             OpsKind::Tracked(mut prep) => {
                 let (x_node, gamma_node) = (prep.checkpoint(&x), prep.checkpoint(&gamma));
-                let (output, mean, variance) = Flex::batch_norm_train(
-                    x.into_primitive(),
-                    gamma.into_primitive(),
-                    beta.into_primitive(),
-                    epsilon,
-                );
+                let (output, mean, variance) = forward(x, gamma, beta);
                 let state = (x_node, gamma_node, mean.clone(), variance.clone(), epsilon);
                 (prep.finish(state, output), mean, variance)
             }
             OpsKind::UnTracked(prep) => {
-                let (output, mean, variance) = Flex::batch_norm_train(
-                    x.into_primitive(),
-                    gamma.into_primitive(),
-                    beta.into_primitive(),
-                    epsilon,
-                );
+                let (output, mean, variance) = forward(x, gamma, beta);
                 (prep.finish(output), mean, variance)
             }
         };
