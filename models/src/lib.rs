@@ -3,7 +3,7 @@
 //! over numbered value slots; parametric layers live in plain vectors so
 //! burn's record/store machinery saves and loads them.
 
-mod cpu;
+pub mod cpu;
 mod plan;
 
 use burn::module::Module;

@@ -67,13 +67,16 @@ pub fn adapters() -> Vec<Adapter> {
 }
 
 pub fn select(choice: BackendChoice) -> Backend {
-    let flex = || Backend {
-        device: Device::flex(),
-        label: format!(
-            "flex (CPU, {} threads)",
-            std::thread::available_parallelism().map_or(1, |n| n.get())
-        ),
-        is_wgpu: false,
+    let flex = || {
+        super::memory::keep_freed_buffers();
+        Backend {
+            device: Device::flex(),
+            label: format!(
+                "flex (CPU, {} threads)",
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            ),
+            is_wgpu: false,
+        }
     };
     match choice {
         BackendChoice::Flex => flex(),

@@ -4,7 +4,7 @@
 //! two passes. Everything else (depthwise layers, inference-mode batch norm,
 //! wgpu) goes through burn's own modules.
 
-mod conv;
+pub mod conv;
 mod extension;
 mod norm;
 
