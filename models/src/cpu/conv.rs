@@ -357,15 +357,7 @@ fn patches(g: &Geometry, x: &[f32], cols: &mut Vec<f32>) {
                 out_row[..span.start].fill(0.0);
                 out_row[span.end..].fill(0.0);
                 let in_row = &plane[iy * g.in_w..(iy + 1) * g.in_w];
-                if g.stride[1] == 1 {
-                    out_row[span.clone()].copy_from_slice(&in_row[first..first + span.len()]);
-                } else {
-                    let picks = in_row[first..].iter().step_by(g.stride[1]);
-                    out_row[span.clone()]
-                        .iter_mut()
-                        .zip(picks)
-                        .for_each(|(o, v)| *o = *v);
-                }
+                gather(&mut out_row[span.clone()], &in_row[first..], g.stride[1]);
             }
         }
     });
@@ -430,18 +422,57 @@ fn scatter_patches(g: &Geometry, dcols: &[f32], dx: &mut [f32]) {
                     continue;
                 };
                 let in_row = &mut plane[iy * g.in_w..(iy + 1) * g.in_w];
-                let grad_row = &grad_row[span.clone()];
-                if g.stride[1] == 1 {
-                    // Contiguous on both sides: a loop the compiler vectorises.
-                    let targets = &mut in_row[first..first + grad_row.len()];
-                    targets.iter_mut().zip(grad_row).for_each(|(t, d)| *t += d);
-                } else {
-                    let targets = in_row[first..].iter_mut().step_by(g.stride[1]);
-                    targets.zip(grad_row).for_each(|(t, d)| *t += d);
-                }
+                scatter_add(&grad_row[span.clone()], &mut in_row[first..], g.stride[1]);
             }
         }
     });
+}
+
+/// `out[i] = row[i·stride]`. Strides 1 and 2 (every strided layer of
+/// ResNet and VGG) in loops the compiler vectorises.
+fn gather(out: &mut [f32], row: &[f32], stride: usize) {
+    match stride {
+        1 => out.copy_from_slice(&row[..out.len()]),
+        2 => {
+            // Pairs, so that the loop loads whole vectors and keeps the even
+            // lanes; the last pick may have no partner in the row.
+            let Some((last, out)) = out.split_last_mut() else {
+                return;
+            };
+            out.iter_mut()
+                .zip(row.chunks_exact(2))
+                .for_each(|(o, pair)| *o = pair[0]);
+            *last = row[2 * out.len()];
+        }
+        _ => out
+            .iter_mut()
+            .zip(row.iter().step_by(stride))
+            .for_each(|(o, v)| *o = *v),
+    }
+}
+
+/// The adjoint of [`gather`]: `row[i·stride] += grad[i]`.
+fn scatter_add(grad: &[f32], row: &mut [f32], stride: usize) {
+    match stride {
+        1 => row[..grad.len()]
+            .iter_mut()
+            .zip(grad)
+            .for_each(|(t, d)| *t += d),
+        2 => {
+            let Some((last, grad)) = grad.split_last() else {
+                return;
+            };
+            row.chunks_exact_mut(2)
+                .zip(grad)
+                .for_each(|(pair, d)| pair[0] += d);
+            row[2 * grad.len()] += last;
+        }
+        _ => row
+            .iter_mut()
+            .step_by(stride)
+            .zip(grad)
+            .for_each(|(t, d)| *t += d),
+    }
 }
 
 fn for_each_patch_row(g: &Geometry, mut visit: impl FnMut(usize, usize, usize, usize)) {
