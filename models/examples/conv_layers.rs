@@ -7,6 +7,7 @@
 //! step total weighted by how often each shape occurs.
 
 use deepreduce_models::cpu::conv::{self, Geometry};
+use deepreduce_models::cpu::norm::{self, Extent};
 use std::time::Instant;
 
 fn main() {
@@ -61,6 +62,35 @@ fn main() {
         total[1],
         total[2],
         total.iter().sum::<f64>()
+    );
+    time_batch_norm(width, batch);
+}
+
+/// Training-mode batch norm on the first stage's activation, the largest.
+fn time_batch_norm(width: usize, batch: usize) {
+    let e = Extent {
+        batch,
+        channels: width,
+        positions: 32 * 32,
+    };
+    let x = values(batch * width * 32 * 32, 4);
+    let dy = values(x.len(), 5);
+    let (gamma, beta) = (values(width, 6), values(width, 7));
+    let stats = norm::forward(e, &x, &gamma, &beta, 1e-5);
+    let forward = median_ms(|| drop(norm::forward(e, &x, &gamma, &beta, 1e-5)));
+    let backward = median_ms(|| {
+        drop(norm::backward(
+            e,
+            &x,
+            &gamma,
+            &stats.mean,
+            &stats.variance,
+            1e-5,
+            &dy,
+        ))
+    });
+    println!(
+        "batch norm of the 32x32x{width} activations: forward {forward:.2} ms, backward {backward:.2} ms"
     );
 }
 

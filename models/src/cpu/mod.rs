@@ -6,7 +6,7 @@
 
 pub mod conv;
 mod extension;
-mod norm;
+pub mod norm;
 
 use burn::backend::{DType, Dispatch, DispatchDevice};
 use burn::nn::conv::Conv2d;

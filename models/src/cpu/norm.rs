@@ -1,9 +1,11 @@
 //! Batch normalisation in training mode on NCHW f32 data, forward and
-//! backward, each as two passes parallel over channels then feature planes.
+//! backward, parallel over channels: each channel's statistics and outputs
+//! are computed in one visit, while its planes are still in the core's cache.
 //!
 //! burn's generic version builds the same numbers out of tensor operations:
 //! two transposed copies of the activation to reduce per channel, then a
-//! broadcast operation per term; here each pass reads the activation once.
+//! broadcast operation per term; here the activation is read from memory
+//! once per pass over it (forward: one, backward: two, x and dy).
 
 use rayon::prelude::*;
 
@@ -22,11 +24,23 @@ impl Extent {
     }
 
     /// The planes `[positions]` of channel `c`, one per image.
-    fn planes<'a>(&self, data: &'a [f32], c: usize) -> impl Iterator<Item = &'a [f32]> {
+    fn planes<'a>(&self, data: &'a [f32], c: usize) -> impl Iterator<Item = &'a [f32]> + Clone {
         (0..self.batch).map(move |n| {
             let at = (n * self.channels + c) * self.positions;
             &data[at..at + self.positions]
         })
+    }
+
+    /// The planes of an activation of this extent grouped by channel, so
+    /// that each channel can be written by its own task.
+    fn channel_planes(self, values: &mut [f32]) -> Vec<Vec<&mut [f32]>> {
+        let mut channels: Vec<Vec<&mut [f32]>> = (0..self.channels)
+            .map(|_| Vec::with_capacity(self.batch))
+            .collect();
+        for (i, plane) in values.chunks_exact_mut(self.positions).enumerate() {
+            channels[i % self.channels].push(plane);
+        }
+        channels
     }
 }
 
@@ -42,30 +56,30 @@ pub struct Normalized {
 
 /// `y = γ·(x - mean)/sqrt(var + ε) + β` with the batch's mean and variance.
 pub fn forward(e: Extent, x: &[f32], gamma: &[f32], beta: &[f32], epsilon: f64) -> Normalized {
-    let (mean, variance): (Vec<f32>, Vec<f32>) = (0..e.channels)
+    let mut output = vec![0.0; x.len()];
+    let (mean, variance): (Vec<f32>, Vec<f32>) = e
+        .channel_planes(&mut output)
         .into_par_iter()
-        .map(|c| {
-            // Two passes (mean, then squared deviations), so that large
-            // planes lose nothing to the cancellation of E[x²] - E[x]².
+        .enumerate()
+        .map(|(c, outputs)| {
+            // Two passes for the statistics (mean, then squared deviations),
+            // so that large planes lose nothing to the cancellation of
+            // E[x²] - E[x]², then the output: all three while the channel
+            // is in cache.
             let [sum] = sum_over_channel(e, x, x, c, |x, _| [x]);
             let mean = (sum / e.count()) as f32;
             let [squares] = sum_over_channel(e, x, x, c, |x, _| [(x - mean) * (x - mean)]);
-            (mean, (squares / e.count()) as f32)
+            let variance = (squares / e.count()) as f32;
+            let scale = gamma[c] / (variance as f64 + epsilon).sqrt() as f32;
+            let shift = beta[c] - mean * scale;
+            for (y, x) in outputs.into_iter().zip(e.planes(x, c)) {
+                y.iter_mut()
+                    .zip(x)
+                    .for_each(|(y, x)| *y = x * scale + shift);
+            }
+            (mean, variance)
         })
         .unzip();
-    let mut output = vec![0.0; x.len()];
-    output
-        .par_chunks_mut(e.positions)
-        .zip(x.par_chunks(e.positions))
-        .enumerate()
-        .for_each(|(plane, (y, x))| {
-            let c = plane % e.channels;
-            let scale = gamma[c] / (variance[c] as f64 + epsilon).sqrt() as f32;
-            let shift = beta[c] - mean[c] * scale;
-            y.iter_mut()
-                .zip(x)
-                .for_each(|(y, x)| *y = x * scale + shift);
-        });
     Normalized {
         output,
         mean,
@@ -97,30 +111,28 @@ pub fn backward(
         .iter()
         .map(|&v| (1.0 / (v as f64 + epsilon).sqrt()) as f32)
         .collect();
-    let (beta_grad, gamma_grad): (Vec<f32>, Vec<f32>) = (0..e.channels)
+    let mut x_grad = vec![0.0; x.len()];
+    let (beta_grad, gamma_grad): (Vec<f32>, Vec<f32>) = e
+        .channel_planes(&mut x_grad)
         .into_par_iter()
-        .map(|c| {
+        .enumerate()
+        .map(|(c, x_grads)| {
             let (m, inv) = (mean[c], inv_std[c]);
             let [sum_dy, sum_dy_xhat] =
                 sum_over_channel(e, x, dy, c, |x, dy| [dy, dy * (x - m) * inv]);
+            let count = e.count() as f32;
+            let scale = gamma[c] * inv;
+            let (mean_dy, mean_dy_xhat) = (sum_dy as f32 / count, sum_dy_xhat as f32 / count);
+            let planes = e.planes(x, c).zip(e.planes(dy, c));
+            for (dx, (x, dy)) in x_grads.into_iter().zip(planes) {
+                for ((dx, &x), &dy) in dx.iter_mut().zip(x).zip(dy) {
+                    let xhat = (x - m) * inv;
+                    *dx = scale * (dy - mean_dy - xhat * mean_dy_xhat);
+                }
+            }
             (sum_dy as f32, sum_dy_xhat as f32)
         })
         .unzip();
-    let mut x_grad = vec![0.0; x.len()];
-    x_grad
-        .par_chunks_mut(e.positions)
-        .zip(x.par_chunks(e.positions).zip(dy.par_chunks(e.positions)))
-        .enumerate()
-        .for_each(|(plane, (dx, (x, dy)))| {
-            let c = plane % e.channels;
-            let m = e.count() as f32;
-            let scale = gamma[c] * inv_std[c];
-            let (mean_dy, mean_dy_xhat) = (beta_grad[c] / m, gamma_grad[c] / m);
-            for ((dx, &x), &dy) in dx.iter_mut().zip(x).zip(dy) {
-                let xhat = (x - mean[c]) * inv_std[c];
-                *dx = scale * (dy - mean_dy - xhat * mean_dy_xhat);
-            }
-        });
     Gradients {
         x: x_grad,
         gamma: gamma_grad,
