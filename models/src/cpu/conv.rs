@@ -95,6 +95,10 @@ fn group_size(g: &Geometry) -> usize {
 
 /// `y[n] = W · cols(x[n])`; returns `[N, C_out, H_out, W_out]`.
 pub fn forward(g: &Geometry, x: &[f32], weight: &[f32]) -> Vec<f32> {
+    #[cfg(target_arch = "x86_64")]
+    if super::direct::applies(g) {
+        return super::direct::forward(g, x, weight);
+    }
     let images = group_size(g);
     let mut y = vec![0.0; g.batch * g.out_image_len()];
     y.par_chunks_mut(images * g.out_image_len())
@@ -191,6 +195,10 @@ fn transposed_convolution(g: &Geometry, weight: &[f32]) -> Option<(Geometry, Vec
 
 /// `dW = Σ_n dy[n] · cols(x[n])ᵀ`; returns `[C_out, C_in, kh, kw]`.
 pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    #[cfg(target_arch = "x86_64")]
+    if super::direct::applies(g) {
+        return super::direct::weight_grad(g, x, dy);
+    }
     let images = group_size(g);
     let groups = g.batch.div_ceil(images);
     // Contiguous runs of groups, one per thread, each summed into its own
@@ -707,7 +715,37 @@ mod tests {
                 in_channels: 3,
                 ..base
             },
+            // 3x3 stride 1 on planes 16 or more wide: the direct kernels on
+            // AVX-512, with a partial block of output channels (11 = 8 + 3)
+            // and groups of several images.
+            Geometry {
+                in_h: 5,
+                in_w: 17,
+                out_channels: 11,
+                ..base
+            },
+            Geometry {
+                batch: 5,
+                in_channels: 3,
+                in_h: 16,
+                in_w: 16,
+                out_channels: 9,
+                ..base
+            },
         ]
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn wide_3x3_planes_take_the_direct_kernels_where_avx512_is() {
+        let wide: Vec<Geometry> = geometries().into_iter().filter(|g| g.in_w >= 16).collect();
+        assert_eq!(wide.len(), 2);
+        for g in wide {
+            assert_eq!(
+                super::super::direct::applies(&g),
+                std::arch::is_x86_feature_detected!("avx512f")
+            );
+        }
     }
 
     /// Whole 8x8 blocks, ragged edges, and the sum of several matrices.

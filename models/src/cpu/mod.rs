@@ -5,6 +5,8 @@
 //! wgpu) goes through burn's own modules.
 
 pub mod conv;
+#[cfg(target_arch = "x86_64")]
+mod direct;
 mod extension;
 pub mod norm;
 
