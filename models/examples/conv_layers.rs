@@ -11,6 +11,8 @@ use deepreduce_models::cpu::norm::{self, Extent};
 use std::time::Instant;
 
 fn main() {
+    // As the app does on the CPU: freed buffers stay in the heap.
+    deepreduce_models::cpu::keep_freed_buffers();
     let mut args = std::env::args().skip(1).map(|a| a.parse::<usize>());
     let width = args.next().transpose().expect("WIDTH").unwrap_or(64);
     let batch = args.next().transpose().expect("BATCH").unwrap_or(32);

@@ -68,7 +68,7 @@ pub fn adapters() -> Vec<Adapter> {
 
 pub fn select(choice: BackendChoice) -> Backend {
     let flex = || {
-        super::memory::keep_freed_buffers();
+        deepreduce_models::cpu::keep_freed_buffers();
         Backend {
             device: Device::flex(),
             label: format!(

@@ -7,7 +7,6 @@ pub mod dataset_preview;
 pub mod dataset_shape;
 pub mod export;
 pub mod inference;
-pub mod memory;
 pub mod network;
 pub mod network_view;
 pub mod paper;

@@ -8,6 +8,7 @@ pub mod conv;
 #[cfg(target_arch = "x86_64")]
 mod direct;
 mod extension;
+mod memory;
 pub mod norm;
 
 use burn::backend::{DType, Dispatch, DispatchDevice};
@@ -15,6 +16,7 @@ use burn::nn::conv::Conv2d;
 use burn::nn::{BatchNorm, PaddingConfig2d};
 use burn::tensor::Tensor;
 use extension::CpuKernels;
+pub use memory::keep_freed_buffers;
 
 pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let Some(padding) = im2col_padding(conv, &x) else {

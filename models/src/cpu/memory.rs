@@ -1,4 +1,5 @@
-//! Memory policy for training on the CPU.
+//! Memory policy for training on the CPU (the app sets it when it picks
+//! the flex backend).
 //!
 //! A training step allocates and frees the same few dozen activation buffers
 //! (megabytes each) every time. glibc serves allocations that large with
