@@ -64,14 +64,15 @@ impl Geometry {
 }
 
 thread_local! {
-    /// Each thread's working buffers (patch matrices, regrouped maps), kept
+    /// Each thread's working buffers (patch matrices, regrouped maps, the
+    /// direct kernels' grids), kept
     /// from call to call: allocating megabytes per call costs page faults.
     static SCRATCH: RefCell<[Vec<f32>; 2]> = const { RefCell::new([Vec::new(), Vec::new()]) };
 }
 
 /// Runs `work` with this thread's two scratch buffers. The kernels never
 /// nest (GEMM runs single-threaded inside them), so the borrow is exclusive.
-fn with_scratch<R>(work: impl FnOnce(&mut Vec<f32>, &mut Vec<f32>) -> R) -> R {
+pub(super) fn with_scratch<R>(work: impl FnOnce(&mut Vec<f32>, &mut Vec<f32>) -> R) -> R {
     SCRATCH.with(|scratch| {
         let [a, b] = &mut *scratch.borrow_mut();
         work(a, b)
@@ -565,13 +566,7 @@ enum Destination<'a> {
 }
 
 /// `dst[m, n] (+)= lhs[m, k] · rhs[k, n]`, on this thread.
-fn matmul(
-    dst: Destination,
-    accumulate: bool,
-    lhs: Operand,
-    rhs: Operand,
-    [m, n, k]: [usize; 3],
-) {
+fn matmul(dst: Destination, accumulate: bool, lhs: Operand, rhs: Operand, [m, n, k]: [usize; 3]) {
     let (dst, row_stride, col_stride) = match dst {
         Destination::RowMajor(dst) => (dst, n as isize, 1),
         Destination::ColumnMajor(dst) => (dst, 1, m as isize),

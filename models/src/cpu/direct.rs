@@ -14,7 +14,7 @@
 //! reads it back; at a width-16 ResNet18 that copying cost as much as the
 //! arithmetic. x86-64 only; elsewhere every convolution takes im2col + GEMM.
 
-use super::conv::Geometry;
+use super::conv::{Geometry, with_scratch};
 use rayon::prelude::*;
 
 /// Whether the direct kernels beat im2col + GEMM on this shape, as measured
@@ -144,18 +144,6 @@ fn group_size(g: &Geometry) -> usize {
     (GROUP_BYTES / per_image).clamp(1, per_thread)
 }
 
-thread_local! {
-    static GRIDS: std::cell::RefCell<[Vec<f32>; 2]> =
-        const { std::cell::RefCell::new([Vec::new(), Vec::new()]) };
-}
-
-fn with_grids<R>(work: impl FnOnce(&mut Vec<f32>, &mut Vec<f32>) -> R) -> R {
-    GRIDS.with(|grids| {
-        let [a, b] = &mut *grids.borrow_mut();
-        work(a, b)
-    })
-}
-
 /// The convolution of `x` `[N, C_in, H, W]` by `weight` `[C_out, C_in, 3, 3]`;
 /// returns `[N, C_out, H, W]`. Only where [`applies`] holds.
 pub fn forward(g: &Geometry, x: &[f32], weight: &[f32]) -> Vec<f32> {
@@ -167,7 +155,7 @@ pub fn forward(g: &Geometry, x: &[f32], weight: &[f32]) -> Vec<f32> {
     y.par_chunks_mut(images * out_image)
         .zip(x.par_chunks(images * g.in_channels * g.in_h * g.in_w))
         .for_each(|(y, x)| {
-            with_grids(|x_grid, y_grid| {
+            with_scratch(|x_grid, y_grid| {
                 let grid = Grid {
                     h: g.in_h,
                     w: g.in_w,
@@ -218,7 +206,7 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
             ((run + 1) * per_run).min(g.batch),
         );
         let mut dw = vec![0.0; g.weight_len()];
-        with_grids(|x_grid, dy_grid| {
+        with_scratch(|x_grid, dy_grid| {
             for start in (first..last).step_by(images) {
                 let end = (start + images).min(last);
                 let grid = Grid {
