@@ -100,6 +100,10 @@ pub fn forward(g: &Geometry, x: &[f32], weight: &[f32]) -> Vec<f32> {
     if super::direct::applies(g) {
         return super::direct::forward(g, x, weight);
     }
+    #[cfg(target_arch = "x86_64")]
+    if super::small_planes::applies(g) {
+        return super::small_planes::forward(g, x, weight);
+    }
     let images = group_size(g);
     let mut y = vec![0.0; g.batch * g.out_image_len()];
     y.par_chunks_mut(images * g.out_image_len())
@@ -212,6 +216,10 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
     #[cfg(target_arch = "x86_64")]
     if super::direct::applies(g) {
         return super::direct::weight_grad(g, x, dy);
+    }
+    #[cfg(target_arch = "x86_64")]
+    if super::small_planes::applies(g) {
+        return super::small_planes::weight_grad(g, x, dy);
     }
     let images = group_size(g);
     let groups = g.batch.div_ceil(images);
@@ -744,6 +752,23 @@ mod tests {
                 in_h: 16,
                 in_w: 16,
                 out_channels: 9,
+                ..base
+            },
+            // 4x4 and 8x8 planes, 32 and 64 output channels: the small-plane
+            // kernels on AVX-512.
+            Geometry {
+                batch: 2,
+                in_h: 4,
+                in_w: 4,
+                out_channels: 32,
+                ..base
+            },
+            Geometry {
+                batch: 2,
+                in_channels: 3,
+                in_h: 8,
+                in_w: 8,
+                out_channels: 64,
                 ..base
             },
         ]

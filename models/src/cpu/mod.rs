@@ -10,6 +10,8 @@ mod direct;
 mod extension;
 mod memory;
 pub mod norm;
+#[cfg(target_arch = "x86_64")]
+mod small_planes;
 
 use burn::backend::{DType, Dispatch, DispatchDevice};
 use burn::nn::conv::Conv2d;

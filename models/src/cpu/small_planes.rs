@@ -1,0 +1,265 @@
+//! A direct 3x3, stride-1, padding-1 convolution for small planes (4x4 and
+//! 8x8: ResNet18's last two stages), vectorised over output channels: each
+//! vector register holds sixteen output channels of one position, and the
+//! plane size is a compile-time constant, so that the taps reading the
+//! padding are dropped when the code is compiled rather than multiplied by
+//! zero. im2col + GEMM multiplies those zeros too: 31% of a 4x4 layer's
+//! work, 16% of an 8x8 layer's. The weight gradient is vectorised the same
+//! way, each task owning 32 output channels' gradients for the whole batch.
+
+use super::conv::Geometry;
+use rayon::prelude::*;
+
+/// Output channels per task: two vectors of sixteen.
+const CHANNELS: usize = 32;
+
+/// Positions per register tile.
+const POSITIONS: usize = 8;
+
+/// Whether [`forward`] and [`weight_grad`] can run this convolution on this machine.
+pub fn applies(g: &Geometry) -> bool {
+    g.kernel == [3, 3]
+        && g.stride == [1, 1]
+        && g.padding == [1, 1]
+        && g.in_h == g.in_w
+        && matches!(g.in_w, 4 | 8)
+        && g.out_channels % CHANNELS == 0
+        && std::arch::is_x86_feature_detected!("avx512f")
+}
+
+/// The convolution of `x` `[N, C_in, S, S]` by `weight` `[C_out, C_in, 3, 3]`;
+/// returns `[N, C_out, S, S]`. Only where [`applies`] holds.
+pub fn forward(g: &Geometry, x: &[f32], weight: &[f32]) -> Vec<f32> {
+    assert!(applies(g));
+    let (c_in, plane) = (g.in_channels, g.in_h * g.in_w);
+    let packed = pack_weights(weight, c_in);
+    let blocks = g.out_channels / CHANNELS;
+    let mut y = vec![0.0; g.batch * g.out_channels * plane];
+    y.par_chunks_mut(CHANNELS * plane)
+        .enumerate()
+        .for_each(|(task, out)| {
+            let (n, block) = (task / blocks, task % blocks);
+            let image = &x[n * c_in * plane..][..c_in * plane];
+            let w = &packed[block * c_in * 9 * CHANNELS..][..c_in * 9 * CHANNELS];
+            // SAFETY: avx512f is present (`applies`); slice lengths asserted inside.
+            unsafe {
+                match g.in_w {
+                    4 => kernels::plane::<4>(image, w, out),
+                    _ => kernels::plane::<8>(image, w, out),
+                }
+            }
+        });
+    y
+}
+
+/// `dW = Σ_n dy[n] ⋆ x[n]`, `[C_out, C_in, 3, 3]`: one task per block of
+/// 32 output channels, summing over the batch in order.
+pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    assert!(applies(g));
+    let (c_in, c_out, plane) = (g.in_channels, g.out_channels, g.in_h * g.in_w);
+    let mut dw = vec![0.0; g.weight_len()];
+    dw.par_chunks_mut(CHANNELS * c_in * 9)
+        .enumerate()
+        .for_each(|(block, dw)| {
+            // This block's dy with the channels innermost: `[n, position, 32]`.
+            let mut dy_t = vec![0.0; g.batch * plane * CHANNELS];
+            for (n, image) in dy_t.chunks_exact_mut(plane * CHANNELS).enumerate() {
+                for j in 0..CHANNELS {
+                    let source = &dy[(n * c_out + block * CHANNELS + j) * plane..][..plane];
+                    for (position, value) in source.iter().enumerate() {
+                        image[position * CHANNELS + j] = *value;
+                    }
+                }
+            }
+            // SAFETY: avx512f is present (`applies`); slice lengths asserted inside.
+            unsafe {
+                match g.in_w {
+                    4 => kernels::gradient::<4>(x, c_in, &dy_t, dw),
+                    _ => kernels::gradient::<8>(x, c_in, &dy_t, dw),
+                }
+            }
+        });
+    dw
+}
+
+/// Weights `[C_out, C_in, 3, 3]` as `[C_out / 32, C_in, 9, 32]`: the 32
+/// output channels of a block for one input channel and tap side by side.
+fn pack_weights(weight: &[f32], c_in: usize) -> Vec<f32> {
+    let mut packed = vec![0.0; weight.len()];
+    packed
+        .par_chunks_mut(c_in * 9 * CHANNELS)
+        .enumerate()
+        .for_each(|(block, packed)| {
+            for (j, o) in (block * CHANNELS..(block + 1) * CHANNELS).enumerate() {
+                for (at, w) in weight[o * c_in * 9..][..c_in * 9].iter().enumerate() {
+                    packed[at * CHANNELS + j] = *w;
+                }
+            }
+        });
+    packed
+}
+
+// Index loops over const-sized tiles, as in `direct`: unrolled by the compiler.
+#[allow(clippy::needless_range_loop)]
+mod kernels {
+    use super::{CHANNELS, POSITIONS};
+    use std::arch::x86_64::*;
+
+    /// One image's 32 output channels: the plane in tiles of eight positions.
+    ///
+    /// # Safety
+    /// The CPU must support avx512f.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn plane<const S: usize>(image: &[f32], w: &[f32], out: &mut [f32]) {
+        let c_in = image.len() / (S * S);
+        assert!(w.len() == c_in * 9 * CHANNELS && out.len() == CHANNELS * S * S);
+        // SAFETY: the asserts above bound every read and write of the tiles.
+        unsafe {
+            match S {
+                4 => {
+                    tile::<S, 0>(image, w, c_in, out);
+                    tile::<S, 1>(image, w, c_in, out);
+                }
+                _ => {
+                    tile::<S, 0>(image, w, c_in, out);
+                    tile::<S, 1>(image, w, c_in, out);
+                    tile::<S, 2>(image, w, c_in, out);
+                    tile::<S, 3>(image, w, c_in, out);
+                    tile::<S, 4>(image, w, c_in, out);
+                    tile::<S, 5>(image, w, c_in, out);
+                    tile::<S, 6>(image, w, c_in, out);
+                    tile::<S, 7>(image, w, c_in, out);
+                }
+            }
+        }
+    }
+
+    /// Positions `8·T .. 8·T + 8` of the plane for 32 output channels; `S`
+    /// and `T` are constants, so `reads` folds to true or false per tap.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn tile<const S: usize, const T: usize>(
+        image: &[f32],
+        w: &[f32],
+        c_in: usize,
+        out: &mut [f32],
+    ) {
+        let mut sums = [[_mm512_setzero_ps(); POSITIONS]; 2];
+        let (x, w) = (image.as_ptr(), w.as_ptr());
+        for i in 0..c_in {
+            for tap in 0..9 {
+                // SAFETY: i < c_in and tap < 9 keep both reads inside the slices.
+                let (w0, w1) = unsafe {
+                    let at = w.add((i * 9 + tap) * CHANNELS);
+                    (_mm512_loadu_ps(at), _mm512_loadu_ps(at.add(16)))
+                };
+                for p in 0..POSITIONS {
+                    if let Some(source) = reads::<S>(T * POSITIONS + p, tap) {
+                        let v = _mm512_set1_ps(unsafe { *x.add(i * S * S + source) });
+                        sums[0][p] = _mm512_fmadd_ps(w0, v, sums[0][p]);
+                        sums[1][p] = _mm512_fmadd_ps(w1, v, sums[1][p]);
+                    }
+                }
+            }
+        }
+        let mut lanes = [0.0f32; 16];
+        for (half, sums) in sums.iter().enumerate() {
+            for p in 0..POSITIONS {
+                // SAFETY: `lanes` holds 16 floats.
+                unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), sums[p]) };
+                for (c, value) in lanes.iter().enumerate() {
+                    out[(16 * half + c) * S * S + T * POSITIONS + p] = *value;
+                }
+            }
+        }
+    }
+
+    /// `dw[o, i, tap] = Σ_n Σ_p dy[n, o, p] · x[n, i, p + tap]` for one block of
+    /// 32 output channels, given its dy as `[n, position, 32]`.
+    ///
+    /// # Safety
+    /// The CPU must support avx512f.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn gradient<const S: usize>(x: &[f32], c_in: usize, dy_t: &[f32], dw: &mut [f32]) {
+        let batch = dy_t.len() / (S * S * CHANNELS);
+        assert!(x.len() == batch * c_in * S * S && dw.len() == CHANNELS * c_in * 9);
+        for i in 0..c_in {
+            let mut sums = [[_mm512_setzero_ps(); 2]; 9];
+            for n in 0..batch {
+                // SAFETY: n < batch and i < c_in keep the tiles' reads inside
+                // the slices (asserted above).
+                unsafe {
+                    let x = x.as_ptr().add((n * c_in + i) * S * S);
+                    let dy = dy_t.as_ptr().add(n * S * S * CHANNELS);
+                    match S {
+                        4 => {
+                            gradient_tile::<S, 0>(x, dy, &mut sums);
+                            gradient_tile::<S, 1>(x, dy, &mut sums);
+                        }
+                        _ => {
+                            gradient_tile::<S, 0>(x, dy, &mut sums);
+                            gradient_tile::<S, 1>(x, dy, &mut sums);
+                            gradient_tile::<S, 2>(x, dy, &mut sums);
+                            gradient_tile::<S, 3>(x, dy, &mut sums);
+                            gradient_tile::<S, 4>(x, dy, &mut sums);
+                            gradient_tile::<S, 5>(x, dy, &mut sums);
+                            gradient_tile::<S, 6>(x, dy, &mut sums);
+                            gradient_tile::<S, 7>(x, dy, &mut sums);
+                        }
+                    }
+                }
+            }
+            let mut lanes = [0.0f32; 16];
+            for (tap, sums) in sums.iter().enumerate() {
+                for (half, sum) in sums.iter().enumerate() {
+                    // SAFETY: `lanes` holds 16 floats.
+                    unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), *sum) };
+                    for (c, value) in lanes.iter().enumerate() {
+                        dw[((16 * half + c) * c_in + i) * 9 + tap] = *value;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Positions `8·T .. 8·T + 8` of one image's contribution to one input
+    /// channel's nine taps.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn gradient_tile<const S: usize, const T: usize>(
+        x: *const f32,
+        dy: *const f32,
+        sums: &mut [[__m512; 2]; 9],
+    ) {
+        for p in 0..POSITIONS {
+            let at = T * POSITIONS + p;
+            // SAFETY: at < S·S: within the image's dy and x planes.
+            let (d0, d1) = unsafe {
+                let d = dy.add(at * CHANNELS);
+                (_mm512_loadu_ps(d), _mm512_loadu_ps(d.add(16)))
+            };
+            for tap in 0..9 {
+                if let Some(source) = reads::<S>(at, tap) {
+                    let v = _mm512_set1_ps(unsafe { *x.add(source) });
+                    sums[tap][0] = _mm512_fmadd_ps(d0, v, sums[tap][0]);
+                    sums[tap][1] = _mm512_fmadd_ps(d1, v, sums[tap][1]);
+                }
+            }
+        }
+    }
+
+    /// The input position output position `at` reads through `tap`, or
+    /// `None` where that is padding.
+    #[inline(always)]
+    const fn reads<const S: usize>(at: usize, tap: usize) -> Option<usize> {
+        let (y, x) = (
+            (at / S + tap / 3) as isize - 1,
+            (at % S + tap % 3) as isize - 1,
+        );
+        if y < 0 || x < 0 || y >= S as isize || x >= S as isize {
+            None
+        } else {
+            Some(y as usize * S + x as usize)
+        }
+    }
+}
