@@ -737,30 +737,31 @@ mod tests {
                 in_channels: 3,
                 ..base
             },
-            // 3x3 stride 1 on planes 16 or more wide: the direct kernels on
+            // 3x3 stride 1 on planes 32 or more wide: the direct kernels on
             // AVX-512, with a partial block of output channels (11 = 8 + 3)
             // and groups of several images.
             Geometry {
                 in_h: 5,
-                in_w: 17,
+                in_w: 33,
                 out_channels: 11,
                 ..base
             },
             Geometry {
                 batch: 5,
                 in_channels: 3,
-                in_h: 16,
-                in_w: 16,
+                in_h: 32,
+                in_w: 32,
                 out_channels: 9,
                 ..base
             },
-            // 4x4 and 8x8 planes, 32 and 64 output channels: the small-plane
-            // kernels on AVX-512.
+            // 4x4, 8x8 and 16x16 planes, output channels in blocks of 32: the
+            // small-plane kernels on AVX-512 (the 16x16 one with a batch of 3
+            // split into runs for the weight gradient).
             Geometry {
                 batch: 2,
                 in_h: 4,
                 in_w: 4,
-                out_channels: 32,
+                out_channels: 64,
                 ..base
             },
             Geometry {
@@ -768,7 +769,13 @@ mod tests {
                 in_channels: 3,
                 in_h: 8,
                 in_w: 8,
-                out_channels: 64,
+                out_channels: 32,
+                ..base
+            },
+            Geometry {
+                in_h: 16,
+                in_w: 16,
+                out_channels: 32,
                 ..base
             },
         ]
@@ -776,15 +783,26 @@ mod tests {
 
     #[test]
     #[cfg(target_arch = "x86_64")]
-    fn wide_3x3_planes_take_the_direct_kernels_where_avx512_is() {
-        let wide: Vec<Geometry> = geometries().into_iter().filter(|g| g.in_w >= 16).collect();
-        assert_eq!(wide.len(), 2);
-        for g in wide {
-            assert_eq!(
-                super::super::direct::applies(&g),
-                std::arch::is_x86_feature_detected!("avx512f")
-            );
-        }
+    fn wide_and_small_3x3_planes_take_their_own_kernels_where_avx512_is() {
+        let avx512 = std::arch::is_x86_feature_detected!("avx512f");
+        let routes: Vec<(usize, bool, bool)> = geometries()
+            .iter()
+            .filter(|g| g.kernel == [3, 3] && g.stride == [1, 1])
+            .map(|g| {
+                let direct = super::super::direct::applies(g);
+                let small = super::super::small_planes::applies(g);
+                (g.in_w, direct, small)
+            })
+            .collect();
+        let expected = [
+            (6, false, false),
+            (33, avx512, false),
+            (32, avx512, false),
+            (4, false, avx512),
+            (8, false, avx512),
+            (16, false, avx512),
+        ];
+        assert_eq!(routes, expected);
     }
 
     /// Whole 8x8 blocks, ragged edges, and the sum of several matrices.

@@ -8,7 +8,7 @@
 //! sits at the constant offset `dy·R + dx` (R = W + 1) and one unaligned
 //! vector load reads a tap for sixteen consecutive positions. Positions that
 //! fall on the separators are computed too and thrown away: 1/W + 1/H more
-//! work, which is why small planes stay with im2col (see [`worth_it`]).
+//! work, which is why smaller planes go elsewhere (see [`worth_it`]).
 //!
 //! im2col + GEMM copies every input nine times into the patch matrix and
 //! reads it back; at a width-16 ResNet18 that copying cost as much as the
@@ -17,14 +17,14 @@
 use super::conv::{Geometry, with_scratch};
 use rayon::prelude::*;
 
-/// Whether the direct kernels beat im2col + GEMM on this shape, as measured
+/// Whether these kernels are the best of ours for this shape, as measured
 /// on ResNet18's layers (`cargo run -p deepreduce-models --example
-/// conv_layers`): the patch matrix costs the most against planes of 32x32
-/// and against few channels; below 16 columns the separators and the
-/// rounding of the last tile waste too much. At 16x16 with 128 channels
-/// the two were within 5%, im2col ahead.
+/// conv_layers`): planes of 32 columns and more. On 16x16 and smaller the
+/// separators and the rounding of the last tile waste too much, and the
+/// small-plane kernels (`super::small_planes`) were 10-25% faster on every
+/// 16x16 layer measured.
 fn worth_it(g: &Geometry) -> bool {
-    g.in_w >= 32 || (g.in_w >= 16 && g.out_channels <= 64)
+    g.in_w >= 32
 }
 
 /// Floats in one AVX-512 vector.

@@ -1,14 +1,15 @@
-//! A direct 3x3, stride-1, padding-1 convolution for small planes (4x4 and
-//! 8x8: ResNet18's last two stages), vectorised over output channels: each
-//! vector register holds sixteen output channels of one position, and the
-//! plane size is a compile-time constant, so that the taps reading the
-//! padding are dropped when the code is compiled rather than multiplied by
-//! zero. im2col + GEMM multiplies those zeros too: 31% of a 4x4 layer's
-//! work, 16% of an 8x8 layer's. The weight gradient is vectorised the same
-//! way, each task owning 32 output channels' gradients for the whole batch.
+//! A direct 3x3, stride-1, padding-1 convolution for small planes (16x16,
+//! 8x8 and 4x4: ResNet18's last three stages), vectorised over output
+//! channels: each vector register holds sixteen output channels of one
+//! position, and the plane size is a compile-time constant, so that the taps
+//! reading the padding are dropped when the code is compiled rather than
+//! multiplied by zero. im2col + GEMM multiplies those zeros too: 31% of a
+//! 4x4 layer's work, 16% of an 8x8 layer's, 8% of a 16x16 layer's. The
+//! weight gradient is vectorised the same way.
 
 use super::conv::Geometry;
 use rayon::prelude::*;
+use std::ops::Range;
 
 /// Output channels per task: two vectors of sixteen.
 const CHANNELS: usize = 32;
@@ -22,7 +23,7 @@ pub fn applies(g: &Geometry) -> bool {
         && g.stride == [1, 1]
         && g.padding == [1, 1]
         && g.in_h == g.in_w
-        && matches!(g.in_w, 4 | 8)
+        && matches!(g.in_w, 4 | 8 | 16)
         && g.out_channels % CHANNELS == 0
         && std::arch::is_x86_feature_detected!("avx512f")
 }
@@ -45,41 +46,68 @@ pub fn forward(g: &Geometry, x: &[f32], weight: &[f32]) -> Vec<f32> {
             unsafe {
                 match g.in_w {
                     4 => kernels::plane::<4>(image, w, out),
-                    _ => kernels::plane::<8>(image, w, out),
+                    8 => kernels::plane::<8>(image, w, out),
+                    _ => kernels::plane::<16>(image, w, out),
                 }
             }
         });
     y
 }
 
-/// `dW = Σ_n dy[n] ⋆ x[n]`, `[C_out, C_in, 3, 3]`: one task per block of
-/// 32 output channels, summing over the batch in order.
+/// `dW = Σ_n dy[n] ⋆ x[n]`, `[C_out, C_in, 3, 3]`: one task per block of 32
+/// output channels and run of images, with the batch cut into as many runs
+/// as it takes to give every thread a task; the runs' sums are added in
+/// order (repeatable bits).
 pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
     assert!(applies(g));
-    let (c_in, c_out, plane) = (g.in_channels, g.out_channels, g.in_h * g.in_w);
-    let mut dw = vec![0.0; g.weight_len()];
-    dw.par_chunks_mut(CHANNELS * c_in * 9)
+    let (c_in, plane) = (g.in_channels, g.in_h * g.in_w);
+    let blocks = g.out_channels / CHANNELS;
+    let runs = rayon::current_num_threads()
+        .div_ceil(blocks)
+        .clamp(1, g.batch);
+    let per_run = g.batch.div_ceil(runs);
+    let block_len = CHANNELS * c_in * 9;
+    // [run, C_out, C_in, 3, 3]: block b of run r is task r·blocks + b.
+    let mut partials = vec![0.0; runs * g.weight_len()];
+    partials
+        .par_chunks_mut(block_len)
         .enumerate()
-        .for_each(|(block, dw)| {
-            // This block's dy with the channels innermost: `[n, position, 32]`.
-            let mut dy_t = vec![0.0; g.batch * plane * CHANNELS];
-            for (n, image) in dy_t.chunks_exact_mut(plane * CHANNELS).enumerate() {
-                for j in 0..CHANNELS {
-                    let source = &dy[(n * c_out + block * CHANNELS + j) * plane..][..plane];
-                    for (position, value) in source.iter().enumerate() {
-                        image[position * CHANNELS + j] = *value;
-                    }
-                }
-            }
+        .for_each(|(task, dw)| {
+            let (run, block) = (task / blocks, task % blocks);
+            let images = run * per_run..((run + 1) * per_run).min(g.batch);
+            let dy_t = block_of_dy(g, dy, block, images.clone());
+            let x = &x[images.start * c_in * plane..images.end * c_in * plane];
             // SAFETY: avx512f is present (`applies`); slice lengths asserted inside.
             unsafe {
                 match g.in_w {
                     4 => kernels::gradient::<4>(x, c_in, &dy_t, dw),
-                    _ => kernels::gradient::<8>(x, c_in, &dy_t, dw),
+                    8 => kernels::gradient::<8>(x, c_in, &dy_t, dw),
+                    _ => kernels::gradient::<16>(x, c_in, &dy_t, dw),
                 }
             }
         });
+    let mut runs = partials.chunks_exact(g.weight_len());
+    let mut dw = runs.next().map(<[f32]>::to_vec).unwrap_or_default();
+    for run in runs {
+        dw.iter_mut().zip(run).for_each(|(s, p)| *s += p);
+    }
     dw
+}
+
+/// Block `block` of dy (32 output channels) for `images`, the channels
+/// innermost: `[n, position, 32]`.
+fn block_of_dy(g: &Geometry, dy: &[f32], block: usize, images: Range<usize>) -> Vec<f32> {
+    let plane = g.in_h * g.in_w;
+    let mut dy_t = vec![0.0; images.len() * plane * CHANNELS];
+    for (image, n) in dy_t.chunks_exact_mut(plane * CHANNELS).zip(images) {
+        for j in 0..CHANNELS {
+            let source = &dy[(n * g.out_channels + block * CHANNELS + j) * plane..][..plane];
+            for (position, value) in source.iter().enumerate() {
+                image[position * CHANNELS + j] = *value;
+            }
+        }
+    }
+    dy_t
 }
 
 /// Weights `[C_out, C_in, 3, 3]` as `[C_out / 32, C_in, 9, 32]`: the 32
@@ -105,6 +133,22 @@ mod kernels {
     use super::{CHANNELS, POSITIONS};
     use std::arch::x86_64::*;
 
+    /// `$tile::<S, T>(args)` for every tile `T` of eight positions of an
+    /// S x S plane, each with `T` a constant.
+    macro_rules! every_tile {
+        ($tile:ident::<$s:ident> $args:tt) => {
+            match $s {
+                4 => every_tile!(@ $tile, $s, [0 1], $args),
+                8 => every_tile!(@ $tile, $s, [0 1 2 3 4 5 6 7], $args),
+                _ => every_tile!(@ $tile, $s, [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18
+                    19 20 21 22 23 24 25 26 27 28 29 30 31], $args),
+            }
+        };
+        (@ $tile:ident, $s:ident, [$($t:literal)*], $args:tt) => {
+            { $( $tile::<$s, $t> $args; )* }
+        };
+    }
+
     /// One image's 32 output channels: the plane in tiles of eight positions.
     ///
     /// # Safety
@@ -114,24 +158,7 @@ mod kernels {
         let c_in = image.len() / (S * S);
         assert!(w.len() == c_in * 9 * CHANNELS && out.len() == CHANNELS * S * S);
         // SAFETY: the asserts above bound every read and write of the tiles.
-        unsafe {
-            match S {
-                4 => {
-                    tile::<S, 0>(image, w, c_in, out);
-                    tile::<S, 1>(image, w, c_in, out);
-                }
-                _ => {
-                    tile::<S, 0>(image, w, c_in, out);
-                    tile::<S, 1>(image, w, c_in, out);
-                    tile::<S, 2>(image, w, c_in, out);
-                    tile::<S, 3>(image, w, c_in, out);
-                    tile::<S, 4>(image, w, c_in, out);
-                    tile::<S, 5>(image, w, c_in, out);
-                    tile::<S, 6>(image, w, c_in, out);
-                    tile::<S, 7>(image, w, c_in, out);
-                }
-            }
-        }
+        unsafe { every_tile!(tile::<S>(image, w, c_in, out)) }
     }
 
     /// Positions `8·T .. 8·T + 8` of the plane for 32 output channels; `S`
@@ -191,22 +218,7 @@ mod kernels {
                 unsafe {
                     let x = x.as_ptr().add((n * c_in + i) * S * S);
                     let dy = dy_t.as_ptr().add(n * S * S * CHANNELS);
-                    match S {
-                        4 => {
-                            gradient_tile::<S, 0>(x, dy, &mut sums);
-                            gradient_tile::<S, 1>(x, dy, &mut sums);
-                        }
-                        _ => {
-                            gradient_tile::<S, 0>(x, dy, &mut sums);
-                            gradient_tile::<S, 1>(x, dy, &mut sums);
-                            gradient_tile::<S, 2>(x, dy, &mut sums);
-                            gradient_tile::<S, 3>(x, dy, &mut sums);
-                            gradient_tile::<S, 4>(x, dy, &mut sums);
-                            gradient_tile::<S, 5>(x, dy, &mut sums);
-                            gradient_tile::<S, 6>(x, dy, &mut sums);
-                            gradient_tile::<S, 7>(x, dy, &mut sums);
-                        }
-                    }
+                    every_tile!(gradient_tile::<S>(x, dy, &mut sums));
                 }
             }
             let mut lanes = [0.0f32; 16];
