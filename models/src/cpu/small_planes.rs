@@ -24,7 +24,7 @@ pub fn applies(g: &Geometry) -> bool {
         && g.padding == [1, 1]
         && g.in_h == g.in_w
         && matches!(g.in_w, 4 | 8 | 16)
-        && g.out_channels % CHANNELS == 0
+        && g.out_channels.is_multiple_of(CHANNELS)
         && std::arch::is_x86_feature_detected!("avx512f")
 }
 
