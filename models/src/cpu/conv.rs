@@ -12,6 +12,10 @@
 //! input, a transposed convolution for the input gradient and a "batch as
 //! channels" convolution for the weight gradient; these three GEMMs keep the
 //! work where the FLOPs are (see `deepreduce bench`).
+//!
+//! The entry points first hand 3x3 stride-1 layers to the AVX-512 kernels
+//! where those are faster: `direct` for planes 32 wide and more,
+//! `small_planes` for 16x16, 8x8 and 4x4 (see [`Kernels`]).
 
 use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
@@ -94,15 +98,38 @@ fn group_size(g: &Geometry) -> usize {
         .clamp(1, per_thread)
 }
 
-/// `y[n] = W · cols(x[n])`; returns `[N, C_out, H_out, W_out]`.
-pub fn forward(g: &Geometry, x: &[f32], weight: &[f32]) -> Vec<f32> {
+/// The kernels that run a convolution: the fastest of ours that can.
+enum Kernels {
+    /// Wide 3x3 planes on AVX-512 (`super::direct`).
+    #[cfg(target_arch = "x86_64")]
+    Direct,
+    /// 16x16 and smaller 3x3 planes on AVX-512 (`super::small_planes`).
+    #[cfg(target_arch = "x86_64")]
+    SmallPlanes,
+    /// Everything else: im2col + GEMM, below.
+    Im2col,
+}
+
+fn kernels_for(g: &Geometry) -> Kernels {
     #[cfg(target_arch = "x86_64")]
     if super::direct::applies(g) {
-        return super::direct::forward(g, x, weight);
+        return Kernels::Direct;
     }
     #[cfg(target_arch = "x86_64")]
     if super::small_planes::applies(g) {
-        return super::small_planes::forward(g, x, weight);
+        return Kernels::SmallPlanes;
+    }
+    Kernels::Im2col
+}
+
+/// `y[n] = W · cols(x[n])`; returns `[N, C_out, H_out, W_out]`.
+pub fn forward(g: &Geometry, x: &[f32], weight: &[f32]) -> Vec<f32> {
+    match kernels_for(g) {
+        #[cfg(target_arch = "x86_64")]
+        Kernels::Direct => return super::direct::forward(g, x, weight),
+        #[cfg(target_arch = "x86_64")]
+        Kernels::SmallPlanes => return super::small_planes::forward(g, x, weight),
+        Kernels::Im2col => {}
     }
     let images = group_size(g);
     let mut y = vec![0.0; g.batch * g.out_image_len()];
@@ -213,13 +240,12 @@ fn transposed_convolution(g: &Geometry, weight: &[f32]) -> Option<(Geometry, Vec
 
 /// `dW = Σ_n dy[n] · cols(x[n])ᵀ`; returns `[C_out, C_in, kh, kw]`.
 pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
-    #[cfg(target_arch = "x86_64")]
-    if super::direct::applies(g) {
-        return super::direct::weight_grad(g, x, dy);
-    }
-    #[cfg(target_arch = "x86_64")]
-    if super::small_planes::applies(g) {
-        return super::small_planes::weight_grad(g, x, dy);
+    match kernels_for(g) {
+        #[cfg(target_arch = "x86_64")]
+        Kernels::Direct => return super::direct::weight_grad(g, x, dy),
+        #[cfg(target_arch = "x86_64")]
+        Kernels::SmallPlanes => return super::small_planes::weight_grad(g, x, dy),
+        Kernels::Im2col => {}
     }
     let images = group_size(g);
     let groups = g.batch.div_ceil(images);

@@ -1,8 +1,9 @@
 //! CPU kernels for [`crate::IrModel`] on the flex backend: dense
-//! convolutions (groups 1, the bulk of every ResNet and VGG) through im2col
-//! and GEMM with a hand-written backward pass, and training-mode batch norm in
-//! two passes. Everything else (depthwise layers, inference-mode batch norm,
-//! wgpu) goes through burn's own modules.
+//! convolutions (groups 1, the bulk of every ResNet and VGG) and their
+//! hand-written backward passes (im2col + GEMM, and on AVX-512 direct
+//! kernels for 3x3 layers), and training-mode batch norm. Everything else
+//! (depthwise layers, inference-mode batch norm, wgpu) goes through burn's
+//! own modules.
 
 pub mod conv;
 #[cfg(target_arch = "x86_64")]
