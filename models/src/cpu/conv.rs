@@ -804,6 +804,25 @@ mod tests {
                 out_channels: 32,
                 ..base
             },
+            // Stride 2 onto 4x4 and 16x16 planes: the small-plane kernels
+            // too (forward and weight gradient).
+            Geometry {
+                batch: 2,
+                in_h: 8,
+                in_w: 8,
+                out_channels: 32,
+                stride: [2, 2],
+                ..base
+            },
+            Geometry {
+                batch: 1,
+                in_channels: 3,
+                in_h: 32,
+                in_w: 32,
+                out_channels: 32,
+                stride: [2, 2],
+                ..base
+            },
         ]
     }
 
@@ -813,7 +832,7 @@ mod tests {
         let avx512 = std::arch::is_x86_feature_detected!("avx512f");
         let routes: Vec<(usize, bool, bool)> = geometries()
             .iter()
-            .filter(|g| g.kernel == [3, 3] && g.stride == [1, 1])
+            .filter(|g| g.kernel == [3, 3] && g.padding == [1, 1])
             .map(|g| {
                 let direct = super::super::direct::applies(g);
                 let small = super::super::small_planes::applies(g);
@@ -822,11 +841,14 @@ mod tests {
             .collect();
         let expected = [
             (6, false, false),
+            (6, false, false), // stride 2 onto 4x3: not square
             (33, avx512, false),
             (32, avx512, false),
             (4, false, avx512),
             (8, false, avx512),
             (16, false, avx512),
+            (8, false, avx512),
+            (32, false, avx512),
         ];
         assert_eq!(routes, expected);
     }

@@ -1,11 +1,13 @@
-//! A direct 3x3, stride-1, padding-1 convolution for small planes (16x16,
-//! 8x8 and 4x4: ResNet18's last three stages), vectorised over output
+//! A direct 3x3, padding-1 convolution at stride 1 or 2 onto small planes
+//! (16x16, 8x8 and 4x4: ResNet18's last three stages), vectorised over output
 //! channels: each vector register holds sixteen output channels of one
 //! position, and the plane size is a compile-time constant, so that the taps
 //! reading the padding are dropped when the code is compiled rather than
 //! multiplied by zero. im2col + GEMM multiplies those zeros too: 31% of a
 //! 4x4 layer's work, 16% of an 8x8 layer's, 8% of a 16x16 layer's. The
-//! weight gradient is vectorised the same way.
+//! weight gradient is vectorised the same way. (The input gradient of a
+//! stride-1 layer is the forward of the flipped kernel; a stride-2 layer's
+//! stays with im2col's col2im.)
 
 use super::conv::Geometry;
 use rayon::prelude::*;
@@ -20,23 +22,26 @@ const POSITIONS: usize = 8;
 /// Whether [`forward`] and [`weight_grad`] can run this convolution on this machine.
 pub fn applies(g: &Geometry) -> bool {
     g.kernel == [3, 3]
-        && g.stride == [1, 1]
         && g.padding == [1, 1]
         && g.in_h == g.in_w
-        && matches!(g.in_w, 4 | 8 | 16)
+        && g.stride[0] == g.stride[1]
+        && matches!(g.stride[0], 1 | 2)
+        && matches!(g.out_w(), 4 | 8 | 16)
+        && g.in_w == g.out_w() * g.stride[0]
         && g.out_channels.is_multiple_of(CHANNELS)
         && std::arch::is_x86_feature_detected!("avx512f")
 }
 
-/// The convolution of `x` `[N, C_in, S, S]` by `weight` `[C_out, C_in, 3, 3]`;
-/// returns `[N, C_out, S, S]`. Only where [`applies`] holds.
+/// The convolution of `x` `[N, C_in, S·s, S·s]` by `weight`
+/// `[C_out, C_in, 3, 3]` at stride s (1 or 2); returns `[N, C_out, S, S]`.
+/// Only where [`applies`] holds.
 pub fn forward(g: &Geometry, x: &[f32], weight: &[f32]) -> Vec<f32> {
     assert!(applies(g));
-    let (c_in, plane) = (g.in_channels, g.in_h * g.in_w);
+    let (c_in, plane, out_plane) = (g.in_channels, g.in_h * g.in_w, g.out_h() * g.out_w());
     let packed = pack_weights(weight, c_in);
     let blocks = g.out_channels / CHANNELS;
-    let mut y = vec![0.0; g.batch * g.out_channels * plane];
-    y.par_chunks_mut(CHANNELS * plane)
+    let mut y = vec![0.0; g.batch * g.out_channels * out_plane];
+    y.par_chunks_mut(CHANNELS * out_plane)
         .enumerate()
         .for_each(|(task, out)| {
             let (n, block) = (task / blocks, task % blocks);
@@ -44,10 +49,13 @@ pub fn forward(g: &Geometry, x: &[f32], weight: &[f32]) -> Vec<f32> {
             let w = &packed[block * c_in * 9 * CHANNELS..][..c_in * 9 * CHANNELS];
             // SAFETY: avx512f is present (`applies`); slice lengths asserted inside.
             unsafe {
-                match g.in_w {
-                    4 => kernels::plane::<4>(image, w, out),
-                    8 => kernels::plane::<8>(image, w, out),
-                    _ => kernels::plane::<16>(image, w, out),
+                match (g.out_w(), g.stride[0]) {
+                    (4, 1) => kernels::plane::<4, 1>(image, w, out),
+                    (8, 1) => kernels::plane::<8, 1>(image, w, out),
+                    (16, 1) => kernels::plane::<16, 1>(image, w, out),
+                    (4, _) => kernels::plane::<4, 2>(image, w, out),
+                    (8, _) => kernels::plane::<8, 2>(image, w, out),
+                    _ => kernels::plane::<16, 2>(image, w, out),
                 }
             }
         });
@@ -79,10 +87,13 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
             let x = &x[images.start * c_in * plane..images.end * c_in * plane];
             // SAFETY: avx512f is present (`applies`); slice lengths asserted inside.
             unsafe {
-                match g.in_w {
-                    4 => kernels::gradient::<4>(x, c_in, &dy_t, dw),
-                    8 => kernels::gradient::<8>(x, c_in, &dy_t, dw),
-                    _ => kernels::gradient::<16>(x, c_in, &dy_t, dw),
+                match (g.out_w(), g.stride[0]) {
+                    (4, 1) => kernels::gradient::<4, 1>(x, c_in, &dy_t, dw),
+                    (8, 1) => kernels::gradient::<8, 1>(x, c_in, &dy_t, dw),
+                    (16, 1) => kernels::gradient::<16, 1>(x, c_in, &dy_t, dw),
+                    (4, _) => kernels::gradient::<4, 2>(x, c_in, &dy_t, dw),
+                    (8, _) => kernels::gradient::<8, 2>(x, c_in, &dy_t, dw),
+                    _ => kernels::gradient::<16, 2>(x, c_in, &dy_t, dw),
                 }
             }
         });
@@ -97,7 +108,7 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
 /// Block `block` of dy (32 output channels) for `images`, the channels
 /// innermost: `[n, position, 32]`.
 fn block_of_dy(g: &Geometry, dy: &[f32], block: usize, images: Range<usize>) -> Vec<f32> {
-    let plane = g.in_h * g.in_w;
+    let plane = g.out_h() * g.out_w();
     let mut dy_t = vec![0.0; images.len() * plane * CHANNELS];
     for (image, n) in dy_t.chunks_exact_mut(plane * CHANNELS).zip(images) {
         for j in 0..CHANNELS {
@@ -136,16 +147,16 @@ mod kernels {
     /// `$tile::<S, T>(args)` for every tile `T` of eight positions of an
     /// S x S plane, each with `T` a constant.
     macro_rules! every_tile {
-        ($tile:ident::<$s:ident> $args:tt) => {
+        ($tile:ident::<$s:ident, $stride:ident> $args:tt) => {
             match $s {
-                4 => every_tile!(@ $tile, $s, [0 1], $args),
-                8 => every_tile!(@ $tile, $s, [0 1 2 3 4 5 6 7], $args),
-                _ => every_tile!(@ $tile, $s, [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18
+                4 => every_tile!(@ $tile, $s, $stride, [0 1], $args),
+                8 => every_tile!(@ $tile, $s, $stride, [0 1 2 3 4 5 6 7], $args),
+                _ => every_tile!(@ $tile, $s, $stride, [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18
                     19 20 21 22 23 24 25 26 27 28 29 30 31], $args),
             }
         };
-        (@ $tile:ident, $s:ident, [$($t:literal)*], $args:tt) => {
-            { $( $tile::<$s, $t> $args; )* }
+        (@ $tile:ident, $s:ident, $stride:ident, [$($t:literal)*], $args:tt) => {
+            { $( $tile::<$s, $stride, $t> $args; )* }
         };
     }
 
@@ -154,18 +165,22 @@ mod kernels {
     /// # Safety
     /// The CPU must support avx512f.
     #[target_feature(enable = "avx512f")]
-    pub unsafe fn plane<const S: usize>(image: &[f32], w: &[f32], out: &mut [f32]) {
-        let c_in = image.len() / (S * S);
+    pub unsafe fn plane<const S: usize, const STRIDE: usize>(
+        image: &[f32],
+        w: &[f32],
+        out: &mut [f32],
+    ) {
+        let c_in = image.len() / (S * S * STRIDE * STRIDE);
         assert!(w.len() == c_in * 9 * CHANNELS && out.len() == CHANNELS * S * S);
         // SAFETY: the asserts above bound every read and write of the tiles.
-        unsafe { every_tile!(tile::<S>(image, w, c_in, out)) }
+        unsafe { every_tile!(tile::<S, STRIDE>(image, w, c_in, out)) }
     }
 
     /// Positions `8·T .. 8·T + 8` of the plane for 32 output channels; `S`
     /// and `T` are constants, so `reads` folds to true or false per tap.
     #[target_feature(enable = "avx512f")]
     #[inline]
-    unsafe fn tile<const S: usize, const T: usize>(
+    unsafe fn tile<const S: usize, const STRIDE: usize, const T: usize>(
         image: &[f32],
         w: &[f32],
         c_in: usize,
@@ -181,8 +196,9 @@ mod kernels {
                     (_mm512_loadu_ps(at), _mm512_loadu_ps(at.add(16)))
                 };
                 for p in 0..POSITIONS {
-                    if let Some(source) = reads::<S>(T * POSITIONS + p, tap) {
-                        let v = _mm512_set1_ps(unsafe { *x.add(i * S * S + source) });
+                    if let Some(source) = reads::<S, STRIDE>(T * POSITIONS + p, tap) {
+                        let input_plane = S * S * STRIDE * STRIDE;
+                        let v = _mm512_set1_ps(unsafe { *x.add(i * input_plane + source) });
                         sums[0][p] = _mm512_fmadd_ps(w0, v, sums[0][p]);
                         sums[1][p] = _mm512_fmadd_ps(w1, v, sums[1][p]);
                     }
@@ -207,18 +223,24 @@ mod kernels {
     /// # Safety
     /// The CPU must support avx512f.
     #[target_feature(enable = "avx512f")]
-    pub unsafe fn gradient<const S: usize>(x: &[f32], c_in: usize, dy_t: &[f32], dw: &mut [f32]) {
+    pub unsafe fn gradient<const S: usize, const STRIDE: usize>(
+        x: &[f32],
+        c_in: usize,
+        dy_t: &[f32],
+        dw: &mut [f32],
+    ) {
+        let input_plane = S * S * STRIDE * STRIDE;
         let batch = dy_t.len() / (S * S * CHANNELS);
-        assert!(x.len() == batch * c_in * S * S && dw.len() == CHANNELS * c_in * 9);
+        assert!(x.len() == batch * c_in * input_plane && dw.len() == CHANNELS * c_in * 9);
         for i in 0..c_in {
             let mut sums = [[_mm512_setzero_ps(); 2]; 9];
             for n in 0..batch {
                 // SAFETY: n < batch and i < c_in keep the tiles' reads inside
                 // the slices (asserted above).
                 unsafe {
-                    let x = x.as_ptr().add((n * c_in + i) * S * S);
+                    let x = x.as_ptr().add((n * c_in + i) * input_plane);
                     let dy = dy_t.as_ptr().add(n * S * S * CHANNELS);
-                    every_tile!(gradient_tile::<S>(x, dy, &mut sums));
+                    every_tile!(gradient_tile::<S, STRIDE>(x, dy, &mut sums));
                 }
             }
             let mut lanes = [0.0f32; 16];
@@ -238,7 +260,7 @@ mod kernels {
     /// channel's nine taps.
     #[target_feature(enable = "avx512f")]
     #[inline]
-    unsafe fn gradient_tile<const S: usize, const T: usize>(
+    unsafe fn gradient_tile<const S: usize, const STRIDE: usize, const T: usize>(
         x: *const f32,
         dy: *const f32,
         sums: &mut [[__m512; 2]; 9],
@@ -251,7 +273,7 @@ mod kernels {
                 (_mm512_loadu_ps(d), _mm512_loadu_ps(d.add(16)))
             };
             for tap in 0..9 {
-                if let Some(source) = reads::<S>(at, tap) {
+                if let Some(source) = reads::<S, STRIDE>(at, tap) {
                     let v = _mm512_set1_ps(unsafe { *x.add(source) });
                     sums[tap][0] = _mm512_fmadd_ps(d0, v, sums[tap][0]);
                     sums[tap][1] = _mm512_fmadd_ps(d1, v, sums[tap][1]);
@@ -260,18 +282,17 @@ mod kernels {
         }
     }
 
-    /// The input position output position `at` reads through `tap`, or
-    /// `None` where that is padding.
+    /// The input position that output position `at` (of an S x S plane)
+    /// reads through `tap` at this stride, or `None` where that is padding.
     #[inline(always)]
-    const fn reads<const S: usize>(at: usize, tap: usize) -> Option<usize> {
-        let (y, x) = (
-            (at / S + tap / 3) as isize - 1,
-            (at % S + tap % 3) as isize - 1,
-        );
-        if y < 0 || x < 0 || y >= S as isize || x >= S as isize {
+    const fn reads<const S: usize, const STRIDE: usize>(at: usize, tap: usize) -> Option<usize> {
+        let size = (S * STRIDE) as isize;
+        let y = ((at / S) * STRIDE + tap / 3) as isize - 1;
+        let x = ((at % S) * STRIDE + tap % 3) as isize - 1;
+        if y < 0 || x < 0 || y >= size || x >= size {
             None
         } else {
-            Some(y as usize * S + x as usize)
+            Some((y * size + x) as usize)
         }
     }
 }
