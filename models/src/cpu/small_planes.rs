@@ -32,6 +32,21 @@ pub fn applies(g: &Geometry) -> bool {
         && std::arch::is_x86_feature_detected!("avx512f")
 }
 
+/// `$kernel::<S, STRIDE>(args)` for this layer's output size S and stride
+/// (one of those [`applies`] accepts), both as constants.
+macro_rules! for_shape {
+    ($g:expr, $($kernel:ident)::+, $args:tt) => {
+        match ($g.out_w(), $g.stride[0]) {
+            (4, 1) => $($kernel)::+::<4, 1> $args,
+            (8, 1) => $($kernel)::+::<8, 1> $args,
+            (16, 1) => $($kernel)::+::<16, 1> $args,
+            (4, _) => $($kernel)::+::<4, 2> $args,
+            (8, _) => $($kernel)::+::<8, 2> $args,
+            _ => $($kernel)::+::<16, 2> $args,
+        }
+    };
+}
+
 /// The convolution of `x` `[N, C_in, S·s, S·s]` by `weight`
 /// `[C_out, C_in, 3, 3]` at stride s (1 or 2); returns `[N, C_out, S, S]`.
 /// Only where [`applies`] holds.
@@ -48,16 +63,7 @@ pub fn forward(g: &Geometry, x: &[f32], weight: &[f32]) -> Vec<f32> {
             let image = &x[n * c_in * plane..][..c_in * plane];
             let w = &packed[block * c_in * 9 * CHANNELS..][..c_in * 9 * CHANNELS];
             // SAFETY: avx512f is present (`applies`); slice lengths asserted inside.
-            unsafe {
-                match (g.out_w(), g.stride[0]) {
-                    (4, 1) => kernels::plane::<4, 1>(image, w, out),
-                    (8, 1) => kernels::plane::<8, 1>(image, w, out),
-                    (16, 1) => kernels::plane::<16, 1>(image, w, out),
-                    (4, _) => kernels::plane::<4, 2>(image, w, out),
-                    (8, _) => kernels::plane::<8, 2>(image, w, out),
-                    _ => kernels::plane::<16, 2>(image, w, out),
-                }
-            }
+            unsafe { for_shape!(g, kernels::plane, (image, w, out)) }
         });
     y
 }
@@ -72,7 +78,8 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
     let blocks = g.out_channels / CHANNELS;
     let runs = rayon::current_num_threads()
         .div_ceil(blocks)
-        .clamp(1, g.batch);
+        .min(g.batch)
+        .max(1);
     let per_run = g.batch.div_ceil(runs);
     let block_len = CHANNELS * c_in * 9;
     // [run, C_out, C_in, 3, 3]: block b of run r is task r·blocks + b.
@@ -86,16 +93,7 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
             let dy_t = block_of_dy(g, dy, block, images.clone());
             let x = &x[images.start * c_in * plane..images.end * c_in * plane];
             // SAFETY: avx512f is present (`applies`); slice lengths asserted inside.
-            unsafe {
-                match (g.out_w(), g.stride[0]) {
-                    (4, 1) => kernels::gradient::<4, 1>(x, c_in, &dy_t, dw),
-                    (8, 1) => kernels::gradient::<8, 1>(x, c_in, &dy_t, dw),
-                    (16, 1) => kernels::gradient::<16, 1>(x, c_in, &dy_t, dw),
-                    (4, _) => kernels::gradient::<4, 2>(x, c_in, &dy_t, dw),
-                    (8, _) => kernels::gradient::<8, 2>(x, c_in, &dy_t, dw),
-                    _ => kernels::gradient::<16, 2>(x, c_in, &dy_t, dw),
-                }
-            }
+            unsafe { for_shape!(g, kernels::gradient, (x, c_in, &dy_t, dw)) }
         });
     let mut runs = partials.chunks_exact(g.weight_len());
     let mut dw = runs.next().map(<[f32]>::to_vec).unwrap_or_default();
