@@ -13,9 +13,9 @@
 //! channels" convolution for the weight gradient; these three GEMMs keep the
 //! work where the FLOPs are (see `deepreduce bench`).
 //!
-//! The entry points first hand 3x3 stride-1 layers to the AVX-512 kernels
-//! where those are faster: `direct` for planes 32 wide and more,
-//! `small_planes` for 16x16, 8x8 and 4x4 (see [`Kernels`]).
+//! The entry points first hand 3x3 layers to the AVX-512 kernels where those
+//! are faster: `direct` for stride-1 planes 32 wide and more, `small_planes`
+//! for 16x16, 8x8 and 4x4 outputs at stride 1 or 2 (see [`Kernels`]).
 
 use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
@@ -288,6 +288,19 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
     let dw = transposed_sum(&partials, g.patch_len(), g.out_channels);
     partial_pool().extend(partials);
     dw
+}
+
+/// The element-wise sum of equally long partial sums, added in their order
+/// (whatever thread finished first, the same inputs give the same bits).
+pub(super) fn sum_in_order<'a>(
+    partials: impl IntoIterator<Item = &'a [f32]>,
+    len: usize,
+) -> Vec<f32> {
+    let mut total = vec![0.0; len];
+    for partial in partials {
+        total.iter_mut().zip(partial).for_each(|(t, p)| *t += p);
+    }
+    total
 }
 
 /// Buffers for the weight gradient's per-thread partial sums, reused from

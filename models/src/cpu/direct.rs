@@ -14,7 +14,7 @@
 //! reads it back; at a width-16 ResNet18 that copying cost as much as the
 //! arithmetic. x86-64 only; elsewhere every convolution takes im2col + GEMM.
 
-use super::conv::{Geometry, with_scratch};
+use super::conv::{Geometry, sum_in_order, with_scratch};
 use rayon::prelude::*;
 
 /// Whether these kernels are the best of ours for this shape, as measured
@@ -48,11 +48,11 @@ const GROUP_BYTES: usize = 1 << 20;
 
 /// Whether [`forward`] and [`weight_grad`] can run this convolution on this machine.
 pub fn applies(g: &Geometry) -> bool {
-    g.kernel == [3, 3] && g.stride == [1, 1] && g.padding == [1, 1] && worth_it(g) && has_avx512()
-}
-
-fn has_avx512() -> bool {
-    std::arch::is_x86_feature_detected!("avx512f")
+    g.kernel == [3, 3]
+        && g.stride == [1, 1]
+        && g.padding == [1, 1]
+        && worth_it(g)
+        && std::arch::is_x86_feature_detected!("avx512f")
 }
 
 /// The layout of a group of images' grids (see the module comment).
@@ -236,12 +236,7 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
         dw
     };
     let partials: Vec<Vec<f32>> = (0..runs).into_par_iter().map(partial).collect();
-    let mut partials = partials.into_iter();
-    let mut dw = partials.next().unwrap_or_else(|| vec![0.0; g.weight_len()]);
-    for partial in partials {
-        dw.iter_mut().zip(&partial).for_each(|(s, p)| *s += p);
-    }
-    dw
+    sum_in_order(partials.iter().map(Vec::as_slice), g.weight_len())
 }
 
 // Index loops over the const-sized tiles: written that way the compiler

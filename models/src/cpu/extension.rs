@@ -18,7 +18,7 @@ use burn::tensor::TensorData;
 pub trait CpuKernels: Backend {
     /// A groups-1, dilation-1 convolution without bias of `x` `[N, C_in, H, W]`
     /// by `weight` `[C_out, C_in, kh, kw]`, padded symmetrically.
-    fn im2col_conv2d(
+    fn dense_conv2d(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         stride: [usize; 2],
@@ -36,7 +36,7 @@ pub trait CpuKernels: Backend {
 }
 
 impl CpuKernels for Flex {
-    fn im2col_conv2d(
+    fn dense_conv2d(
         x: FlexTensor,
         weight: FlexTensor,
         stride: [usize; 2],
@@ -71,13 +71,13 @@ impl CpuKernels for Flex {
 }
 
 impl<C: CheckpointStrategy> CpuKernels for Autodiff<Flex, C> {
-    fn im2col_conv2d(
+    fn dense_conv2d(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         stride: [usize; 2],
         padding: [usize; 2],
     ) -> FloatTensor<Self> {
-        let forward = |x, weight| Flex::im2col_conv2d(x, weight, stride, padding);
+        let forward = |x, weight| Flex::dense_conv2d(x, weight, stride, padding);
         match ConvBackward
             .prepare::<C>([x.node(), weight.node()])
             .compute_bound()

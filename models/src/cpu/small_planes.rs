@@ -9,7 +9,7 @@
 //! stride-1 layer is the forward of the flipped kernel; a stride-2 layer's
 //! stays with im2col's col2im.)
 
-use super::conv::Geometry;
+use super::conv::{Geometry, sum_in_order};
 use rayon::prelude::*;
 use std::ops::Range;
 
@@ -95,12 +95,7 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
             // SAFETY: avx512f is present (`applies`); slice lengths asserted inside.
             unsafe { for_shape!(g, kernels::gradient, (x, c_in, &dy_t, dw)) }
         });
-    let mut runs = partials.chunks_exact(g.weight_len());
-    let mut dw = runs.next().map(<[f32]>::to_vec).unwrap_or_default();
-    for run in runs {
-        dw.iter_mut().zip(run).for_each(|(s, p)| *s += p);
-    }
-    dw
+    sum_in_order(partials.chunks_exact(g.weight_len()), g.weight_len())
 }
 
 /// Block `block` of dy (32 output channels) for `images`, the channels
