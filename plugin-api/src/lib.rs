@@ -1,5 +1,6 @@
 //! The DeepReDuce workbench's stable contract, shared by the host and every
-//! plugin: the network IR ([`ir`]), shape inference and accounting
+//! plugin: the network IR ([`ir`], with ReLU masks in [`mask`]), shape
+//! inference and accounting
 //! ([`analysis`]), paper-style descriptions ([`describe`](mod@describe)),
 //! the JSON payloads ([`protocol`]), the C ABI ([`abi`],
 //! `include/deepreduce_plugin.h`) and the safe Rust side of it ([`export`],
@@ -9,7 +10,7 @@
 //! With the `testing` feature, `testing` offers small networks and helpers
 //! for plugins' tests.
 //!
-//! Depends on serde only: no burn, no GUI.
+//! Depends on serde (and base64 for masks) only: no burn, no GUI.
 
 pub mod abi;
 pub mod analysis;
@@ -17,6 +18,7 @@ pub mod builder;
 pub mod describe;
 pub mod export;
 pub mod ir;
+pub mod mask;
 pub mod protocol;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -27,6 +29,7 @@ pub use builder::GraphBuilder;
 pub use describe::describe;
 pub use export::Plugin;
 pub use ir::{HEAD, INPUT, InputSpec, Network, Node, Op, STEM};
+pub use mask::{BitSet, Granularity, ReluMask};
 pub use protocol::*;
 
 #[cfg(test)]

@@ -8,5 +8,6 @@ mod builder;
 mod describe;
 mod errors;
 mod export;
+mod mask;
 mod serde_ir;
 mod transform;
