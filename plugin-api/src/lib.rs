@@ -1,6 +1,6 @@
 //! The DeepReDuce workbench's stable contract, shared by the host and every
-//! plugin: the network IR ([`ir`], with ReLU masks in [`mask`]), shape
-//! inference and accounting
+//! plugin: the network IR ([`ir`], with ReLU masks in [`mask`] and
+//! polynomial activations in [`poly`]), shape inference and accounting
 //! ([`analysis`]), paper-style descriptions ([`describe`](mod@describe)),
 //! the JSON payloads ([`protocol`]), the C ABI ([`abi`],
 //! `include/deepreduce_plugin.h`) and the safe Rust side of it ([`export`],
@@ -19,6 +19,7 @@ pub mod describe;
 pub mod export;
 pub mod ir;
 pub mod mask;
+pub mod poly;
 pub mod protocol;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -30,6 +31,7 @@ pub use describe::describe;
 pub use export::Plugin;
 pub use ir::{HEAD, INPUT, InputSpec, Network, Node, Op, STEM};
 pub use mask::{BitSet, Granularity, ReluMask};
+pub use poly::Polynomial;
 pub use protocol::*;
 
 #[cfg(test)]

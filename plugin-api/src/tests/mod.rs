@@ -9,5 +9,6 @@ mod describe;
 mod errors;
 mod export;
 mod mask;
+mod poly;
 mod serde_ir;
 mod transform;
