@@ -5,7 +5,9 @@
 use std::ffi::c_char;
 
 pub const ABI_MAJOR: u16 = 1;
-pub const ABI_MINOR: u16 = 0;
+/// 1: ReLU masks and polynomial activations in the IR
+/// ([`Network::abi_minor_needed`](crate::ir::Network::abi_minor_needed)).
+pub const ABI_MINOR: u16 = 1;
 
 /// The one symbol a plugin library exports.
 pub const ENTRY_SYMBOL: &str = "deepreduce_plugin_entry_v1";

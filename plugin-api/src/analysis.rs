@@ -1,8 +1,10 @@
 //! Shape inference and accounting: the one function that host, plugins and
 //! GUI use for shapes, ReLU counts (per node, per stage, total), FLOPs
-//! (multiply-accumulates) and parameters.
+//! (multiply-accumulates) and parameters, and the other non-linear costs of
+//! private inference: polynomial elements and max-pool comparisons.
 
-use crate::ir::{INPUT, Network, Node, Op};
+use crate::ir::{Dropped, INPUT, Network, Node, Op};
+use crate::poly::Polynomial;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::fmt;
@@ -94,17 +96,28 @@ pub struct NodeStats {
     pub block: Option<String>,
     pub input: Shape,
     pub output: Shape,
-    /// Active ReLUs: output elements of a `Relu` node, 0 otherwise.
+    /// Active ReLUs: output elements of a `Relu` node, the kept elements of
+    /// a masked one, 0 otherwise.
     pub relus: u64,
+    /// Elements computed by a polynomial, one secure multiplication each:
+    /// all of a `Poly` layer, the dropped ones of a mask that drops to a
+    /// polynomial.
+    pub polys: u64,
+    /// Comparisons of a max-pool, k_h x k_w - 1 per output element, each a
+    /// garbled circuit like a ReLU's. Padded border windows count in full.
+    pub comparisons: u64,
     /// Multiply-accumulates of one forward pass of one sample.
     pub macs: u64,
-    /// Trainable parameters (BatchNorm running statistics are buffers, not counted).
+    /// Trainable parameters (BatchNorm running statistics are buffers, not
+    /// counted; nor are fixed polynomial coefficients).
     pub params: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Totals {
     pub relus: u64,
+    pub polys: u64,
+    pub comparisons: u64,
     pub macs: u64,
     pub params: u64,
 }
@@ -112,6 +125,8 @@ pub struct Totals {
 impl Totals {
     fn add(&mut self, n: &NodeStats) {
         self.relus += n.relus;
+        self.polys += n.polys;
+        self.comparisons += n.comparisons;
         self.macs += n.macs;
         self.params += n.params;
     }
@@ -258,6 +273,42 @@ fn window_map(
     ])
 }
 
+/// Channels of an activation and elements per channel; a vector is one
+/// element per channel, as a ReLU mask or a polynomial sees it.
+fn channels_and_plane(shape: Shape) -> (usize, usize) {
+    match shape {
+        Shape::Map([c, h, w]) => (c, h * w),
+        Shape::Vector(n) => (n, 1),
+    }
+}
+
+/// The parameters of `poly` on a layer of `input`, or why it does not fit.
+fn poly_params(node: &Node, poly: &Polynomial, input: Shape) -> Result<u64, IrError> {
+    let (channels, _) = channels_and_plane(input);
+    poly.check(channels)
+        .map_err(|reason| invalid(node, reason))?;
+    Ok(poly.params())
+}
+
+/// ReLUs, polynomial elements and comparisons of `op` producing `output`.
+fn nonlinear(op: &Op, output: Shape) -> (u64, u64, u64) {
+    let elements = output.elements();
+    match op {
+        Op::Relu => (elements, 0, 0),
+        Op::MaskedRelu { mask, dropped } => {
+            let kept = mask.kept_elements(channels_and_plane(output).1);
+            let polys = match dropped {
+                Dropped::Identity => 0,
+                Dropped::Poly(_) => elements - kept,
+            };
+            (kept, polys, 0)
+        }
+        Op::Poly(_) => (0, elements, 0),
+        Op::MaxPool2d { kernel, .. } => (0, 0, (kernel[0] * kernel[1] - 1) as u64 * elements),
+        _ => (0, 0, 0),
+    }
+}
+
 fn node_stats(node: &Node, inputs: &[Shape]) -> Result<NodeStats, IrError> {
     let arity = if matches!(node.op, Op::Add) { 2 } else { 1 };
     expect_inputs(node, inputs, arity)?;
@@ -293,6 +344,17 @@ fn node_stats(node: &Node, inputs: &[Shape]) -> Result<NodeStats, IrError> {
             (input, 0, 2 * c as u64)
         }
         Op::Relu | Op::Identity => (input, 0, 0),
+        Op::MaskedRelu { mask, dropped } => {
+            let (channels, plane) = channels_and_plane(input);
+            mask.check(channels, plane)
+                .map_err(|reason| invalid(node, reason))?;
+            let params = match dropped {
+                Dropped::Identity => 0,
+                Dropped::Poly(poly) => poly_params(node, poly, input)?,
+            };
+            (input, 0, params)
+        }
+        Op::Poly(poly) => (input, 0, poly_params(node, poly, input)?),
         Op::Add => {
             if inputs[0] != inputs[1] {
                 return Err(invalid(
@@ -345,11 +407,7 @@ fn node_stats(node: &Node, inputs: &[Shape]) -> Result<NodeStats, IrError> {
     if output.elements() == 0 {
         return Err(invalid(node, format!("produces an empty tensor {output}")));
     }
-    let relus = if matches!(node.op, Op::Relu) {
-        output.elements()
-    } else {
-        0
-    };
+    let (relus, polys, comparisons) = nonlinear(&node.op, output);
     Ok(NodeStats {
         name: node.name.clone(),
         op: node.op.kind(),
@@ -358,6 +416,8 @@ fn node_stats(node: &Node, inputs: &[Shape]) -> Result<NodeStats, IrError> {
         input,
         output,
         relus,
+        polys,
+        comparisons,
         macs,
         params,
     })

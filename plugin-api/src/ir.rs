@@ -2,7 +2,9 @@
 //! transform. Input channels are never stored; shape inference derives them,
 //! so scaling a layer's `out_channels` keeps everything downstream consistent.
 
-use serde::{Deserialize, Serialize};
+use crate::mask::{MaskWire, ReluMask};
+use crate::poly::Polynomial;
+use serde::{Deserialize, Serialize, Serializer};
 use std::collections::BTreeMap;
 
 /// Name by which nodes refer to the network's input tensor.
@@ -58,8 +60,10 @@ pub struct Node {
 
 /// The operators. New operators are appended as new variants; a plugin only
 /// ever sees operators that existed when it was built if the host does not
-/// send it networks using newer ones.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// send it networks using newer ones ([`Op::abi_minor`]).
+///
+/// Serialised as part of a [`Node`] only, and read only through one.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "op")]
 pub enum Op {
     Conv2d {
@@ -67,9 +71,9 @@ pub enum Op {
         kernel: [usize; 2],
         stride: [usize; 2],
         padding: [usize; 2],
-        #[serde(default = "one")]
+        /// 1 when absent on the wire.
         groups: usize,
-        #[serde(default)]
+        /// false when absent on the wire.
         bias: bool,
     },
     BatchNorm2d,
@@ -80,22 +84,57 @@ pub enum Op {
     MaxPool2d {
         kernel: [usize; 2],
         stride: [usize; 2],
-        #[serde(default)]
+        /// [0, 0] when absent on the wire.
         padding: [usize; 2],
     },
     AvgPool2d {
         kernel: [usize; 2],
         stride: [usize; 2],
-        #[serde(default)]
+        /// [0, 0] when absent on the wire.
         padding: [usize; 2],
     },
     GlobalAvgPool,
     Flatten,
     Linear {
         out_features: usize,
-        #[serde(default = "yes")]
+        /// true when absent on the wire.
         bias: bool,
     },
+    /// ABI 1.1. A ReLU layer of which only the elements (or channels) the
+    /// mask keeps pass through the ReLU; the others become `dropped`. On
+    /// the wire it is a `Relu` node with a `mask` (and `dropped`, identity
+    /// when absent), as the issue puts it: a ReLU may carry a mask.
+    #[serde(rename = "Relu")]
+    MaskedRelu {
+        mask: ReluMask,
+        dropped: Dropped,
+    },
+    /// ABI 1.1. A whole ReLU layer replaced by a polynomial (DELPHI). On the
+    /// wire: `{"op": "Poly", "poly": {...}}`, the same object as in
+    /// `"dropped": {"poly": {...}}`.
+    #[serde(serialize_with = "poly_field")]
+    Poly(Polynomial),
+}
+
+/// What the elements a [`ReluMask`] drops become. On the wire `"identity"`
+/// or `{"poly": {...}}`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dropped {
+    /// Passed through unchanged, as in a dropped ReLU layer.
+    #[default]
+    Identity,
+    /// Replaced by the channel's polynomial (AutoReP).
+    Poly(Polynomial),
+}
+
+/// Writes [`Op::Poly`] as `"poly": {...}` after its tag.
+fn poly_field<S: Serializer>(poly: &Polynomial, serializer: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Field<'a> {
+        poly: &'a Polynomial,
+    }
+    Field { poly }.serialize(serializer)
 }
 
 /// A node as written on the wire: every operator field optional, checked
@@ -117,12 +156,25 @@ struct NodeWire {
     padding: Option<[usize; 2]>,
     groups: Option<usize>,
     bias: Option<bool>,
+    mask: Option<MaskWire>,
+    dropped: Option<Dropped>,
+    poly: Option<Polynomial>,
 }
 
 impl TryFrom<NodeWire> for Node {
     type Error = String;
 
-    fn try_from(w: NodeWire) -> Result<Self, String> {
+    fn try_from(mut w: NodeWire) -> Result<Self, String> {
+        // The 1.1 fields, checked against the operator below: a `mask` left
+        // on a node turned into `Identity` would otherwise vanish silently.
+        let (mask, dropped, poly) = (w.mask.take(), w.dropped.take(), w.poly.take());
+        let stray = [
+            ("mask", mask.is_some(), "Relu"),
+            ("dropped", dropped.is_some(), "Relu"),
+            ("poly", poly.is_some(), "Poly"),
+        ]
+        .into_iter()
+        .find(|&(_, present, owner)| present && w.op != owner);
         let need = |value: Option<[usize; 2]>, field: &str| {
             value.ok_or_else(|| format!("node {}: missing field `{field}` of {}", w.name, w.op))
         };
@@ -138,7 +190,23 @@ impl TryFrom<NodeWire> for Node {
                 bias: w.bias.unwrap_or(false),
             },
             "BatchNorm2d" => Op::BatchNorm2d,
-            "Relu" => Op::Relu,
+            "Relu" => match (mask, dropped) {
+                (None, None) => Op::Relu,
+                (None, Some(_)) => {
+                    return Err(format!(
+                        "node {}: `dropped` needs a `mask` (a Relu without one keeps every element)",
+                        w.name
+                    ));
+                }
+                (Some(mask), dropped) => Op::MaskedRelu {
+                    mask: ReluMask::try_from(mask)
+                        .map_err(|e| format!("node {}: mask: {e}", w.name))?,
+                    dropped: dropped.unwrap_or_default(),
+                },
+            },
+            "Poly" => Op::Poly(
+                poly.ok_or_else(|| format!("node {}: missing field `poly` of Poly", w.name))?,
+            ),
             "Identity" => Op::Identity,
             "Add" => Op::Add,
             "MaxPool2d" => Op::MaxPool2d {
@@ -161,6 +229,12 @@ impl TryFrom<NodeWire> for Node {
             },
             other => return Err(format!("node {}: unknown operator `{other}`", w.name)),
         };
+        if let Some((field, _, _)) = stray {
+            return Err(format!(
+                "node {}: field `{field}` does not apply to {}",
+                w.name, w.op
+            ));
+        }
         Ok(Node {
             name: w.name,
             op,
@@ -169,14 +243,6 @@ impl TryFrom<NodeWire> for Node {
             block: w.block,
         })
     }
-}
-
-fn one() -> usize {
-    1
-}
-
-fn yes() -> bool {
-    true
 }
 
 impl Op {
@@ -193,12 +259,44 @@ impl Op {
             Op::GlobalAvgPool => "GlobalAvgPool",
             Op::Flatten => "Flatten",
             Op::Linear { .. } => "Linear",
+            Op::MaskedRelu { .. } => "MaskedRelu",
+            Op::Poly(_) => "Poly",
         }
     }
 
-    /// A ReLU layer, active or dropped: the places culling and thinning act on.
+    /// A ReLU layer, whole, masked, dropped or replaced by a polynomial:
+    /// the places culling and thinning act on.
     pub fn is_activation_slot(&self) -> bool {
-        matches!(self, Op::Relu | Op::Identity)
+        matches!(
+            self,
+            Op::Relu | Op::Identity | Op::MaskedRelu { .. } | Op::Poly(_)
+        )
+    }
+
+    /// A layer that still evaluates ReLUs: whole or masked.
+    pub fn has_relus(&self) -> bool {
+        matches!(self, Op::Relu | Op::MaskedRelu { .. })
+    }
+
+    /// The ABI minor version that introduced this operator: a plugin built
+    /// against an older minor cannot read it.
+    pub fn abi_minor(&self) -> u16 {
+        match self {
+            Op::MaskedRelu { .. } | Op::Poly(_) => 1,
+            _ => 0,
+        }
+    }
+
+    /// The activation of a ReLU layer masked by `mask`, in its simplest
+    /// form: `Relu` when every bit is set; when none is, `Identity` or the
+    /// polynomial on the whole layer; else `MaskedRelu`.
+    pub fn masked_relu(mask: ReluMask, dropped: Dropped) -> Op {
+        match (mask.kept(), dropped) {
+            (kept, _) if kept == mask.len() => Op::Relu,
+            (0, Dropped::Identity) => Op::Identity,
+            (0, Dropped::Poly(poly)) => Op::Poly(poly),
+            (_, dropped) => Op::MaskedRelu { mask, dropped },
+        }
     }
 }
 
@@ -258,6 +356,17 @@ impl Network {
 
     pub fn meta_str(&self, key: &str) -> Option<&str> {
         self.meta.get(key).and_then(|v| v.as_str())
+    }
+
+    /// The lowest ABI minor version a plugin must speak to read this network
+    /// (1 once a node is masked or polynomial): the host sends a network
+    /// only to plugins built against that minor or a later one.
+    pub fn abi_minor_needed(&self) -> u16 {
+        self.nodes
+            .iter()
+            .map(|n| n.op.abi_minor())
+            .max()
+            .unwrap_or(0)
     }
 
     /// Stages recorded as thinned by the thin plugin.

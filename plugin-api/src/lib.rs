@@ -29,7 +29,7 @@ pub use analysis::{Analysis, IrError, NodeStats, Shape, Totals, analyze};
 pub use builder::GraphBuilder;
 pub use describe::describe;
 pub use export::Plugin;
-pub use ir::{HEAD, INPUT, InputSpec, Network, Node, Op, STEM};
+pub use ir::{Dropped, HEAD, INPUT, InputSpec, Network, Node, Op, STEM};
 pub use mask::{BitSet, Granularity, ReluMask};
 pub use poly::Polynomial;
 pub use protocol::*;

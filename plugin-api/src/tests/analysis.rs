@@ -90,16 +90,22 @@ fn tiny_network_totals_per_stage_and_overall() {
     let a = analyze(&tiny()).unwrap();
     let stem = Totals {
         relus: 512,
+        polys: 0,
+        comparisons: 0,
         macs: 13_824,
         params: 216 + 16,
     };
     let s1 = Totals {
         relus: 256,
+        polys: 0,
+        comparisons: 0,
         macs: 18_432 + 2_048,
         params: 1_152 + 32 + 128,
     };
     let head = Totals {
         relus: 0,
+        polys: 0,
+        comparisons: 0,
         macs: 160,
         params: 170,
     };
@@ -117,6 +123,8 @@ fn tiny_network_totals_per_stage_and_overall() {
         a.total,
         Totals {
             relus: 768,
+            polys: 0,
+            comparisons: 0,
             macs: 34_464,
             params: 1_714,
         }
@@ -244,7 +252,17 @@ fn pooling_shapes_with_and_without_padding() {
         [map(8, 4, 4), map(8, 3, 3), map(8, 7, 7), map(8, 3, 7)]
     );
     assert!(a.nodes.iter().all(|n| n.macs == 0 && n.params == 0));
-    assert_eq!(a.total, Totals::default());
+    // Max-pools compare k_h*k_w - 1 times per output: 8*4*4 * 8 = 1,024 and
+    // 8*3*7 * 1 = 168; average pools compare nothing.
+    let comparisons: Vec<u64> = a.nodes.iter().map(|n| n.comparisons).collect();
+    assert_eq!(comparisons, [1_024, 0, 0, 168]);
+    assert_eq!(
+        a.total,
+        Totals {
+            comparisons: 1_192,
+            ..Totals::default()
+        }
+    );
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! the JSON form of the IR, descriptions, transforms, the graph builder and
 //! the C entry point. The networks they use are in [`crate::testing`].
 
+mod accounting;
 mod analysis;
 mod arch_params;
 mod builder;
@@ -9,6 +10,7 @@ mod describe;
 mod errors;
 mod export;
 mod mask;
+mod masked_ir;
 mod poly;
 mod serde_ir;
 mod transform;
