@@ -2,8 +2,8 @@
 
 use crate::ir::{Network, Op};
 
-/// Indices (into `net.nodes`) of the ReLU layers of `stage`, active or
-/// dropped, in graph order.
+/// Indices (into `net.nodes`) of the ReLU layers of `stage`, active,
+/// masked, dropped or polynomial, in graph order.
 pub fn activation_slots(net: &Network, stage: &str) -> Vec<usize> {
     net.nodes
         .iter()
@@ -13,14 +13,15 @@ pub fn activation_slots(net: &Network, stage: &str) -> Vec<usize> {
         .collect()
 }
 
-/// Whether `stage` still has at least one active ReLU.
+/// Whether `stage` still has at least one active ReLU (whole or masked).
 pub fn stage_has_relus(net: &Network, stage: &str) -> bool {
     net.nodes
         .iter()
-        .any(|n| n.stage_is(stage) && n.op == Op::Relu)
+        .any(|n| n.stage_is(stage) && n.op.has_relus())
 }
 
-/// Replaces the ReLU at node index `i` by the identity (or back).
+/// Replaces the ReLU layer at node index `i`, whatever its form (masked,
+/// polynomial), by the identity, or by a whole ReLU.
 pub fn set_relu(net: &mut Network, i: usize, active: bool) {
     if net.nodes[i].op.is_activation_slot() {
         net.nodes[i].op = if active { Op::Relu } else { Op::Identity };

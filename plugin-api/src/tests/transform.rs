@@ -1,4 +1,6 @@
-use crate::ir::{Network, Node, Op};
+use crate::ir::{Dropped, Network, Node, Op};
+use crate::mask::{BitSet, Granularity, ReluMask};
+use crate::poly::Polynomial;
 use crate::testing::tiny;
 use crate::transform::{
     activation_slots, check_stages, drop_stage_relus, record_in_meta, set_relu, stage_has_relus,
@@ -130,4 +132,27 @@ fn check_stages_names_the_unknown_stage_and_the_known_ones() {
         check_stages(&net, &names(&["S1", "S4", "S5"])),
         Err("'S4' is not a stage of tiny; its stages are stem, S1, head".to_string())
     );
+}
+
+#[test]
+fn masked_and_polynomial_layers_are_slots_that_culling_turns_into_identity() {
+    let mut net = two_slots();
+    net.nodes[2].op = Op::Poly(Polynomial::delphi(8));
+    net.nodes[7].op = Op::MaskedRelu {
+        mask: ReluMask::new(Granularity::Channel, BitSet::from_indices(16, [3])),
+        dropped: Dropped::Poly(Polynomial::delphi(16)),
+    };
+    assert_eq!(activation_slots(&net, "stem"), [2]);
+    assert_eq!(activation_slots(&net, "S1"), [7, 8]);
+    // A polynomial layer evaluates no ReLU; a masked one does.
+    assert!(!stage_has_relus(&net, "stem"));
+    assert!(stage_has_relus(&net, "S1"));
+    drop_stage_relus(&mut net, "stem");
+    drop_stage_relus(&mut net, "S1");
+    assert_eq!(net.nodes[2].op, Op::Identity);
+    assert_eq!(net.nodes[7].op, Op::Identity);
+    assert!(!stage_has_relus(&net, "S1"));
+    // Back to a whole ReLU: the mask is gone.
+    set_relu(&mut net, 7, true);
+    assert_eq!(net.nodes[7].op, Op::Relu);
 }
