@@ -2,9 +2,16 @@
 //! ReLUs / (1/alpha)) and feature-map scale rho, implemented as in the
 //! paper's released models by multiplying the first convolution's stride by
 //! 1/rho: the data and the stem stay, every later feature map shrinks.
+//!
+//! Masks and polynomials are sized for their layer, and no rule says which
+//! channels or pixels of a mask would survive: a reshape that changes such
+//! a layer's channels (alpha) or, for a pixel mask, its size (rho) is
+//! refused; apply masks and polynomials after reshaping. A channel mask or
+//! a polynomial survives rho unchanged.
 
 use deepreduce_plugin_api::{
-    Candidate, Descriptor, Network, Op, OptimizationRequest, Plugin, PluginKind, analyze, describe,
+    Candidate, Descriptor, IrError, Network, Op, OptimizationRequest, Plugin, PluginKind, analyze,
+    describe,
 };
 use serde_json::json;
 
@@ -31,11 +38,29 @@ impl Plugin for Reshape {
         if rho != 1.0 {
             shrink_feature_maps(&mut net, rho)?;
         }
-        analyze(&net).map_err(|e| format!("reshaping leaves an invalid network: {e}"))?;
+        analyze(&net).map_err(|e| refusal(&net, e))?;
         Ok(vec![Candidate {
             description: describe(&net),
             network: net,
         }])
+    }
+}
+
+/// Why the reshaped `net` is refused, saying so when a mask or a
+/// polynomial no longer fits its layer.
+fn refusal(net: &Network, error: IrError) -> String {
+    match &error {
+        IrError::Invalid { node, reason }
+            if net
+                .node(node)
+                .is_some_and(|n| matches!(n.op, Op::MaskedRelu { .. } | Op::Poly(_))) =>
+        {
+            format!(
+                "node '{node}' has a mask or polynomial made for its shape before reshaping, \
+                 and {reason}: apply masks and polynomials after reshaping"
+            )
+        }
+        _ => format!("reshaping leaves an invalid network: {error}"),
     }
 }
 

@@ -3,7 +3,8 @@ use deepreduce_plugin_api::builder::{GraphBuilder, conv, linear};
 use deepreduce_plugin_api::testing::{input_spec, per_stage, relus, request, resnet_like};
 use deepreduce_plugin_api::transform::{activation_slots, drop_stage_relus, set_relu};
 use deepreduce_plugin_api::{
-    Candidate, INPUT, Network, Node, Op, Plugin, PluginKind, STEM, analyze,
+    BitSet, Candidate, Dropped, Granularity, INPUT, Network, Node, Op, Plugin, PluginKind,
+    Polynomial, ReluMask, STEM, analyze,
 };
 use serde_json::json;
 
@@ -353,4 +354,75 @@ fn descriptor() {
     assert_eq!(d.id, "org.deepreduce.reshape");
     assert_eq!(d.kind, PluginKind::Optimization);
     assert_eq!(d.capabilities, ["deepreduce.optimization/1"]);
+}
+
+/// `resnet_like` with a mask keeping 2 of S2's first ReLU layer (8
+/// channels of 4x4) and S3's first ReLU (16 channels of 2x2) replaced by a
+/// polynomial.
+fn masked(granularity: Granularity) -> Network {
+    let mut net = resnet_like();
+    let len = granularity.mask_len(8, 16);
+    set_op(
+        &mut net,
+        "S2.B1.relu1",
+        Op::MaskedRelu {
+            mask: ReluMask::new(granularity, BitSet::from_indices(len, [0, 5])),
+            dropped: Dropped::Identity,
+        },
+    );
+    set_op(&mut net, "S3.B1.relu1", Op::Poly(Polynomial::delphi(16)));
+    net
+}
+
+fn set_op(net: &mut Network, name: &str, op: Op) {
+    net.nodes.iter_mut().find(|n| n.name == name).unwrap().op = op;
+}
+
+#[test]
+fn alpha_refuses_masks_and_polynomials_it_would_no_longer_fit() {
+    let refusal = |layer: &str, mask: &str| {
+        format!(
+            "node '{layer}' has a mask or polynomial made for its shape before reshaping, \
+             and {mask}: apply masks and polynomials after reshaping"
+        )
+    };
+    assert_eq!(
+        reshape(&masked(Granularity::Channel), json!({"alpha": 0.5})).unwrap_err(),
+        refusal(
+            "S2.B1.relu1",
+            "its channel mask has 8 bits, but the layer has 4 channels"
+        )
+    );
+    assert_eq!(
+        reshape(&masked(Granularity::Pixel), json!({"alpha": 0.5})).unwrap_err(),
+        refusal(
+            "S2.B1.relu1",
+            "its pixel mask has 128 bits, but the layer has 64 elements"
+        )
+    );
+    let mut net = masked(Granularity::Channel);
+    set_op(&mut net, "S2.B1.relu1", Op::Relu);
+    assert_eq!(
+        reshape(&net, json!({"alpha": 0.5})).unwrap_err(),
+        refusal(
+            "S3.B1.relu1",
+            "its polynomial has 16 coefficients in `a`, but the layer has 8 channels"
+        )
+    );
+}
+
+#[test]
+fn rho_keeps_channel_masks_and_polynomials_and_refuses_pixel_masks() {
+    let out = reshape(&masked(Granularity::Channel), json!({"rho": 0.5})).unwrap();
+    // S2's layers become 8 channels of 2x2: 2 kept channels = 8 ReLUs;
+    // S3's polynomial covers 16 channels of 1x1.
+    let a = analyze(&out.network).unwrap();
+    let stats = |name: &str| a.nodes.iter().find(|n| n.name == name).unwrap();
+    assert_eq!(stats("S2.B1.relu1").relus, 8);
+    assert_eq!(stats("S3.B1.relu1").polys, 16);
+    let error = reshape(&masked(Granularity::Pixel), json!({"rho": 0.5})).unwrap_err();
+    assert!(
+        error.contains("its pixel mask has 128 bits, but the layer has 32 elements"),
+        "{error}"
+    );
 }
