@@ -1,6 +1,9 @@
 use super::Cull;
 use deepreduce_plugin_api::testing::{per_stage, relus, request, resnet_like};
-use deepreduce_plugin_api::{Candidate, Network, Op, Plugin, PluginKind, STEM, analyze};
+use deepreduce_plugin_api::{
+    BitSet, Candidate, Dropped, Granularity, Network, Op, Plugin, PluginKind, Polynomial, ReluMask,
+    STEM, analyze,
+};
 use serde_json::json;
 
 fn apply(params: serde_json::Value, context: serde_json::Value) -> Result<Vec<Candidate>, String> {
@@ -78,6 +81,39 @@ fn keep_mode_keeps_conv1_only_when_stem_is_listed() {
     let out = apply(json!({"keep": ["S1"]}), json!({})).unwrap();
     assert_eq!(relus(&out[0].network).1, 1024);
     assert_eq!(out[0].description, "S1");
+}
+
+#[test]
+fn culling_turns_masked_and_polynomial_layers_into_identity_and_keeps_the_others() {
+    let mut net = resnet_like();
+    let mut set = |name: &str, op: Op| {
+        net.nodes.iter_mut().find(|n| n.name == name).unwrap().op = op;
+    };
+    set(
+        "S1.B1.relu1",
+        Op::MaskedRelu {
+            mask: ReluMask::new(Granularity::Pixel, BitSet::from_indices(256, 0..10)),
+            dropped: Dropped::Identity,
+        },
+    );
+    set("S1.B1.relu2", Op::Poly(Polynomial::delphi(4)));
+    // 3 of S2's 8 channels of 4x4 keep their ReLU, the rest a quadratic.
+    let s2_mask = Op::MaskedRelu {
+        mask: ReluMask::new(Granularity::Channel, BitSet::from_indices(8, [0, 3, 6])),
+        dropped: Dropped::Poly(Polynomial::delphi(8)),
+    };
+    set("S2.B1.relu1", s2_mask.clone());
+    let out = Cull
+        .apply(&request(&net, json!({"keep": ["S2", "S3"]}), json!({})))
+        .unwrap();
+    let culled = &out[0].network;
+    assert_eq!(culled.node("S1.B1.relu1").unwrap().op, Op::Identity);
+    assert_eq!(culled.node("S1.B1.relu2").unwrap().op, Op::Identity);
+    assert_eq!(culled.node("S2.B1.relu1").unwrap().op, s2_mask);
+    let s2 = analyze(culled).unwrap().stage("S2").unwrap().clone();
+    assert_eq!((s2.relus, s2.polys), (48 + 128, 80));
+    // (48 + 128) / 256 = 69% of S2's ReLU elements.
+    assert_eq!(out[0].description, "S2* (channel 69%, poly) + S3*");
 }
 
 #[test]

@@ -2,7 +2,10 @@ use super::Thin;
 use deepreduce_plugin_api::builder::{GraphBuilder, conv, linear};
 use deepreduce_plugin_api::testing::{input_spec, per_stage, relus, request, resnet_like};
 use deepreduce_plugin_api::transform::drop_stage_relus;
-use deepreduce_plugin_api::{Candidate, HEAD, Network, Op, Plugin, PluginKind, STEM};
+use deepreduce_plugin_api::{
+    BitSet, Candidate, Dropped, Granularity, HEAD, Network, Op, Plugin, PluginKind, Polynomial,
+    ReluMask, STEM,
+};
 use serde_json::json;
 
 fn thin(net: &Network, params: serde_json::Value) -> Result<Candidate, String> {
@@ -67,6 +70,45 @@ fn skips_culled_stages() {
         )
     );
     assert_eq!(out.description, "S2*^RT + S3*^RT");
+}
+
+#[test]
+fn masked_and_polynomial_layers_are_thinned_like_relu_layers() {
+    let mut net = resnet_like();
+    let mut set = |name: &str, op: Op| {
+        net.nodes.iter_mut().find(|n| n.name == name).unwrap().op = op;
+    };
+    let mask = Op::MaskedRelu {
+        mask: ReluMask::new(Granularity::Pixel, BitSet::from_indices(256, 0..64)),
+        dropped: Dropped::Identity,
+    };
+    set("S1.B1.relu1", mask.clone());
+    set("S1.B1.relu2", mask.clone());
+    set("S1.B2.relu1", Op::Poly(Polynomial::delphi(4)));
+    // S3 has polynomials and no ReLU left: like a culled stage, skipped.
+    set("S3.B1.relu1", Op::Poly(Polynomial::delphi(16)));
+    set("S3.B1.relu2", Op::Poly(Polynomial::delphi(16)));
+    let out = thin(&net, json!({})).unwrap();
+    let op = |name: &str| out.network.node(name).unwrap().op.clone();
+    assert_eq!(op("S1.B1.relu1"), mask);
+    assert_eq!(op("S1.B1.relu2"), Op::Identity);
+    assert_eq!(op("S1.B2.relu1"), Op::Poly(Polynomial::delphi(4)));
+    assert_eq!(op("S1.B2.relu2"), Op::Identity);
+    assert_eq!(op("S3.B1.relu2"), Op::Poly(Polynomial::delphi(16)));
+    assert_eq!(out.network.thinned_stages(), ["S1", "S2"]);
+    assert_eq!(
+        relus(&out.network),
+        (
+            per_stage(&[
+                ("stem", 256),
+                ("S1", 64),
+                ("S2", 128),
+                ("S3", 0),
+                ("head", 0)
+            ]),
+            448
+        )
+    );
 }
 
 #[test]
