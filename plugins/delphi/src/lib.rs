@@ -6,6 +6,11 @@
 //! al., ICML 2021; shared/SPEC.md), with ReLU and MAC counts
 //! computed from this workbench's IR. The app's tests refit them from those
 //! points and check these constants and the fit's error.
+//!
+//! A masked layer costs its kept ReLUs. Polynomial elements and max-pool
+//! comparisons are not in the model: the networks it was fitted to have
+//! neither, so there is no measured time per secure multiplication or
+//! comparison to use, and none is invented.
 
 use deepreduce_plugin_api::{
     Descriptor, LatencyEstimate, LatencyModel, Network, Op, Plugin, PluginKind, analyze,

@@ -1,6 +1,8 @@
 use super::{BYTES_PER_LINEAR_INPUT, BYTES_PER_RELU, Delphi, SECONDS_PER_MAC, SECONDS_PER_RELU};
 use deepreduce_plugin_api::testing::tiny;
-use deepreduce_plugin_api::{LATENCY, Op, Plugin, PluginKind};
+use deepreduce_plugin_api::{
+    BitSet, Dropped, Granularity, LATENCY, Op, Plugin, PluginKind, Polynomial, ReluMask,
+};
 
 // The network is `testing::tiny`: 768 ReLUs, 34,464 MACs and 1,232 elements
 // entering its conv and linear layers, worked out in its documentation.
@@ -37,6 +39,22 @@ fn dropping_relus_only_lowers_the_relu_part() {
     assert_eq!(e.relu_seconds, 256.0 * SECONDS_PER_RELU);
     assert_eq!(e.linear_seconds, 34_464.0 * SECONDS_PER_MAC);
     assert_eq!(e.communication_bytes, 256.0 * 1312.0 + 1232.0 * 16.0);
+}
+
+#[test]
+fn a_masked_layer_costs_its_kept_relus_and_polynomials_cost_nothing() {
+    let mut net = tiny();
+    // 100 of the stem's 512 ReLUs kept, the rest quadratic; S1's 256
+    // ReLUs replaced by a quadratic.
+    net.nodes[2].op = Op::MaskedRelu {
+        mask: ReluMask::new(Granularity::Pixel, BitSet::from_indices(512, 0..100)),
+        dropped: Dropped::Poly(Polynomial::delphi(8)),
+    };
+    net.nodes[7].op = Op::Poly(Polynomial::delphi(16));
+    let e = Delphi.estimate(&net).unwrap();
+    assert_eq!(e.relu_seconds, 100.0 * SECONDS_PER_RELU);
+    assert_eq!(e.linear_seconds, 34_464.0 * SECONDS_PER_MAC);
+    assert_eq!(e.communication_bytes, 100.0 * 1312.0 + 1232.0 * 16.0);
 }
 
 #[test]
