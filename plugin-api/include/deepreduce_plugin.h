@@ -1,5 +1,5 @@
 /*
- * deepreduce_plugin.h - the C ABI of DeepReDuce Workbench plugins, version 1.
+ * deepreduce_plugin.h - the C ABI of DeepReDuce Workbench plugins, version 1.1.
  *
  * This header mirrors plugin-api/src/abi.rs (the ABI) and the ids of
  * plugin-api/src/protocol.rs (capabilities and methods). It is the whole
@@ -45,9 +45,53 @@
  *   - Function pointers may be NULL; a plugin that leaves a required one
  *     out is refused by the host instead of crashing it.
  *
+ *   - A minor version only adds to the JSON. The host never sends a plugin
+ *     a network using something newer than the abi_minor it was built
+ *     against (ir.rs: Network::abi_minor_needed).
+ *
  * Threading: the host may call descriptor() and call() from any thread, and
  * call() from several threads at once; keep plugins free of unsynchronised
  * mutable global state.
+ *
+ * What ABI 1.1 adds to the network JSON (ir.rs, mask.rs, poly.rs): ReLU
+ * masks and polynomial activations. A plugin built against 1.0 never sees
+ * them; one that sets abi_minor = 1 may receive and return them.
+ *
+ *   - A "Relu" node may carry a mask: only the kept elements go through
+ *     the ReLU, the others become "dropped" (default "identity").
+ *
+ *       {"name": "s2.b1.relu1", "op": "Relu",
+ *        "mask": {"granularity": "pixel", "len": 32768, "kept": 1234,
+ *                 "bits": "AQo...="},
+ *        "dropped": "identity",
+ *        "inputs": ["s2.b1.bn1"], "stage": "S2", "block": "S2.B1"}
+ *
+ *     granularity "channel": one bit per channel (len = C); "pixel": one
+ *     bit per element of the C x H x W activation in CHW order (len =
+ *     C*H*W; bit c*H*W + y*W + x). A feature vector of n counts as n
+ *     channels of one element. A set bit keeps the ReLU.
+ *     bits: standard base64 (RFC 4648, '=' padding) of ceil(len / 8) bytes;
+ *     bit i is bit i % 8 (least significant first) of byte i / 8; bits past
+ *     len must be 0. kept: the number of bits set; a mismatch is refused.
+ *     dropped: "identity" (passed through) or {"poly": POLYNOMIAL}.
+ *     A "Relu" without "mask" keeps every element, as in 1.0.
+ *
+ *   - A "Poly" node: a whole ReLU layer replaced by a polynomial.
+ *
+ *       {"name": "s1.b1.relu1", "op": "Poly", "poly": POLYNOMIAL,
+ *        "inputs": [...], "stage": "S1"}
+ *
+ *   - POLYNOMIAL = {"a": [...], "b": [...], "c": [...], "trainable": bool}:
+ *     y = a[k]*x^2 + b[k]*x + c[k] on channel k; each list holds one finite
+ *     number per channel of the layer. Trainable coefficients are learned
+ *     with the weights.
+ *
+ *   - "mask" and "dropped" belong to "Relu", "poly" to "Poly": a plugin that
+ *     turns a masked Relu into "Identity" removes them (the host refuses a
+ *     node with a field its operator does not take).
+ *
+ * Shape inference checks every mask's len and every polynomial's lists
+ * against the layer.
  */
 #ifndef DEEPREDUCE_PLUGIN_H
 #define DEEPREDUCE_PLUGIN_H
@@ -60,7 +104,7 @@ extern "C" {
 
 /* ABI version of this header (abi.rs: ABI_MAJOR, ABI_MINOR). */
 #define DEEPREDUCE_ABI_MAJOR 1
-#define DEEPREDUCE_ABI_MINOR 0
+#define DEEPREDUCE_ABI_MINOR 1
 
 /* The one symbol a plugin library exports (abi.rs: ENTRY_SYMBOL). */
 #define DEEPREDUCE_ENTRY_SYMBOL "deepreduce_plugin_entry_v1"
@@ -157,7 +201,8 @@ typedef void (*DrFreeStringFn)(char *s);
  *   offset 4: uint16_t abi_major
  *   offset 6: uint16_t abi_minor
  *   offset 8: the three function pointers, naturally aligned
- * i.e. 32 bytes on 64-bit targets and 20 bytes on 32-bit ones for ABI 1.0.
+ * i.e. 32 bytes on 64-bit targets and 20 bytes on 32-bit ones for ABI 1.0
+ * and 1.1.
  */
 typedef struct DrPluginEntryV1 {
     /* sizeof(DrPluginEntryV1) as the plugin was compiled: lets a newer host

@@ -13,9 +13,11 @@
  *     "op":"Relu"   and   "stage":"S4"
  *
  * becomes the same node with "op":"Identity" (the layer stays in the graph as
- * the identity, exactly as the workbench's own culling does). Everything
- * else in the network - other nodes, field order, "meta" annotations the
- * plugin does not know about - is copied byte for byte.
+ * the identity, exactly as the workbench's own culling does). A masked Relu
+ * (ABI 1.1: "mask" and "dropped" members) is dropped whole: both members go
+ * with it. "Poly" nodes hold no ReLU and stay. Everything else in the
+ * network - other nodes, field order, "meta" annotations the plugin does
+ * not know about - is copied byte for byte.
  *
  * The stages default to ["S4"]; pass {"params": {"stages": ["S4", "head"]}}
  * to choose others. "context" is accepted and ignored.
@@ -31,8 +33,9 @@
  * - where the "network" value is, where each node's "op" value is. The
  * output is then the network text copied verbatim, with the 6-byte token
  * "Relu" (quotes included) of each selected node replaced by the 10-byte
- * token "Identity". Every read is bounded by the input's length; every
- * write goes through a growable buffer that checks its sizes.
+ * token "Identity" and its "mask" and "dropped" members cut out. Every
+ * read is bounded by the input's length; every write goes through a
+ * growable buffer that checks its sizes.
  *
  * Things a plugin author must get right (see deepreduce_plugin.h):
  *   - export exactly one symbol, deepreduce_plugin_entry_v1, returning a
@@ -644,6 +647,18 @@ typedef struct {
     Span list;
 } Stages;
 
+/* A change to a node's text: [start, end) becomes `text`, or goes when
+ * `text` is NULL. */
+typedef struct {
+    const char *start;
+    const char *end;
+    const char *text;
+} Edit;
+
+/* The edits that drop one node: its "op" token, its "mask" and "dropped"
+ * members, and the comma of a member that becomes the first. */
+#define MAX_EDITS 4
+
 /* What a pass over the network found. */
 typedef struct {
     size_t relus;   /* "Relu" nodes in the input network */
@@ -841,7 +856,9 @@ static void put_stage_list(Buf *b, const Stages *stages)
  * The transformation. Walks the network object
  *     {"name": ..., "input": ..., "nodes": [ {node}, ... ], "output": ..., ...}
  * and, for each node object whose "op" is "Relu" and whose "stage" is
- * selected, replaces the "op" value token by "Identity".
+ * selected, replaces the "op" value token by "Identity". Since ABI 1.1 a
+ * Relu may carry a "mask" and "dropped": those members are removed too, as
+ * they do not apply to an Identity (the host refuses such a node).
  *
  * With out == NULL it only validates and counts; otherwise it also appends
  * the rewritten network text to `out`. Returns 0 with a message when the
@@ -887,13 +904,34 @@ static int rewrite_network(Span network, const Stages *stages, Buf *out, Counts 
             /* One node: {"name":..., "op":..., <op fields>, "inputs":...,
              * "stage":..., "block":...} in any order. */
             Span op = {NULL, NULL}, stage = {NULL, NULL}, field;
-            int ffirst = 1, fr, has_op = 0, has_stage = 0;
+            int ffirst = 1, fr, has_op = 0, has_stage = 0, has_mask = 0, has_dropped = 0;
+            /* The edits that would drop this node, in text order; applied
+             * only if it is dropped. `kept_any`: a member before stays. */
+            Edit edits[MAX_EDITS];
+            int n_edits = 0, kept_any = 0, k;
             if (!peek_is(&s, '{')) {
                 snprintf(msg, size, "node #%lu is not a JSON object", index);
                 return 0;
             }
             s.p++;
-            while ((fr = obj_next(&s, &ffirst, &field)) == 1) {
+            for (;;) {
+                /* A member's text starts after the previous value: its
+                 * comma is part of it (the first member has none). */
+                const char *before = s.p;
+                int removed;
+                if ((fr = obj_next(&s, &ffirst, &field)) != 1) {
+                    break;
+                }
+                removed = token_is(field, "mask") || token_is(field, "dropped");
+                if (!removed && !kept_any && n_edits > 0) {
+                    /* Only removed members precede: this one becomes the
+                     * first, without its comma. */
+                    edits[n_edits].start = before;
+                    edits[n_edits].end = field.start;
+                    edits[n_edits].text = NULL;
+                    n_edits++;
+                }
+                kept_any |= !removed;
                 if (token_is(field, "op")) {
                     if (has_op) {
                         snprintf(msg, size, "node #%lu has two \"op\" keys", index);
@@ -904,6 +942,10 @@ static int rewrite_network(Span network, const Stages *stages, Buf *out, Counts 
                         snprintf(msg, size, "node #%lu: \"op\" must be a string", index);
                         return 0;
                     }
+                    edits[n_edits].start = op.start;
+                    edits[n_edits].end = op.end;
+                    edits[n_edits].text = "\"Identity\"";
+                    n_edits++;
                 } else if (token_is(field, "stage")) {
                     if (has_stage) {
                         snprintf(msg, size, "node #%lu has two \"stage\" keys", index);
@@ -921,6 +963,19 @@ static int rewrite_network(Span network, const Stages *stages, Buf *out, Counts 
                         snprintf(msg, size, "node #%lu: \"stage\" must be a string or null", index);
                         return 0;
                     }
+                } else if (removed) {
+                    int *seen = token_is(field, "mask") ? &has_mask : &has_dropped;
+                    if (*seen) {
+                        snprintf(msg, size, "node #%lu has two \"%s\" keys", index,
+                                 seen == &has_mask ? "mask" : "dropped");
+                        return 0;
+                    }
+                    *seen = 1;
+                    skip_value(&s, 5);
+                    edits[n_edits].start = before;
+                    edits[n_edits].end = s.p;
+                    edits[n_edits].text = NULL;
+                    n_edits++;
                 } else {
                     skip_value(&s, 5);
                 }
@@ -937,11 +992,12 @@ static int rewrite_network(Span network, const Stages *stages, Buf *out, Counts 
                 counts->relus++;
                 if (stage.start != NULL && stage_selected(stage, stages)) {
                     counts->dropped++;
-                    if (out != NULL) {
-                        /* Copy everything up to the op token, then the new op. */
-                        buf_put(out, copied, (size_t)(op.start - copied));
-                        buf_puts(out, "\"Identity\"");
-                        copied = op.end;
+                    for (k = 0; out != NULL && k < n_edits; k++) {
+                        buf_put(out, copied, (size_t)(edits[k].start - copied));
+                        if (edits[k].text != NULL) {
+                            buf_puts(out, edits[k].text);
+                        }
+                        copied = edits[k].end;
                     }
                 }
             }

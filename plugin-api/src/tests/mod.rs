@@ -6,6 +6,7 @@ mod accounting;
 mod analysis;
 mod arch_params;
 mod builder;
+mod c_example;
 mod describe;
 mod errors;
 mod export;
