@@ -75,21 +75,43 @@ pub fn tiny() -> Network {
 /// `.conv2`, `.bn2`, (`.proj`, `.proj_bn` when it strides), `.add`,
 /// `.relu2` for blocks S1.B1, S1.B2, S2.B1, S3.B1; gap, flat, fc.
 pub fn resnet_like() -> Network {
+    resnet("resnet-like", [3, 8, 8], 4, &[2, 1, 1], 10)
+}
+
+/// ResNet18 for CIFAR-100 (3x32x32, 100 classes), the paper's network:
+/// 557,056 ReLUs (stem 65,536; S1 262,144; S2 131,072; S3 65,536; S4
+/// 32,768), in 17 ReLU layers: the stem's and S1's of 64x32x32, S2's of
+/// 128x16x16, S3's of 256x8x8, S4's of 512x4x4. Named as [`resnet_like`].
+pub fn resnet18_cifar100() -> Network {
+    resnet("resnet18", [3, 32, 32], 64, &[2, 2, 2, 2], 100)
+}
+
+/// A CIFAR-style ResNet with the resnet plugin's topology (meta family
+/// "resnet", dataset "cifar100"): a 3x3 stride-1 stem of `width`, then
+/// `blocks[k]` BasicBlocks of width `width << k` in stage S{k+1}, the first
+/// of each stage after S1 with stride 2, and the usual classifier.
+fn resnet(
+    name: &str,
+    input: [usize; 3],
+    width: usize,
+    blocks: &[usize],
+    classes: usize,
+) -> Network {
     let mut b = GraphBuilder::new();
-    b.then("conv1", conv(4, 3, 1, 1), STEM, None);
+    b.then("conv1", conv(width, 3, 1, 1), STEM, None);
     b.then("bn1", Op::BatchNorm2d, STEM, None);
     b.then("relu1", Op::Relu, STEM, None);
-    for (stage, block, width, stride) in [
-        ("S1", "S1.B1", 4, 1),
-        ("S1", "S1.B2", 4, 1),
-        ("S2", "S2.B1", 8, 2),
-        ("S3", "S3.B1", 16, 2),
-    ] {
-        basic_block(&mut b, stage, block, width, stride);
+    for (k, &count) in blocks.iter().enumerate() {
+        let stage = format!("S{}", k + 1);
+        for i in 0..count {
+            let block = format!("{stage}.B{}", i + 1);
+            let stride = if k > 0 && i == 0 { 2 } else { 1 };
+            basic_block(&mut b, &stage, &block, width << k, stride);
+        }
     }
-    b.classifier(["gap", "flat", "fc"], 10);
+    b.classifier(["gap", "flat", "fc"], classes);
     let meta = [("family", json!("resnet")), ("dataset", json!("cifar100"))];
-    b.finish("resnet-like", input_spec([3, 8, 8]), meta)
+    b.finish(name, input_spec(input), meta)
 }
 
 /// Appends a BasicBlock reading the last output: conv-BN-ReLU-conv-BN, add

@@ -10,6 +10,7 @@ mod c_example;
 mod describe;
 mod errors;
 mod export;
+mod fixtures;
 mod mask;
 mod masked_ir;
 mod poly;
