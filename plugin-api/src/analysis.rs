@@ -26,6 +26,15 @@ impl Shape {
             Shape::Vector(n) => n as u64,
         }
     }
+
+    /// Channels and elements per channel, as a ReLU mask or a polynomial
+    /// sees them: a vector is one element per channel.
+    pub fn channels_and_plane(&self) -> (usize, usize) {
+        match *self {
+            Shape::Map([c, h, w]) => (c, h * w),
+            Shape::Vector(n) => (n, 1),
+        }
+    }
 }
 
 impl fmt::Display for Shape {
@@ -273,18 +282,9 @@ fn window_map(
     ])
 }
 
-/// Channels of an activation and elements per channel; a vector is one
-/// element per channel, as a ReLU mask or a polynomial sees it.
-fn channels_and_plane(shape: Shape) -> (usize, usize) {
-    match shape {
-        Shape::Map([c, h, w]) => (c, h * w),
-        Shape::Vector(n) => (n, 1),
-    }
-}
-
 /// The parameters of `poly` on a layer of `input`, or why it does not fit.
 fn poly_params(node: &Node, poly: &Polynomial, input: Shape) -> Result<u64, IrError> {
-    let (channels, _) = channels_and_plane(input);
+    let (channels, _) = input.channels_and_plane();
     poly.check(channels)
         .map_err(|reason| invalid(node, reason))?;
     Ok(poly.params())
@@ -296,7 +296,7 @@ fn nonlinear(op: &Op, output: Shape) -> (u64, u64, u64) {
     match op {
         Op::Relu => (elements, 0, 0),
         Op::MaskedRelu { mask, dropped } => {
-            let kept = mask.kept_elements(channels_and_plane(output).1);
+            let kept = mask.kept_elements(output.channels_and_plane().1);
             let polys = match dropped {
                 Dropped::Identity => 0,
                 Dropped::Poly(_) => elements - kept,
@@ -345,7 +345,7 @@ fn node_stats(node: &Node, inputs: &[Shape]) -> Result<NodeStats, IrError> {
         }
         Op::Relu | Op::Identity => (input, 0, 0),
         Op::MaskedRelu { mask, dropped } => {
-            let (channels, plane) = channels_and_plane(input);
+            let (channels, plane) = input.channels_and_plane();
             mask.check(channels, plane)
                 .map_err(|reason| invalid(node, reason))?;
             let params = match dropped {

@@ -325,3 +325,9 @@ fn conv_with_bias_counts_one_parameter_per_output_channel() {
     assert_eq!(a.nodes[0].output, map(5, 2, 2));
     assert_eq!((a.nodes[0].macs, a.nodes[0].params), (540, 140));
 }
+
+#[test]
+fn channels_and_plane_of_a_map_and_a_vector() {
+    assert_eq!(map(8, 4, 2).channels_and_plane(), (8, 8));
+    assert_eq!(Shape::Vector(10).channels_and_plane(), (10, 1));
+}
