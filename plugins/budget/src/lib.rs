@@ -5,8 +5,8 @@
 //! drops ReLUs: a masked layer keeps a subset of what it keeps now, and a
 //! budget above the network's ReLUs is refused.
 //!
-//! Which ReLUs: by the size-proportional rule of [`spread`], which needs
-//! only the IR, or by `context.scores` ([`scores`]). Dropped elements become
+//! Which ReLUs: by the size-proportional rule of `spread.rs`, which needs
+//! only the IR, or by `context.scores` (`scores.rs`). Dropped elements become
 //! the identity or, with `"dropped": "poly"`, a per-channel quadratic,
 //! trainable, starting from DELPHI's 0.1997x^2 + 0.5002x + 0.1992 (a fit of
 //! the ReLU itself, so the network changes least where a ReLU goes); a
