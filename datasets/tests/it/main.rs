@@ -6,6 +6,7 @@ mod common;
 mod fashion_mnist;
 mod idx;
 mod open;
+mod special_files;
 mod split;
 mod synthetic;
 mod tinyimagenet;
