@@ -3,6 +3,7 @@
 mod batch;
 mod cifar;
 mod common;
+mod empty;
 mod fashion_mnist;
 mod idx;
 mod open;
