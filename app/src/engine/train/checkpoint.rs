@@ -4,7 +4,7 @@
 //! file corrupted later is refused on resume. (Checkpoints written before
 //! digests were recorded have none and resume unchecked.)
 
-use super::TrainError;
+use super::{EpochMetrics, TrainError};
 use crate::engine::atomic_write::{Staged, WriteError};
 use crate::engine::checksum::Sha256;
 use burn::optim::ModuleOptimizer;
@@ -22,6 +22,10 @@ pub struct Checkpoint {
     pub dir: PathBuf,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<Digests>,
+    /// The metrics of the epoch it ends, so that a process killed before
+    /// the store recorded them loses nothing (absent in older checkpoints).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<EpochMetrics>,
 }
 
 /// The SHA-256 of a checkpoint's two files.
@@ -51,18 +55,24 @@ impl Checkpoint {
         self.dir.join(format!("optim-epoch{}.bpk", self.epoch))
     }
 
+    /// Saves the state after the epoch `metrics` describe.
     pub fn save(
         dir: &Path,
-        epoch: usize,
+        metrics: &EpochMetrics,
         model: &IrModel,
         optim: &ModuleOptimizer,
     ) -> Result<Self, TrainError> {
         std::fs::create_dir_all(dir).map_err(|e| error(dir, e))?;
         let previous = Self::latest(dir).ok().flatten();
+        let epoch = metrics.epoch;
         let mut cp = Checkpoint {
             epoch,
             dir: dir.to_path_buf(),
             sha256: None,
+            metrics: Some(EpochMetrics {
+                checkpoint: None,
+                ..metrics.clone()
+            }),
         };
         let model_bytes = model.to_bytes().map_err(|e| error(&cp.model_path(), e))?;
         let optim_bytes = optim.into_bytes().map_err(|e| error(&cp.optim_path(), e))?;
@@ -101,6 +111,10 @@ impl Checkpoint {
                 let mut cp: Checkpoint =
                     serde_json::from_slice(&bytes).map_err(|e| error(&index, e))?;
                 cp.dir = dir.to_path_buf();
+                let model_path = cp.model_path();
+                if let Some(m) = &mut cp.metrics {
+                    m.checkpoint = Some(model_path);
+                }
                 Ok(Some(cp))
             }
         }
