@@ -3,7 +3,10 @@
 //! BatchNorm folding and conv merging, at batch 1 and 3), the safetensors
 //! names and shapes load in Python, the manifest's ReLUs equal
 //! `deepreduce count` and the Relu outputs in the graph, and bad sources
-//! give clear errors.
+//! give clear errors. Exports never destroy: not the run store, not their
+//! source, not an existing file without --force, not the previous export
+//! when they fail; a corrupt weights file or a network edited after training
+//! is refused.
 //!
 //! The Python side (onnx, onnxruntime, numpy, safetensors) lives in the venv
 //! that .ci/export-venv.sh makes; $DEEPREDUCE_EXPORT_PYTHON names its python.
@@ -12,12 +15,15 @@
 mod common;
 
 use burn::tensor::{Device, Tensor, TensorData};
-use deepreduce_app::engine::export::{ExportReport, ExportRequest, Format, Source, export};
+use deepreduce_app::engine::export::{
+    ExportError, ExportReport, ExportRequest, Format, Source, export,
+};
 use deepreduce_app::engine::network::NetworkSpec;
 use deepreduce_app::engine::store::{NewRun, RunResult, Store};
 use deepreduce_app::engine::train::TrainConfig;
 use deepreduce_app::engine::trained;
 use deepreduce_datasets::{SyntheticConfig, synthetic};
+use deepreduce_models::IrModel;
 use deepreduce_plugin_api::{Network, Op, Shape, analyze};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -148,24 +154,25 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
         .fold(0.0, f32::max)
 }
 
-/// Exports `dir` to ONNX, runs it in onnxruntime at batch 1 and 3, asserts
-/// the logits match the workbench's forward pass; returns the report and
-/// what export_check.py found.
+/// Exports the trained folder `source` to ONNX beside it (never inside: an
+/// export refuses to write into its source), runs it in onnxruntime at batch
+/// 1 and 3, asserts the logits match the workbench's forward pass; returns
+/// the report and what export_check.py found.
 fn onnx_round_trip(
     python: &Path,
-    dir: &Path,
+    source: &Path,
     name: &str,
     simplify: bool,
 ) -> (ExportReport, Value, Value) {
-    let out = dir.join(format!("{name}.onnx"));
+    let out = source.with_file_name(format!("{name}.onnx"));
     let request = ExportRequest {
         fold_bn: simplify,
         merge_convs: simplify,
         dataset: Some("synthetic".into()),
-        ..ExportRequest::new(Source::Checkpoint(dir.to_path_buf()), Format::Onnx, &out)
+        ..ExportRequest::new(Source::Checkpoint(source.to_path_buf()), Format::Onnx, &out)
     };
     let report = export(&common::host(), &request).expect("export");
-    let (net, model) = trained::load(dir, &Device::flex()).expect("load");
+    let (net, model) = trained::load(source, &Device::flex()).expect("load");
     let mut pairs = Vec::new();
     let mut expected = Vec::new();
     for batch in [1, 3] {
@@ -176,8 +183,8 @@ fn onnx_round_trip(
         ));
         expected.push(logits.into_data().try_to_vec::<f32>().expect("f32"));
         let (src, dst) = (
-            dir.join(format!("{name}-in{batch}.f32")),
-            dir.join(format!("{name}-out{batch}.f32")),
+            source.with_file_name(format!("{name}-in{batch}.f32")),
+            source.with_file_name(format!("{name}-out{batch}.f32")),
         );
         write_f32(&src, &x);
         pairs.push(format!("{}:{}", src.display(), dst.display()));
@@ -211,10 +218,10 @@ fn onnx_round_trip(
 
 /// Checks both exports of one network and returns (plain, simplified) reports.
 fn check_network(python: &Path, spec: &NetworkSpec, name: &str) -> (ExportReport, ExportReport) {
-    let dir = common::temp_dir(name);
-    let net = trained_network(spec, &dir);
+    let source = common::temp_dir(name).join("trained");
+    let net = trained_network(spec, &source);
     let relus = analyze(&net).unwrap().total.relus;
-    let (plain, found, manifest) = onnx_round_trip(python, &dir, name, false);
+    let (plain, found, manifest) = onnx_round_trip(python, &source, name, false);
     // The graph holds exactly the active ReLUs: none of the dropped ones.
     assert_eq!(
         found["op_types"]["Relu"],
@@ -226,7 +233,7 @@ fn check_network(python: &Path, spec: &NetworkSpec, name: &str) -> (ExportReport
     assert!(found["op_types"]["BatchNormalization"].as_u64() > Some(0));
 
     let (simplified, found_s, manifest_s) =
-        onnx_round_trip(python, &dir, &format!("{name}-simplified"), true);
+        onnx_round_trip(python, &source, &format!("{name}-simplified"), true);
     assert_eq!(found_s["relu_elements"], json!(relus));
     assert_eq!(manifest_s["relus"]["total"], json!(relus));
     assert_eq!(found_s["op_types"].get("BatchNormalization"), None);
@@ -270,9 +277,9 @@ fn a_culled_mobilenet_runs_the_same_in_onnxruntime_with_merged_convs() {
 #[test]
 fn the_manifest_relus_equal_deepreduce_count() {
     let Some(python) = python() else { return };
-    let dir = common::temp_dir("count");
-    trained_network(&resnet_spec(), &dir);
-    let (_, found, manifest) = onnx_round_trip(&python, &dir, "count", false);
+    let source = common::temp_dir("count").join("trained");
+    trained_network(&resnet_spec(), &source);
+    let (_, found, manifest) = onnx_round_trip(&python, &source, "count", false);
     let count = common::count_json(&[
         "--arch",
         "resnet18",
@@ -359,20 +366,19 @@ fn pytorch_state_dict(net: &Network) -> Value {
 fn safetensors_load_in_python_with_pytorch_names_and_shapes() {
     let Some(python) = python() else { return };
     let dir = common::temp_dir("safetensors");
-    let net = trained_network(&resnet_spec(), &dir);
+    let source = dir.join("trained");
+    let net = trained_network(&resnet_spec(), &source);
     let out = dir.join("resnet.safetensors");
-    let request = ExportRequest::new(Source::Checkpoint(dir.clone()), Format::Safetensors, &out);
+    let request = ExportRequest::new(Source::Checkpoint(source), Format::Safetensors, &out);
     export(&common::host(), &request).expect("export");
     let found = check(&python, &["safetensors", out.to_str().unwrap()]);
     assert_eq!(found["tensors"], pytorch_state_dict(&net));
     assert_eq!(found["metadata"]["format"], "pt");
 }
 
-#[test]
-fn a_run_exports_through_the_cli_with_its_accuracy_and_dataset() {
-    let dir = common::temp_dir("run");
-    let trained = dir.join("trained");
-    let net = trained_network(&resnet_spec(), &trained);
+/// A run store at `dir/runs.db` with one completed run (accuracy 42.5)
+/// whose weights are the trained folder `trained`; returns (store, run id).
+fn store_with_run(dir: &Path, net: &Network, trained: &Path) -> (PathBuf, i64) {
     let db = dir.join("runs.db");
     let store = Store::open(&db).unwrap();
     let pipeline = store
@@ -385,7 +391,7 @@ fn a_run_exports_through_the_cli_with_its_accuracy_and_dataset() {
             role: "candidate".into(),
             stage: None,
             description: "S2 + S3".into(),
-            network: serde_json::to_value(&net).unwrap(),
+            network: serde_json::to_value(net).unwrap(),
             config: json!({}),
             plugins: json!([]),
             seed: 1,
@@ -405,6 +411,15 @@ fn a_run_exports_through_the_cli_with_its_accuracy_and_dataset() {
             },
         )
         .unwrap();
+    (db, run)
+}
+
+#[test]
+fn a_run_exports_through_the_cli_with_its_accuracy_and_dataset() {
+    let dir = common::temp_dir("run");
+    let trained = dir.join("trained");
+    let net = trained_network(&resnet_spec(), &trained);
+    let (db, run) = store_with_run(&dir, &net, &trained);
     let out = dir.join("burn");
     let output = common::cli(&[
         "export",
@@ -424,8 +439,12 @@ fn a_run_exports_through_the_cli_with_its_accuracy_and_dataset() {
     );
     let report: Value = serde_json::from_slice(&output.stdout).expect("JSON report");
     assert_eq!(report["format"], "burn");
-    // The burn record is the trained one, byte for byte.
-    for file in [trained::WEIGHTS_FILE, trained::NETWORK_FILE] {
+    // The burn record is the trained one, byte for byte, with its digests.
+    for file in [
+        trained::WEIGHTS_FILE,
+        trained::NETWORK_FILE,
+        trained::SUMS_FILE,
+    ] {
         assert_eq!(
             std::fs::read(out.join(file)).unwrap(),
             std::fs::read(trained.join(file)).unwrap()
@@ -522,4 +541,271 @@ fn bad_sources_give_clear_errors() {
         ],
         "network.json",
     );
+}
+
+/// An untrained network saved as a trained-network folder: enough for the
+/// tests of paths and integrity, and quick.
+fn saved_network(dir: &Path) -> Network {
+    let net = common::network(&resnet_spec());
+    let model = IrModel::new(&net, &Device::flex()).unwrap();
+    trained::save(dir, &net, &model).unwrap();
+    net
+}
+
+fn checkpoint_export(source: &Path, format: Format, out: &Path) -> ExportRequest {
+    ExportRequest::new(Source::Checkpoint(source.to_path_buf()), format, out)
+}
+
+/// Every file under `dir` with its bytes.
+fn snapshot_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(snapshot_files(&path));
+        } else {
+            let bytes = std::fs::read(&path).unwrap();
+            files.push((path, bytes));
+        }
+    }
+    files.sort();
+    files
+}
+
+/// The hidden temporaries an export writes before renaming them.
+fn temporaries(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with('.'))
+        .collect()
+}
+
+#[test]
+fn an_export_never_writes_over_the_run_store() {
+    let dir = common::temp_dir("over-store");
+    let trained = dir.join("trained");
+    let net = saved_network(&trained);
+    let (db, run) = store_with_run(&dir, &net, &trained);
+    let before = std::fs::read(&db).unwrap();
+    let wal = dir.join("runs.db-wal");
+    for out in [&db, &wal, &dir.join("sub/../runs.db")] {
+        // Not even with --force.
+        fails_with(
+            &[
+                "export",
+                "--run",
+                &run.to_string(),
+                "--db",
+                db.to_str().unwrap(),
+                "--format",
+                "onnx",
+                "--force",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            "refusing to write",
+        );
+    }
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+    assert!(Store::open(&db).unwrap().run(run).unwrap().is_some());
+}
+
+#[test]
+fn an_export_never_writes_into_its_source_checkpoint() {
+    let dir = common::temp_dir("over-source");
+    let source = dir.join("trained");
+    saved_network(&source);
+    let before = snapshot_files(&source);
+    let host = common::host();
+    let refused = |request: ExportRequest| {
+        let request = ExportRequest {
+            force: true,
+            ..request
+        };
+        match export(&host, &request) {
+            Err(ExportError::Protected { path, what }) => {
+                println!("{}: {what}", path.display())
+            }
+            other => panic!(
+                "{:?} to {}: {other:?}",
+                request.format,
+                request.out.display()
+            ),
+        }
+    };
+    // The burn format into the folder itself (this truncated model.bpk).
+    refused(checkpoint_export(&source, Format::Burn, &source));
+    for inside in [
+        trained::WEIGHTS_FILE,
+        trained::NETWORK_FILE,
+        trained::SUMS_FILE,
+        "new/model.onnx",
+    ] {
+        refused(checkpoint_export(
+            &source,
+            Format::Onnx,
+            &source.join(inside),
+        ));
+    }
+    // Given as its weights file, through a path that does not look like it.
+    let weights = source.join(trained::WEIGHTS_FILE);
+    let sideways = dir.join("x/../trained/network.json");
+    refused(checkpoint_export(&weights, Format::Onnx, &sideways));
+    assert_eq!(snapshot_files(&source), before);
+}
+
+#[test]
+fn an_existing_export_is_replaced_only_with_force() {
+    let dir = common::temp_dir("force");
+    let source = dir.join("trained");
+    saved_network(&source);
+    let out = dir.join("model.onnx");
+    std::fs::write(&out, b"a previous export").unwrap();
+    let args = [
+        "export",
+        "--checkpoint",
+        source.to_str().unwrap(),
+        "--format",
+        "onnx",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    fails_with(&args, "already exists");
+    assert_eq!(std::fs::read(&out).unwrap(), b"a previous export");
+    assert!(!dir.join("model.manifest.json").exists());
+
+    let forced = common::cli(&[&args[..], &["--force"][..]].concat());
+    assert!(
+        forced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&forced.stderr)
+    );
+    assert_ne!(std::fs::read(&out).unwrap(), b"a previous export");
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("model.manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["model"], "model.onnx");
+    assert!(temporaries(&dir).is_empty(), "{:?}", temporaries(&dir));
+}
+
+#[test]
+fn a_failed_export_leaves_the_previous_one_intact() {
+    let dir = common::temp_dir("half-way");
+    let source = dir.join("trained");
+    saved_network(&source);
+    let out = dir.join("model.onnx");
+    let host = common::host();
+    export(&host, &checkpoint_export(&source, Format::Onnx, &out)).unwrap();
+    let previous = std::fs::read(&out).unwrap();
+    // The manifest's path taken by a folder: the export fails after the
+    // model is written, when it moves the manifest into place.
+    let manifest = dir.join("model.manifest.json");
+    std::fs::remove_file(&manifest).unwrap();
+    std::fs::create_dir_all(manifest.join("in-the-way")).unwrap();
+    let request = ExportRequest {
+        fold_bn: true,
+        force: true,
+        ..checkpoint_export(&source, Format::Onnx, &out)
+    };
+    match export(&host, &request) {
+        Err(ExportError::Write { path, message }) => {
+            assert_eq!(path, manifest, "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(std::fs::read(&out).unwrap(), previous);
+    assert!(temporaries(&dir).is_empty(), "{:?}", temporaries(&dir));
+    // The same export without the obstacle changes the model (BN folded).
+    std::fs::remove_dir_all(&manifest).unwrap();
+    export(&host, &request).unwrap();
+    assert_ne!(std::fs::read(&out).unwrap(), previous);
+}
+
+/// Flips one byte of `path` (near its end: tensor data, which burnpack
+/// does not check).
+fn flip_byte(path: &Path) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let at = bytes.len() - 7;
+    bytes[at] ^= 0x10;
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Both readers of a trained folder refuse it with `expected` in the message.
+fn refused_on_load(source: &Path, expected: &str) {
+    match trained::load(source, &Device::flex()) {
+        Ok(_) => panic!("{} loaded", source.display()),
+        Err(e) => assert!(e.to_string().contains(expected), "{e}"),
+    }
+    let out = source.with_extension("onnx");
+    let export = export(
+        &common::host(),
+        &checkpoint_export(source, Format::Onnx, &out),
+    )
+    .expect_err("export refused");
+    assert!(export.to_string().contains(expected), "{export}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_flipped_byte_in_the_weights_is_refused() {
+    let dir = common::temp_dir("flipped");
+    let source = dir.join("trained");
+    saved_network(&source);
+    let weights = source.join(trained::WEIGHTS_FILE);
+    flip_byte(&weights);
+    refused_on_load(&source, &format!("{}: corrupt", weights.display()));
+}
+
+#[test]
+fn a_network_edited_after_training_is_refused() {
+    let dir = common::temp_dir("edited");
+    let source = dir.join("trained");
+    saved_network(&source);
+    let ir = source.join(trained::NETWORK_FILE);
+    let text = std::fs::read_to_string(&ir).unwrap();
+    // Same weight shapes, one ReLU fewer.
+    let edited = text.replacen(r#""op": "Relu""#, r#""op": "Identity""#, 1);
+    assert_ne!(edited, text);
+    std::fs::write(&ir, edited).unwrap();
+    refused_on_load(&source, &format!("{}: corrupt", ir.display()));
+}
+
+#[test]
+fn without_checksums_weights_load_unchecked_but_must_fit_the_network() {
+    // A folder written before digests were recorded.
+    let dir = common::temp_dir("unsealed");
+    let source = dir.join("trained");
+    saved_network(&source);
+    std::fs::remove_file(source.join(trained::SUMS_FILE)).unwrap();
+    trained::load(&source, &Device::flex()).expect("loads unchecked");
+    let out = dir.join("burn");
+    let report = export(
+        &common::host(),
+        &checkpoint_export(&source, Format::Burn, &out),
+    )
+    .unwrap();
+    assert!(
+        report.warnings.iter().any(|w| w.contains("not verified")),
+        "{:?}",
+        report.warnings
+    );
+    // The export carries digests, so it is checked from now on.
+    assert!(out.join(trained::SUMS_FILE).is_file());
+    trained::load(&out, &Device::flex()).unwrap();
+
+    // Shapes that differ from the weights' are refused by burn, naming the file.
+    let mut wider = resnet_spec();
+    wider.width = Some(8);
+    let wider = common::network(&wider);
+    std::fs::write(
+        source.join(trained::NETWORK_FILE),
+        serde_json::to_vec_pretty(&wider).unwrap(),
+    )
+    .unwrap();
+    let weights = source.join(trained::WEIGHTS_FILE);
+    refused_on_load(&source, &format!("weights {}", weights.display()));
+    let Err(e) = trained::load(&source, &Device::flex()) else {
+        panic!("weights of another shape loaded");
+    };
+    assert!(e.to_string().contains("shape mismatch"), "{e}");
 }

@@ -391,13 +391,13 @@ fn wal_schema_version_and_reopen() {
         (p, r)
     };
     assert_eq!(sql::<String>(&path, "PRAGMA journal_mode"), "wal");
-    assert_eq!(sql::<i64>(&path, "PRAGMA user_version"), 1);
+    assert_eq!(sql::<i64>(&path, "PRAGMA user_version"), 2);
 
     let store = Store::open(&path).unwrap();
     assert_eq!(store.pipeline(p).unwrap().unwrap().config, json!({"a": 1}));
     assert_eq!(store.run_by_key(p, "baseline").unwrap().unwrap().id, r);
     assert_eq!(store.epochs(r).unwrap(), [epoch(1, 40.0)]);
-    assert_eq!(sql::<i64>(&path, "PRAGMA user_version"), 1);
+    assert_eq!(sql::<i64>(&path, "PRAGMA user_version"), 2);
 }
 
 #[test]
@@ -565,7 +565,7 @@ fn refuses_files_it_cannot_read() {
         .expect("newer schema opened")
         .to_string();
     assert!(err.contains(&newer.display().to_string()), "{err}");
-    assert!(err.contains("99") && err.contains("up to 1"), "{err}");
+    assert!(err.contains("99") && err.contains("up to 2"), "{err}");
     // Refused untouched: still version 99, not switched to WAL.
     assert_eq!(sql::<i64>(&newer, "PRAGMA user_version"), 99);
     assert_eq!(sql::<String>(&newer, "PRAGMA journal_mode"), "delete");
@@ -589,4 +589,34 @@ fn timestamps_are_rfc3339_utc() {
     assert_eq!(at(1_700_000_000, 999), "2023-11-14T22:13:20.999Z");
     assert_eq!(at(4_102_444_799, 0), "2099-12-31T23:59:59.000Z");
     assert_eq!(at(1_709_251_199, 0), "2024-02-29T23:59:59.000Z");
+}
+
+/// A store written before pipelines recorded their error and leases
+/// existed (schema version 1) is brought up to date when opened.
+#[test]
+fn a_version_1_store_is_migrated_and_keeps_its_rows() {
+    let scratch = Scratch::new("v1");
+    let path = scratch.db();
+    let p = {
+        let store = Store::open(&path).unwrap();
+        store
+            .create_pipeline("resnet18", "cifar10", &json!({"a": 1}))
+            .unwrap()
+    };
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "ALTER TABLE pipelines DROP COLUMN error; DROP TABLE leases; PRAGMA user_version = 1;",
+    )
+    .unwrap();
+    drop(conn);
+    let store = Store::open(&path).unwrap();
+    assert_eq!(sql::<i64>(&path, "PRAGMA user_version"), 2);
+    let row = store.pipeline(p).unwrap().unwrap();
+    assert_eq!((row.config, row.error), (json!({"a": 1}), None));
+    store.fail_pipeline(p, "why").unwrap();
+    assert_eq!(
+        store.pipeline(p).unwrap().unwrap().error.as_deref(),
+        Some("why")
+    );
+    drop(store.acquire_lease("pipeline:1").unwrap());
 }

@@ -194,6 +194,7 @@ impl Format {
     ) -> Result<(), DatasetError> {
         let record = self.record();
         let bytes = read_file(path, (max_records * record) as u64, self.expected)?;
+        // Every file must hold records, so neither split can be empty.
         if bytes.is_empty() {
             return Err(DatasetError::format(
                 path,

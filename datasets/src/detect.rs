@@ -4,6 +4,7 @@
 use std::env;
 use std::path::{Path, PathBuf};
 
+use crate::files::{exists_in, io_error};
 use crate::{
     Dataset, DatasetError, DatasetKind, SyntheticConfig, idx, load_cifar10, load_cifar100,
     load_idx, load_tinyimagenet, synthetic,
@@ -30,15 +31,21 @@ pub fn open(spec: &str) -> Result<Dataset, DatasetError> {
         };
     }
     let path = Path::new(spec);
-    if !path.exists() {
-        return Err(DatasetError::UnknownSpec {
-            spec: spec.to_string(),
-        });
+    // Unlike `exists`, `try_exists` tells "absent" from "cannot look".
+    match path.try_exists() {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(DatasetError::UnknownSpec {
+                spec: spec.to_string(),
+            });
+        }
+        Err(e) => return Err(io_error(path, e, "a dataset folder or file")),
     }
-    let kind = detect(path).ok_or_else(|| DatasetError::Undetected {
+    let dir = folder_of(path);
+    let kind = scan(dir)?.ok_or_else(|| DatasetError::Undetected {
         path: path.to_path_buf(),
     })?;
-    load(kind, path)
+    load(kind, dir)
 }
 
 /// The folders searched, in order, for a dataset opened by name:
@@ -63,29 +70,41 @@ pub fn search_dirs(kind: DatasetKind) -> Vec<PathBuf> {
 }
 
 /// Which dataset the folder `path` (or the folder of the file `path`) holds,
-/// judged by its files; the loader then validates their content.
+/// judged by its files; the loader then validates their content. `None`
+/// also when the folder cannot be looked into ([`open`] says why).
 pub fn detect(path: &Path) -> Option<DatasetKind> {
-    let dir = if path.is_file() { path.parent()? } else { path };
-    let has = |name: &str| dir.join(name).exists();
-    if has("cifar-10-batches-bin") || has("data_batch_1.bin") {
-        Some(DatasetKind::Cifar10)
-    } else if has("cifar-100-binary") || (has("train.bin") && has("test.bin")) {
-        Some(DatasetKind::Cifar100)
-    } else if has("tiny-imagenet-200") || has("wnids.txt") {
-        Some(DatasetKind::TinyImageNet)
-    } else if idx::present(dir) {
-        Some(DatasetKind::FashionMnist)
-    } else {
-        None
+    scan(folder_of(path)).ok().flatten()
+}
+
+/// The folder `path` names: itself, or the folder of the file (or other
+/// non-folder) it names.
+fn folder_of(path: &Path) -> &Path {
+    match path.metadata() {
+        Ok(meta) if !meta.is_dir() => path.parent().unwrap_or(path),
+        _ => path,
     }
 }
 
-fn load(kind: DatasetKind, path: &Path) -> Result<Dataset, DatasetError> {
-    let dir = if path.is_file() {
-        path.parent().unwrap_or(path)
+/// Which dataset `dir` holds, by the names of its files; an error when it
+/// cannot be looked into (no permission), so that this is not mistaken for
+/// an unknown format.
+fn scan(dir: &Path) -> Result<Option<DatasetKind>, DatasetError> {
+    let has = |name: &str| exists_in(dir, name);
+    let kind = if has("cifar-10-batches-bin")? || has("data_batch_1.bin")? {
+        DatasetKind::Cifar10
+    } else if has("cifar-100-binary")? || (has("train.bin")? && has("test.bin")?) {
+        DatasetKind::Cifar100
+    } else if has("tiny-imagenet-200")? || has("wnids.txt")? {
+        DatasetKind::TinyImageNet
+    } else if idx::present(dir)? {
+        DatasetKind::FashionMnist
     } else {
-        path
+        return Ok(None);
     };
+    Ok(Some(kind))
+}
+
+fn load(kind: DatasetKind, dir: &Path) -> Result<Dataset, DatasetError> {
     match kind {
         DatasetKind::Synthetic => synthetic(&SyntheticConfig::default()),
         DatasetKind::Cifar10 => load_cifar10(dir),

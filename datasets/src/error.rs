@@ -36,6 +36,19 @@ pub enum DatasetError {
     )]
     Oversized { path: PathBuf, len: u64, max: u64 },
 
+    /// A FIFO, device, socket or folder where a data file should be: reading
+    /// one could block forever or never end.
+    #[error("{}: not a regular file ({kind})", .path.display())]
+    NotRegularFile { path: PathBuf, kind: &'static str },
+
+    #[error("{}: permission denied", .path.display())]
+    PermissionDenied { path: PathBuf },
+
+    /// A split without a single image: training on it would "complete" with
+    /// a meaningless accuracy.
+    #[error("{}: has no {split} images", .path.display())]
+    EmptySplit { path: PathBuf, split: &'static str },
+
     #[error(
         "{}: label {label} at offset {offset} is out of range for {dataset} (0..{classes})",
         .path.display()

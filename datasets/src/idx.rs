@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::dataset::names;
-use crate::files::read_maybe_gz;
+use crate::files::{Source, exists_in};
+use crate::split::{TEST_SPLIT, TRAIN_SPLIT, require_images};
 use crate::{Dataset, DatasetError, DatasetInfo, DatasetKind, Split};
 
 pub(crate) const SIDE: usize = 28;
@@ -23,9 +24,25 @@ pub(crate) const FASHION_CLASSES: [&str; 10] = [
 ];
 
 const TRAIN_IMAGES: &str = "train-images-idx3-ubyte";
-const TRAIN_LABELS: &str = "train-labels-idx1-ubyte";
-const TEST_IMAGES: &str = "t10k-images-idx3-ubyte";
-const TEST_LABELS: &str = "t10k-labels-idx1-ubyte";
+
+/// The two files of a split, and its name in messages.
+struct Pair {
+    images: &'static str,
+    labels: &'static str,
+    split: &'static str,
+}
+
+const TRAIN: Pair = Pair {
+    images: TRAIN_IMAGES,
+    labels: "train-labels-idx1-ubyte",
+    split: TRAIN_SPLIT,
+};
+
+const TEST: Pair = Pair {
+    images: "t10k-images-idx3-ubyte",
+    labels: "t10k-labels-idx1-ubyte",
+    split: TEST_SPLIT,
+};
 
 const EXPECTED: &str = "IDX files train-images-idx3-ubyte, train-labels-idx1-ubyte, \
                         t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each optionally .gz";
@@ -51,36 +68,31 @@ fn locate(dir: &Path, name: &str) -> PathBuf {
 }
 
 /// Whether `dir` looks like it holds IDX files (used to detect the format).
-pub(crate) fn present(dir: &Path) -> bool {
-    locate(dir, TRAIN_IMAGES).exists()
+pub(crate) fn present(dir: &Path) -> Result<bool, DatasetError> {
+    Ok(exists_in(dir, TRAIN_IMAGES)? || exists_in(dir, &format!("{TRAIN_IMAGES}.gz"))?)
 }
 
-/// Checks the header of an IDX file of `D` dimensions and returns the
-/// dimensions and the payload, whose length must match them exactly.
-fn parse<const D: usize>(
+/// Reads an IDX file of `D` dimensions: checks the magic number of its
+/// header, then reads exactly the payload the header's dimensions call for
+/// and no more (a gzipped file is never inflated beyond it).
+fn read_idx<const D: usize>(
     path: &Path,
-    mut bytes: Vec<u8>,
     magic: u32,
     what: &'static str,
 ) -> Result<([usize; D], Vec<u8>), DatasetError> {
-    let header = 4 + 4 * D;
-    if bytes.len() < header {
+    let mut source = Source::open(path, MAX_BYTES, EXPECTED)?;
+    let header_len = 4 + 4 * D;
+    let header = source.read_prefix(header_len as u64)?;
+    if header.len() < header_len {
         return Err(DatasetError::format(
             path,
             format!(
-                "file is {} bytes, shorter than the {header}-byte IDX header of {what}",
-                bytes.len()
+                "file is {} bytes, shorter than the {header_len}-byte IDX header of {what}",
+                header.len()
             ),
         ));
     }
-    let word = |i: usize| {
-        u32::from_be_bytes([
-            bytes[4 * i],
-            bytes[4 * i + 1],
-            bytes[4 * i + 2],
-            bytes[4 * i + 3],
-        ])
-    };
+    let word = |i: usize| u32::from_be_bytes([0, 1, 2, 3].map(|b| header[4 * i + b]));
     if word(0) != magic {
         return Err(DatasetError::BadMagic {
             path: path.to_path_buf(),
@@ -90,39 +102,71 @@ fn parse<const D: usize>(
         });
     }
     let dims: [usize; D] = std::array::from_fn(|i| word(i + 1) as usize);
-    let payload_len = bytes.len() - header;
-    let shown: Vec<String> = dims.iter().map(usize::to_string).collect();
-    let expected_len = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
-    if expected_len != Some(payload_len) {
-        return Err(DatasetError::format(
+    let need = payload_len(path, &dims)?;
+    // Uncompressed, the file's size tells a wrong payload before reading it.
+    if let Some(len) = source.len {
+        let found = len.saturating_sub(header_len as u64);
+        if found != need {
+            return Err(payload_mismatch(path, &dims, found.to_string(), need));
+        }
+    }
+    match source.read_rest(need)? {
+        Some(payload) if payload.len() as u64 == need => Ok((dims, payload)),
+        Some(payload) => Err(payload_mismatch(
+            path,
+            &dims,
+            payload.len().to_string(),
+            need,
+        )),
+        None => Err(payload_mismatch(
+            path,
+            &dims,
+            format!("more than {need}"),
+            need,
+        )),
+    }
+}
+
+/// The payload bytes that `dims` call for, refused beyond [`MAX_BYTES`].
+fn payload_len(path: &Path, dims: &[usize]) -> Result<u64, DatasetError> {
+    let need = dims
+        .iter()
+        .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64))
+        .filter(|&n| n <= MAX_BYTES);
+    need.ok_or_else(|| {
+        DatasetError::format(
             path,
             format!(
-                "payload is {} bytes but the header's dimensions {} need {} bytes",
-                payload_len,
-                shown.join(" x "),
-                expected_len.map_or("more than usize::MAX".to_string(), |n| n.to_string()),
+                "the header's dimensions {} need more than the {MAX_BYTES} bytes an IDX file may have",
+                shown(dims)
             ),
-        ));
-    }
-    bytes.drain(..header);
-    Ok((dims, bytes))
+        )
+    })
+}
+
+fn payload_mismatch(path: &Path, dims: &[usize], found: String, need: u64) -> DatasetError {
+    DatasetError::format(
+        path,
+        format!(
+            "payload is {found} bytes but the header's dimensions {} need {need} bytes",
+            shown(dims)
+        ),
+    )
+}
+
+/// Dimensions as `3 x 28 x 28`.
+fn shown(dims: &[usize]) -> String {
+    let dims: Vec<String> = dims.iter().map(usize::to_string).collect();
+    dims.join(" x ")
 }
 
 /// Reads one pair of image and label files into a split and returns it with
 /// the images' (rows, cols).
-fn read_pair(
-    dir: &Path,
-    images_name: &str,
-    labels_name: &str,
-) -> Result<(Split, (usize, usize)), DatasetError> {
-    let images_path = locate(dir, images_name);
-    let bytes = read_maybe_gz(&images_path, MAX_BYTES, EXPECTED)?;
-    let ([count, rows, cols], images) = parse::<3>(
-        &images_path,
-        bytes,
-        IMAGES_MAGIC,
-        "IDX images: u8, 3 dimensions",
-    )?;
+fn read_pair(dir: &Path, pair: &Pair) -> Result<(Split, (usize, usize)), DatasetError> {
+    let images_path = locate(dir, pair.images);
+    let ([count, rows, cols], images) =
+        read_idx::<3>(&images_path, IMAGES_MAGIC, "IDX images: u8, 3 dimensions")?;
+    require_images(count, &images_path, pair.split)?;
     if rows == 0 || cols == 0 {
         return Err(DatasetError::format(
             &images_path,
@@ -130,14 +174,9 @@ fn read_pair(
         ));
     }
 
-    let labels_path = locate(dir, labels_name);
-    let bytes = read_maybe_gz(&labels_path, MAX_BYTES, EXPECTED)?;
-    let ([label_count], raw_labels) = parse::<1>(
-        &labels_path,
-        bytes,
-        LABELS_MAGIC,
-        "IDX labels: u8, 1 dimension",
-    )?;
+    let labels_path = locate(dir, pair.labels);
+    let ([label_count], raw_labels) =
+        read_idx::<1>(&labels_path, LABELS_MAGIC, "IDX labels: u8, 1 dimension")?;
     if label_count != count {
         return Err(DatasetError::format(
             &labels_path,
@@ -170,11 +209,11 @@ fn read_pair(
 /// same way, so mirrored shoes would be images the test set never shows.
 pub fn load_idx(dir: impl AsRef<Path>) -> Result<Dataset, DatasetError> {
     let dir = dir.as_ref();
-    let (train, (rows, cols)) = read_pair(dir, TRAIN_IMAGES, TRAIN_LABELS)?;
-    let (test, test_shape) = read_pair(dir, TEST_IMAGES, TEST_LABELS)?;
+    let (train, (rows, cols)) = read_pair(dir, &TRAIN)?;
+    let (test, test_shape) = read_pair(dir, &TEST)?;
     if test_shape != (rows, cols) {
         return Err(DatasetError::format(
-            locate(dir, TEST_IMAGES),
+            locate(dir, TEST.images),
             format!(
                 "images are {}x{}, but the training images are {rows}x{cols}",
                 test_shape.0, test_shape.1

@@ -2,8 +2,31 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::Path;
 
+use crate::DatasetError;
 use crate::rng::Rng;
+
+/// The splits' names in messages.
+pub(crate) const TRAIN_SPLIT: &str = "training";
+pub(crate) const TEST_SPLIT: &str = "test";
+
+/// Refuses a split of `count` images read from `path` when it is empty:
+/// training on it, or testing on it, would "complete" with a meaningless
+/// accuracy.
+pub(crate) fn require_images(
+    count: usize,
+    path: &Path,
+    split: &'static str,
+) -> Result<(), DatasetError> {
+    if count == 0 {
+        return Err(DatasetError::EmptySplit {
+            path: path.to_path_buf(),
+            split,
+        });
+    }
+    Ok(())
+}
 
 /// Names this use of the seed, so that it draws numbers unrelated to other uses.
 const SUBSET_STREAM: u64 = 0x5ab5;

@@ -97,10 +97,11 @@ pub fn synthetic(cfg: &SyntheticConfig) -> Result<Dataset, DatasetError> {
             SHAPES.len()
         )));
     }
-    if cfg.size < 16 || cfg.channels == 0 || cfg.train == 0 {
+    // An empty split would let a training "complete" with a meaningless accuracy.
+    if cfg.size < 16 || cfg.channels == 0 || cfg.train == 0 || cfg.test == 0 {
         return Err(DatasetError::Config(format!(
-            "size {} (at least 16), channels {} and train {} (at least 1 each)",
-            cfg.size, cfg.channels, cfg.train
+            "size {} (at least 16), channels {}, train {} and test {} (at least 1 each)",
+            cfg.size, cfg.channels, cfg.train, cfg.test
         )));
     }
     let generate = |split: u64, n: usize| {

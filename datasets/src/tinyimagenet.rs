@@ -10,6 +10,7 @@ use std::thread;
 use image::ImageFormat;
 
 use crate::files::{dataset_root, list_files, read_file, read_text};
+use crate::split::{TEST_SPLIT, TRAIN_SPLIT, require_images};
 use crate::{Dataset, DatasetError, DatasetInfo, DatasetKind, Split};
 
 pub(crate) const SIDE: usize = 64;
@@ -42,12 +43,18 @@ pub fn load_tinyimagenet(dir: impl AsRef<Path>) -> Result<Dataset, DatasetError>
         train_labels.extend(std::iter::repeat_n(class as u16, files.len()));
         train_files.extend(files);
     }
+    require_images(train_files.len(), &root.join("train"), TRAIN_SPLIT)?;
+    let (test_files, test_labels) = val_files(&root, &class_of)?;
+    require_images(
+        test_files.len(),
+        &root.join("val").join("images"),
+        TEST_SPLIT,
+    )?;
+
     let train = Split {
         images: decode_all(&train_files)?,
         labels: train_labels,
     };
-
-    let (test_files, test_labels) = val_files(&root, &class_of)?;
     let test = Split {
         images: decode_all(&test_files)?,
         labels: test_labels,

@@ -9,9 +9,10 @@ mod plan;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::store::{ModuleRecord, RecordError};
 use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, max_pool2d};
 use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
-use burn::tensor::{Device, Tensor, activation::relu};
+use burn::tensor::{Bytes, Device, Tensor, activation::relu};
 use deepreduce_plugin_api::{IrError, Network, Op, Shape, analyze};
 use plan::{Layer, Plan, Step};
 
@@ -106,6 +107,18 @@ impl IrModel {
                 path: path.to_path_buf(),
                 message: format!("{e:?}"),
             })
+    }
+
+    /// The weights as the bytes of a burnpack file, the format [`IrModel::save`]
+    /// writes: for callers that checksum the bytes and write them themselves.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, RecordError> {
+        Ok(self.clone().into_record().into_bytes()?.to_vec())
+    }
+
+    /// This module with the weights of a burnpack file's bytes; burn refuses
+    /// tensors whose shapes differ from the module's, and missing or extra ones.
+    pub fn with_bytes(self, bytes: Vec<u8>) -> Result<Self, RecordError> {
+        self.try_load_record(ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes))?)
     }
 
     /// The convolutions, in the order of their IR nodes (export reads weights through these).

@@ -20,10 +20,17 @@ pub enum Shape {
 }
 
 impl Shape {
+    /// Elements of one sample. Every shape [`analyze`] returns fits in a
+    /// `u64` (it refuses the others), so this cannot overflow for them.
     pub fn elements(&self) -> u64 {
+        self.checked_elements().unwrap_or(u64::MAX)
+    }
+
+    /// Elements of one sample, or `None` when the product overflows.
+    pub fn checked_elements(&self) -> Option<u64> {
         match *self {
-            Shape::Map([c, h, w]) => (c * h * w) as u64,
-            Shape::Vector(n) => n as u64,
+            Shape::Map([c, h, w]) => (c as u64).checked_mul(h as u64)?.checked_mul(w as u64),
+            Shape::Vector(n) => Some(n as u64),
         }
     }
 
@@ -66,6 +73,11 @@ pub enum IrError {
         reason: String,
     },
     UnknownOutput(String),
+    /// A size, count or total does not fit in 64 bits.
+    Overflow {
+        node: String,
+        quantity: &'static str,
+    },
 }
 
 impl fmt::Display for IrError {
@@ -90,6 +102,10 @@ impl fmt::Display for IrError {
             }
             IrError::Invalid { node, reason } => write!(f, "node '{node}': {reason}"),
             IrError::UnknownOutput(n) => write!(f, "the network's output '{n}' is not a node"),
+            IrError::Overflow { node, quantity } => write!(
+                f,
+                "node '{node}': its {quantity} overflows 64-bit arithmetic (absurd sizes?)"
+            ),
         }
     }
 }
@@ -132,12 +148,19 @@ pub struct Totals {
 }
 
 impl Totals {
-    fn add(&mut self, n: &NodeStats) {
-        self.relus += n.relus;
-        self.polys += n.polys;
-        self.comparisons += n.comparisons;
-        self.macs += n.macs;
-        self.params += n.params;
+    fn add(&mut self, n: &NodeStats) -> Result<(), IrError> {
+        let sum = |total: u64, count: u64, quantity| {
+            total.checked_add(count).ok_or_else(|| IrError::Overflow {
+                node: n.name.clone(),
+                quantity,
+            })
+        };
+        self.relus = sum(self.relus, n.relus, "running ReLU total")?;
+        self.polys = sum(self.polys, n.polys, "running polynomial total")?;
+        self.comparisons = sum(self.comparisons, n.comparisons, "running comparison total")?;
+        self.macs = sum(self.macs, n.macs, "running MAC total")?;
+        self.params = sum(self.params, n.params, "running parameter total")?;
+        Ok(())
     }
 }
 
@@ -164,6 +187,12 @@ pub fn analyze(net: &Network) -> Result<Analysis, IrError> {
         return Err(IrError::Empty);
     }
     let input = Shape::Map([net.input.channels, net.input.height, net.input.width]);
+    if input.checked_elements().is_none() {
+        return Err(IrError::Overflow {
+            node: INPUT.into(),
+            quantity: "element count",
+        });
+    }
     if input.elements() == 0 {
         return Err(IrError::Invalid {
             node: INPUT.into(),
@@ -194,13 +223,13 @@ pub fn analyze(net: &Network) -> Result<Analysis, IrError> {
             .collect::<Result<Vec<_>, _>>()?;
         let stats = node_stats(node, &inputs)?;
         shapes.insert(&node.name, stats.output);
-        total.add(&stats);
+        total.add(&stats)?;
         if let Some(stage) = &node.stage {
             match stages.iter_mut().find(|(s, _)| s == stage) {
-                Some((_, t)) => t.add(&stats),
+                Some((_, t)) => t.add(&stats)?,
                 None => {
                     let mut t = Totals::default();
-                    t.add(&stats);
+                    t.add(&stats)?;
                     stages.push((stage.clone(), t));
                 }
             }
@@ -223,6 +252,24 @@ fn invalid(node: &Node, reason: String) -> IrError {
         node: node.name.clone(),
         reason,
     }
+}
+
+/// The product of `factors`, or an overflow error naming `quantity`.
+fn product(node: &Node, quantity: &'static str, factors: &[u64]) -> Result<u64, IrError> {
+    factors
+        .iter()
+        .try_fold(1u64, |acc, &f| acc.checked_mul(f))
+        .ok_or_else(|| IrError::Overflow {
+            node: node.name.clone(),
+            quantity,
+        })
+}
+
+fn checked_sum(node: &Node, quantity: &'static str, a: u64, b: u64) -> Result<u64, IrError> {
+    a.checked_add(b).ok_or_else(|| IrError::Overflow {
+        node: node.name.clone(),
+        quantity,
+    })
 }
 
 fn expect_inputs(node: &Node, inputs: &[Shape], n: usize) -> Result<(), IrError> {
@@ -258,7 +305,13 @@ fn window_out(
     if kernel == 0 || stride == 0 {
         return Err(invalid(node, "kernel and stride must be at least 1".into()));
     }
-    let padded = size + 2 * pad;
+    let padded = pad
+        .checked_mul(2)
+        .and_then(|p| p.checked_add(size))
+        .ok_or_else(|| IrError::Overflow {
+            node: node.name.clone(),
+            quantity: "padded input size",
+        })?;
     if kernel > padded {
         return Err(invalid(
             node,
@@ -291,9 +344,9 @@ fn poly_params(node: &Node, poly: &Polynomial, input: Shape) -> Result<u64, IrEr
 }
 
 /// ReLUs, polynomial elements and comparisons of `op` producing `output`.
-fn nonlinear(op: &Op, output: Shape) -> (u64, u64, u64) {
+fn nonlinear(node: &Node, output: Shape) -> Result<(u64, u64, u64), IrError> {
     let elements = output.elements();
-    match op {
+    Ok(match &node.op {
         Op::Relu => (elements, 0, 0),
         Op::MaskedRelu { mask, dropped } => {
             let kept = mask.kept_elements(output.channels_and_plane().1);
@@ -304,9 +357,17 @@ fn nonlinear(op: &Op, output: Shape) -> (u64, u64, u64) {
             (kept, polys, 0)
         }
         Op::Poly(_) => (0, elements, 0),
-        Op::MaxPool2d { kernel, .. } => (0, 0, (kernel[0] * kernel[1] - 1) as u64 * elements),
+        Op::MaxPool2d { kernel, .. } => {
+            let window = product(
+                node,
+                "max-pool window",
+                &[kernel[0] as u64, kernel[1] as u64],
+            )?;
+            let comparisons = product(node, "max-pool comparisons", &[window - 1, elements])?;
+            (0, 0, comparisons)
+        }
         _ => (0, 0, 0),
-    }
+    })
 }
 
 fn node_stats(node: &Node, inputs: &[Shape]) -> Result<NodeStats, IrError> {
@@ -331,12 +392,14 @@ fn node_stats(node: &Node, inputs: &[Shape]) -> Result<NodeStats, IrError> {
                 ));
             }
             let [_, h, w] = window_map(node, map, *kernel, *stride, *padding)?;
-            let weights = (cout * (cin / g) * kernel[0] * kernel[1]) as u64;
-            let macs = weights * (h * w) as u64;
+            let [cout, cin_g, k0, k1] = [cout, cin / g, kernel[0], kernel[1]].map(|v| v as u64);
+            let weights = product(node, "weight count", &[cout, cin_g, k0, k1])?;
+            let macs = product(node, "multiply-accumulates", &[weights, h as u64, w as u64])?;
+            let bias = if *bias { cout } else { 0 };
             (
-                Shape::Map([cout, h, w]),
+                Shape::Map([*out_channels, h, w]),
                 macs,
-                weights + if *bias { cout as u64 } else { 0 },
+                checked_sum(node, "parameter count", weights, bias)?,
             )
         }
         Op::BatchNorm2d => {
@@ -399,15 +462,22 @@ fn node_stats(node: &Node, inputs: &[Shape]) -> Result<NodeStats, IrError> {
             if *out_features == 0 {
                 return Err(invalid(node, "out_features must be at least 1".into()));
             }
-            let weights = (n * out_features) as u64;
+            let weights = product(node, "weight count", &[n as u64, *out_features as u64])?;
             let bias = if *bias { *out_features as u64 } else { 0 };
-            (Shape::Vector(*out_features), weights, weights + bias)
+            let params = checked_sum(node, "parameter count", weights, bias)?;
+            (Shape::Vector(*out_features), weights, params)
         }
     };
+    if output.checked_elements().is_none() {
+        return Err(IrError::Overflow {
+            node: node.name.clone(),
+            quantity: "element count",
+        });
+    }
     if output.elements() == 0 {
         return Err(invalid(node, format!("produces an empty tensor {output}")));
     }
-    let (relus, polys, comparisons) = nonlinear(&node.op, output);
+    let (relus, polys, comparisons) = nonlinear(node, output)?;
     Ok(NodeStats {
         name: node.name.clone(),
         op: node.op.kind(),

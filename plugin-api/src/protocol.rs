@@ -114,6 +114,32 @@ pub struct ArchParams {
     pub width: Option<usize>,
 }
 
+/// The most blocks (or layers) one stage may have. The deepest published
+/// CIFAR ResNet (ResNet-1202) has 200 per stage; beyond this a network is a
+/// mistyped flag, and its IR alone would take gigabytes.
+pub const MAX_BLOCKS_PER_STAGE: usize = 1000;
+/// The widest base width accepted (widths double per stage from it).
+pub const MAX_WIDTH: usize = 1 << 16;
+
+/// Refuses a stage without any `unit` or with more than
+/// [`MAX_BLOCKS_PER_STAGE`].
+pub fn check_stage_blocks(blocks: &[usize], unit: &str) -> Result<(), String> {
+    if let Some(i) = blocks.iter().position(|&b| b == 0) {
+        return Err(format!(
+            "blocks: stage S{} has 0 {unit}; every stage needs at least 1",
+            i + 1
+        ));
+    }
+    if let Some(i) = blocks.iter().position(|&b| b > MAX_BLOCKS_PER_STAGE) {
+        return Err(format!(
+            "blocks: stage S{} has {} {unit}; at most {MAX_BLOCKS_PER_STAGE} per stage",
+            i + 1,
+            blocks[i]
+        ));
+    }
+    Ok(())
+}
+
 /// Checks an architecture plugin's `build` shares; errors are messages for
 /// the user.
 impl ArchParams {
@@ -135,19 +161,17 @@ impl ArchParams {
                 blocks.len()
             ));
         }
-        if let Some(i) = blocks.iter().position(|&b| b == 0) {
-            return Err(format!(
-                "blocks: stage S{} has 0 {unit}; every stage needs at least 1",
-                i + 1
-            ));
-        }
+        check_stage_blocks(&blocks, unit)?;
         Ok(blocks)
     }
 
-    /// The base width, `default` when absent; refused if 0.
+    /// The base width, `default` when absent; refused if 0 or above [`MAX_WIDTH`].
     pub fn width_or(&self, default: usize) -> Result<usize, String> {
         match self.width.unwrap_or(default) {
             0 => Err("width must be at least 1".into()),
+            width if width > MAX_WIDTH => {
+                Err(format!("width {width} is above the maximum {MAX_WIDTH}"))
+            }
             width => Ok(width),
         }
     }

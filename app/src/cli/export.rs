@@ -20,6 +20,9 @@ pub struct Args {
     /// The model file (onnx, safetensors) or folder (burn); the manifest goes beside it.
     #[arg(long)]
     out: PathBuf,
+    /// Replace files that exist already (never the source checkpoint or the run store).
+    #[arg(long)]
+    force: bool,
     /// Fold each BatchNorm into the convolution before it.
     #[arg(long)]
     fold_bn: bool,
@@ -47,6 +50,7 @@ pub fn run(host: &PluginHost, args: &Args) -> Result<(), String> {
         fold_bn: args.fold_bn,
         merge_convs: args.merge_convs,
         dataset: args.dataset.clone(),
+        force: args.force,
         ..ExportRequest::new(source, args.format, &args.out)
     };
     let report = export(host, &request).map_err(|e| e.to_string())?;

@@ -1,8 +1,10 @@
 //! The workbench's engine, usable headless: the plugin host and network
 //! building (training, the pipeline, the run store and export join here).
 
+pub mod atomic_write;
 pub mod backend;
 pub mod bench;
+pub mod checksum;
 pub mod dataset_preview;
 pub mod dataset_shape;
 pub mod export;

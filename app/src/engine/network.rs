@@ -27,6 +27,8 @@ pub enum NetworkError {
     MissingPlugin(String),
     #[error("the network is invalid: {0}")]
     Invalid(String),
+    #[error("{name} must be a number in (0, 1], got {value}")]
+    BadScale { name: &'static str, value: f64 },
     #[error("{plugin} returned {count} networks where one was expected")]
     NotOneCandidate { plugin: String, count: usize },
 }
@@ -48,6 +50,17 @@ pub struct NetworkSpec {
 }
 
 impl NetworkSpec {
+    /// Refuses scales outside (0, 1]: NaN or infinity would otherwise
+    /// reach the reshape plugin as JSON null and be read as "unscaled".
+    pub fn validate(&self) -> Result<(), NetworkError> {
+        for (name, value) in [("alpha", self.alpha), ("rho", self.rho)] {
+            if !(value.is_finite() && value > 0.0 && value <= 1.0) {
+                return Err(NetworkError::BadScale { name, value });
+            }
+        }
+        Ok(())
+    }
+
     pub fn new(arch: &str, input: InputSpec, classes: usize) -> Self {
         NetworkSpec {
             arch: arch.into(),
@@ -116,6 +129,7 @@ pub fn build_network(
     host: &PluginHost,
     spec: &NetworkSpec,
 ) -> Result<(Network, String), NetworkError> {
+    spec.validate()?;
     let base = find_architecture(host, &spec.arch)?.build(&arch_params(spec))?;
     optimize(host, base, spec)
 }
@@ -161,6 +175,7 @@ pub fn optimize(
     base: Network,
     spec: &NetworkSpec,
 ) -> Result<(Network, String), NetworkError> {
+    spec.validate()?;
     let mut net = base;
     if let Some(keep) = &spec.keep {
         net = apply_one(plugin(host, ids::CULL)?, net, json!({ "keep": keep }))?;

@@ -1,6 +1,8 @@
 //! Export panel: the network picked on the Frontier panel (or any finished
 //! run), written as ONNX, safetensors or burn's record with its ReLU
 //! manifest, to a file chosen in a Save dialog. Export runs on a thread.
+//! An existing file is replaced only when it was chosen in the Save dialog
+//! (which asked first); a typed path never replaces one.
 
 use super::Workbench;
 use super::dialogs::{DialogKind, Purpose, Request};
@@ -14,6 +16,9 @@ pub struct ExportState {
     fold_bn: bool,
     merge_convs: bool,
     path_field: String,
+    /// The path the Save dialog returned: it asked the user before choosing
+    /// an existing file, so that export may replace it (once).
+    confirmed: Option<PathBuf>,
     running: Option<Receiver<Result<ExportReport, String>>>,
     last: Option<Result<ExportReport, String>>,
 }
@@ -25,6 +30,7 @@ impl Default for ExportState {
             fold_bn: false,
             merge_convs: false,
             path_field: String::new(),
+            confirmed: None,
             running: None,
             last: None,
         }
@@ -44,9 +50,13 @@ impl Workbench {
     pub(super) fn export_to(&mut self, path: &Path) {
         self.settings.last_export_folder = path.parent().map(Path::to_path_buf);
         self.export.path_field = path.display().to_string();
+        self.export.confirmed = Some(path.to_path_buf());
     }
 
     fn start_export(&mut self, run: i64, ctx: &egui::Context) {
+        let out = PathBuf::from(self.export.path_field.trim());
+        // A path typed or edited after the dialog was not confirmed.
+        let force = self.export.confirmed.take().is_some_and(|c| c == out);
         let e = &self.export;
         let request = ExportRequest {
             source: Source::Run {
@@ -54,10 +64,11 @@ impl Workbench {
                 db: self.store_path.clone(),
             },
             format: e.format,
-            out: PathBuf::from(e.path_field.trim()),
+            out,
             fold_bn: e.fold_bn && e.format != Format::Burn,
             merge_convs: e.merge_convs && e.format != Format::Burn,
             dataset: None,
+            force,
         };
         let host = self.host.clone();
         let (tx, rx) = channel();

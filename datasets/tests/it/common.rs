@@ -1,8 +1,13 @@
 //! Writers of small, valid dataset files, for tests to load or to break.
 
-use std::fs;
+use std::fs::{self, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -174,4 +179,53 @@ pub fn error_of<T: std::fmt::Debug>(
     result: Result<T, deepreduce_datasets::DatasetError>,
 ) -> String {
     result.expect_err("expected an error").to_string()
+}
+
+/// Makes a FIFO at `path`.
+pub fn mkfifo(path: &Path) {
+    let name = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: `name` is a NUL-terminated path that outlives the call.
+    let rc = unsafe { libc::mkfifo(name.as_ptr(), 0o644) };
+    assert_eq!(rc, 0, "mkfifo {}", path.display());
+}
+
+/// While alive, releases any reader that opened the FIFO `path` and waits
+/// for a writer: it opens the FIFO for writing (which succeeds, without
+/// waiting, only once a reader is there) and closes it at once, so that the
+/// reader sees an empty file. A loader that wrongly opens the FIFO then
+/// fails its test on the message instead of hanging it.
+pub struct FifoReleaser {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl FifoReleaser {
+    pub fn new(path: &Path) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (path, flag) = (path.to_path_buf(), stop.clone());
+        let thread = thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                let writer = OpenOptions::new()
+                    .write(true)
+                    .custom_flags(libc::O_NONBLOCK)
+                    .open(&path);
+                if writer.is_err() {
+                    thread::sleep(Duration::from_millis(5));
+                }
+            }
+        });
+        FifoReleaser {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for FifoReleaser {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            thread.join().unwrap();
+        }
+    }
 }

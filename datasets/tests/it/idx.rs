@@ -79,7 +79,8 @@ fn payload_length_must_match_the_header() {
     let msg = error_of(load_idx(tmp.path()));
     assert!(
         msg.contains(
-            "train-labels-idx1-ubyte.gz: payload is 4 bytes but the header's dimensions 3"
+            "train-labels-idx1-ubyte.gz: payload is more than 3 bytes but the header's \
+             dimensions 3 need 3 bytes"
         ),
         "{msg}"
     );
@@ -178,5 +179,48 @@ fn missing_file_is_named() {
     assert!(
         msg.contains("t10k-labels-idx1-ubyte: not found (expected IDX files"),
         "{msg}"
+    );
+}
+
+#[test]
+fn a_gzip_bomb_is_inflated_no_further_than_its_header_says() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_idx(tmp.path(), true);
+    // One 28x28 image announced, 64 MiB of zeros after it (64 kB gzipped).
+    let mut bomb = idx_images(1, 28, 28);
+    bomb.resize(bomb.len() + (64 << 20), 0);
+    let path = tmp.path().join("train-images-idx3-ubyte.gz");
+    fs::write(&path, gzip(&bomb)).unwrap();
+    let msg = error_of(load_idx(tmp.path()));
+    assert_eq!(
+        msg,
+        format!(
+            "{}: payload is more than 784 bytes but the header's dimensions 1 x 28 x 28 \
+             need 784 bytes",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn a_plain_file_longer_than_its_header_says_is_refused_before_reading() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_idx(tmp.path(), false);
+    let path = tmp.path().join("t10k-labels-idx1-ubyte");
+    // A sparse file: 2 labels announced, 512 MiB in all.
+    fs::write(&path, idx_labels(&[1, 2])).unwrap();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(512 << 20)
+        .unwrap();
+    let msg = error_of(load_idx(tmp.path()));
+    assert_eq!(
+        msg,
+        format!(
+            "{}: payload is 536870904 bytes but the header's dimensions 2 need 2 bytes",
+            path.display()
+        )
     );
 }

@@ -275,3 +275,65 @@ fn the_first_error_in_graph_order_is_reported() {
         "node 'conv2' reads 'nowhere', which is neither 'input' nor a node listed before it"
     );
 }
+
+/// Sizes whose products do not fit in 64 bits are an error naming the node,
+/// never a panic (debug) or a wrapped count (release).
+#[test]
+fn sizes_that_overflow_are_refused_not_wrapped() {
+    let mut net = tiny();
+    net.input.height = usize::MAX / 2;
+    net.input.width = usize::MAX / 2;
+    let (e, text) = fails(&net);
+    assert_eq!(
+        e,
+        IrError::Overflow {
+            node: "input".into(),
+            quantity: "element count"
+        }
+    );
+    assert_eq!(
+        text,
+        "node 'input': its element count overflows 64-bit arithmetic (absurd sizes?)"
+    );
+
+    // 2^57 output channels of 8x8 fit (2^63 elements); their weights
+    // (2^57 x 1024 x 3 x 3) do not.
+    let mut net = one(Node::new("wide", conv(1 << 57, 3, 1, 1), &[INPUT]));
+    net.input.channels = 1024;
+    assert_eq!(
+        fails(&net).0,
+        IrError::Overflow {
+            node: "wide".into(),
+            quantity: "weight count"
+        }
+    );
+
+    let pool = Op::MaxPool2d {
+        kernel: [3, 3],
+        stride: [1, 1],
+        padding: [usize::MAX / 2 + 1, 0],
+    };
+    assert_eq!(
+        fails(&one(Node::new("pad", pool, &[INPUT]))).0,
+        IrError::Overflow {
+            node: "pad".into(),
+            quantity: "padded input size"
+        }
+    );
+
+    let mut net = one(Node::new("flat", Op::Flatten, &[INPUT]));
+    net.input.channels = 1 << 40;
+    let linear = Op::Linear {
+        out_features: 1 << 20,
+        bias: true,
+    };
+    net.nodes.push(Node::new("lin", linear, &["flat"]));
+    net.output = "lin".into();
+    assert_eq!(
+        fails(&net).0,
+        IrError::Overflow {
+            node: "lin".into(),
+            quantity: "weight count"
+        }
+    );
+}

@@ -7,8 +7,11 @@
 use deepreduce_plugin_api::builder::{GraphBuilder, arch_meta, conv};
 use deepreduce_plugin_api::{
     ArchParams, ArchitectureInfo, Descriptor, Network, Op, Plugin, PluginKind, STEM, VariantInfo,
-    analyze,
+    analyze, check_stage_blocks,
 };
+
+/// Stages a ResNet may have (the variants have 3 or 4).
+const MAX_STAGES: usize = 8;
 
 struct Variant {
     name: &'static str,
@@ -100,11 +103,15 @@ impl Plugin for ResNet {
             .blocks
             .clone()
             .unwrap_or_else(|| variant.blocks.to_vec());
-        if blocks.is_empty() || blocks.contains(&0) {
+        // Widths double per stage: more stages than this would be absurd
+        // and overflow the width.
+        if blocks.is_empty() || blocks.len() > MAX_STAGES {
             return Err(format!(
-                "blocks per stage must all be at least 1, got {blocks:?}"
+                "a ResNet has 1 to {MAX_STAGES} stages, got {}: {blocks:?}",
+                blocks.len()
             ));
         }
+        check_stage_blocks(&blocks, "blocks")?;
         let width = params.width_or(variant.width)?;
         if params.classes == 0 {
             return Err("classes must be at least 1".into());
@@ -257,7 +264,21 @@ mod tests {
         p.variant = "resnet18".into();
         p.blocks = Some(vec![2, 0]);
         assert!(ResNet.build(&p).unwrap_err().contains("at least 1"));
+        // Absurd sizes are refused before any IR is built.
+        p.blocks = Some(vec![1_000_000, 1, 1, 1]);
+        assert_eq!(
+            ResNet.build(&p).unwrap_err(),
+            "blocks: stage S1 has 1000000 blocks; at most 1000 per stage"
+        );
+        p.blocks = Some(vec![1; 9]);
+        assert!(ResNet.build(&p).unwrap_err().contains("1 to 8 stages"));
         p.blocks = None;
+        p.width = Some(100_000);
+        assert_eq!(
+            ResNet.build(&p).unwrap_err(),
+            "width 100000 is above the maximum 65536"
+        );
+        p.width = None;
         p.classes = 0;
         assert!(
             ResNet

@@ -8,6 +8,7 @@
 
 mod fold;
 mod graph;
+mod guard;
 mod manifest;
 mod merge;
 mod onnx;
@@ -25,6 +26,7 @@ use graph::{Graph, Op};
 use merge::merge_convs;
 use onnx::to_onnx;
 
+use crate::engine::atomic_write::{Staged, WriteError};
 use crate::engine::network::{ids, plugin};
 use crate::engine::plugin_host::PluginHost;
 use crate::engine::store::StoreError;
@@ -55,6 +57,8 @@ pub struct ExportRequest {
     /// Dataset name or path for the manifest's normalisation constants;
     /// by default the run's pipeline dataset, or the IR's `dataset` note.
     pub dataset: Option<String>,
+    /// Replace existing files (else an export refuses to).
+    pub force: bool,
 }
 
 impl ExportRequest {
@@ -66,6 +70,7 @@ impl ExportRequest {
             fold_bn: false,
             merge_convs: false,
             dataset: None,
+            force: false,
         }
     }
 
@@ -116,8 +121,21 @@ pub enum ExportError {
         "folding and merging apply to onnx and safetensors; the burn format copies the trained record as it is"
     )]
     SimplifiedBurn,
+    #[error("refusing to write {}: it is {what}", path.display())]
+    Protected { path: PathBuf, what: String },
+    #[error(
+        "{} already exists: replace it with --force (or by choosing it in the Save dialog)",
+        .0.display()
+    )]
+    Exists(PathBuf),
     #[error("cannot write {}: {message}", path.display())]
     Write { path: PathBuf, message: String },
+}
+
+impl From<WriteError> for ExportError {
+    fn from(e: WriteError) -> Self {
+        write_error(&e.path, e.source)
+    }
 }
 
 fn write_error(path: &Path, e: impl std::fmt::Display) -> ExportError {
@@ -134,6 +152,8 @@ pub fn export(host: &PluginHost, request: &ExportRequest) -> Result<ExportReport
         return Err(ExportError::SimplifiedBurn);
     }
     let loaded = request.source.load(&Device::flex())?;
+    let (manifest_path, destinations) = destinations(request);
+    guard::check(&destinations, &loaded.protected, request.force)?;
     let net = &loaded.network;
     let mut graph = Graph::lower(net, &loaded.model)?;
     let (nodes_before, macs_before) = (graph.nodes.len(), graph.macs());
@@ -149,6 +169,12 @@ pub fn export(host: &PluginHost, request: &ExportRequest) -> Result<ExportReport
     };
 
     let mut warnings = Vec::new();
+    if loaded.checksums.is_none() {
+        warnings.push(format!(
+            "{} is missing (written before checksums were recorded): the source's files are not verified",
+            loaded.files.sums.display()
+        ));
+    }
     let dataset_name = request.dataset.as_deref().or(loaded.dataset.as_deref());
     let dataset = dataset_name.and_then(|name| match deepreduce_datasets::open(name) {
         Ok(data) => Some(data.info),
@@ -169,10 +195,7 @@ pub fn export(host: &PluginHost, request: &ExportRequest) -> Result<ExportReport
     let report = ExportReport {
         format: request.format,
         model: request.out.clone(),
-        manifest: match request.format {
-            Format::Burn => request.out.join("manifest.json"),
-            _ => request.out.with_extension("manifest.json"),
-        },
+        manifest: manifest_path,
         nodes_before,
         nodes_after: graph.nodes.len(),
         batch_norms_folded,
@@ -208,11 +231,14 @@ pub fn export(host: &PluginHost, request: &ExportRequest) -> Result<ExportReport
     if !folder.as_os_str().is_empty() {
         std::fs::create_dir_all(folder).map_err(|e| write_error(folder, e))?;
     }
+    // Every file goes to a temporary first: a failure leaves the previous
+    // export whole.
+    let mut staged = Staged::default();
     let description = describe(net);
     match request.format {
         Format::Onnx => {
             let metadata = [("description", description.clone())];
-            write(&request.out, &to_onnx(&graph, &description, &metadata))?;
+            staged.write(&request.out, &to_onnx(&graph, &description, &metadata))?;
         }
         Format::Safetensors => {
             let metadata = [
@@ -221,23 +247,37 @@ pub fn export(host: &PluginHost, request: &ExportRequest) -> Result<ExportReport
             ];
             let bytes = safetensors_file::to_safetensors(&graph, metadata.into_iter().collect())
                 .map_err(|e| write_error(&request.out, e))?;
-            write(&request.out, &bytes)?;
+            staged.write(&request.out, &bytes)?;
         }
         Format::Burn => {
-            for (from, name) in [
-                (&loaded.ir_file, trained::NETWORK_FILE),
-                (&loaded.weights_file, trained::WEIGHTS_FILE),
-            ] {
-                let to = request.out.join(name);
-                std::fs::copy(from, &to).map_err(|e| write_error(&to, e))?;
-            }
+            // Read and checked again, so the copies are bytes that match
+            // their recorded digests; the digests go beside them.
+            let (network, weights) = trained::read(&loaded.files, loaded.checksums.as_ref())?;
+            trained::stage(&mut staged, &request.out, &network, &weights)?;
         }
     }
     let text = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
-    write(&report.manifest, &text)?;
+    staged.write(&report.manifest, &text)?;
+    staged.commit()?;
     Ok(report)
 }
 
-fn write(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
-    std::fs::write(path, bytes).map_err(|e| write_error(path, e))
+/// The manifest's path, and every file the export writes (the manifest last).
+fn destinations(request: &ExportRequest) -> (PathBuf, Vec<PathBuf>) {
+    let out = &request.out;
+    let (manifest, mut files) = match request.format {
+        Format::Burn => (
+            out.join("manifest.json"),
+            [
+                trained::NETWORK_FILE,
+                trained::WEIGHTS_FILE,
+                trained::SUMS_FILE,
+            ]
+            .map(|name| out.join(name))
+            .to_vec(),
+        ),
+        _ => (out.with_extension("manifest.json"), vec![out.clone()]),
+    };
+    files.push(manifest.clone());
+    (manifest, files)
 }

@@ -2,8 +2,9 @@
 //! also knows its dataset and accuracy) or a trained-network folder.
 
 use super::ExportError;
+use super::guard::Protected;
 use crate::engine::store::Store;
-use crate::engine::trained;
+use crate::engine::trained::{self, Checksums, Files};
 use burn::tensor::Device;
 use deepreduce_models::IrModel;
 use deepreduce_plugin_api::Network;
@@ -22,8 +23,11 @@ pub enum Source {
 pub struct Loaded {
     pub network: Network,
     pub model: IrModel,
-    pub ir_file: PathBuf,
-    pub weights_file: PathBuf,
+    pub files: Files,
+    /// `None` when the source has no recorded digests (unchecked).
+    pub checksums: Option<Checksums>,
+    /// What the export must not overwrite.
+    pub protected: Vec<Protected>,
     pub accuracy: Option<f64>,
     pub dataset: Option<String>,
     /// The source, for the manifest.
@@ -36,6 +40,14 @@ impl Source {
             Source::Checkpoint(path) => {
                 let mut loaded = load_checkpoint(path.clone(), device)?;
                 loaded.origin = json!({ "checkpoint": path });
+                // A weights file given by itself may sit in any folder:
+                // only its own files are protected then.
+                if !path.is_dir() {
+                    let f = &loaded.files;
+                    loaded.protected = [&f.network, &f.weights, &f.sums]
+                        .map(|p| Protected::File(p.clone()))
+                        .to_vec();
+                }
                 Ok(loaded)
             }
             Source::Run { id, db } => {
@@ -58,6 +70,7 @@ impl Source {
                     None => run.config["dataset"].as_str().map(str::to_string),
                 };
                 let mut loaded = load_checkpoint(weights, device)?;
+                loaded.protected.push(Protected::Store(db.clone()));
                 loaded.accuracy = run.accuracy;
                 loaded.dataset = dataset;
                 loaded.origin = json!({
@@ -72,18 +85,20 @@ impl Source {
     }
 }
 
+/// Loads a trained network; its whole folder is protected.
 fn load_checkpoint(path: PathBuf, device: &Device) -> Result<Loaded, ExportError> {
     if !path.exists() {
         return Err(ExportError::NoCheckpoint(path));
     }
-    let (ir_file, weights_file) = trained::files(&path);
-    let (network, model) = trained::load(&path, device)?;
-    let dataset = network.meta_str("dataset").map(str::to_string);
+    let trained = trained::open(&path, device)?;
+    let dataset = trained.network.meta_str("dataset").map(str::to_string);
+    let folder = trained.files.network.parent().map(PathBuf::from);
     Ok(Loaded {
-        network,
-        model,
-        ir_file,
-        weights_file,
+        network: trained.network,
+        model: trained.model,
+        protected: folder.map(Protected::Folder).into_iter().collect(),
+        files: trained.files,
+        checksums: trained.checksums,
         accuracy: None,
         dataset,
         origin: Value::Null,

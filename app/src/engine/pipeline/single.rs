@@ -31,6 +31,7 @@ pub fn plan_single(
     plugins: &[(String, String)],
     run: &SingleRun,
 ) -> Result<i64, PipelineError> {
+    run.train.validate().map_err(PipelineError::Invalid)?;
     let relus = analyze(network)
         .map_err(|e| PipelineError::BadNetwork(e.to_string()))?
         .total
@@ -62,12 +63,14 @@ impl Runner<'_> {
         let row = store
             .run(run_id)?
             .ok_or(PipelineError::UnknownRun(run_id))?;
+        let _lease = store.acquire_lease(&format!("run:{run_id}"))?;
         let bad = |message: String| PipelineError::BadRunConfig {
             id: run_id,
             message,
         };
         let run: SingleRun =
             serde_json::from_value(row.config.clone()).map_err(|e| bad(e.to_string()))?;
+        run.train.validate().map_err(bad)?;
         let network: Network =
             serde_json::from_value(row.network.clone()).map_err(|e| bad(e.to_string()))?;
         let data = deepreduce_datasets::open(&run.dataset)?;

@@ -5,6 +5,7 @@
 
 mod checkpoint;
 pub mod loss;
+pub mod memory;
 pub mod schedule;
 
 pub use checkpoint::Checkpoint;
@@ -76,6 +77,39 @@ impl TrainConfig {
             }
             _ => (120, schedule::ScheduleKind::Step),
         }
+    }
+
+    /// Refuses a configuration that cannot train or would record
+    /// meaningless results; the message names the setting. Checked before
+    /// anything is stored (a NaN learning rate cannot even be read back).
+    pub fn validate(&self) -> Result<(), String> {
+        let positive = |name: &str, v: f64| match v.is_finite() && v > 0.0 {
+            true => Ok(()),
+            false => Err(format!("{name} must be a positive number, got {v}")),
+        };
+        positive("the learning rate", self.lr)?;
+        if !(self.momentum.is_finite() && (0.0..1.0).contains(&self.momentum)) {
+            return Err(format!("momentum must be in [0, 1), got {}", self.momentum));
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return Err(format!(
+                "weight decay must be 0 or positive, got {}",
+                self.weight_decay
+            ));
+        }
+        for (name, value) in [("epochs", self.epochs), ("the batch size", self.batch_size)] {
+            if value == 0 {
+                return Err(format!("{name} must be at least 1"));
+            }
+        }
+        for (name, value) in [("subset", self.subset), ("test subset", self.test_subset)] {
+            if value == Some(0) {
+                return Err(format!(
+                    "the {name} must be at least 1 image (leave it out to use them all)"
+                ));
+            }
+        }
+        self.schedule.validate()
     }
 
     /// The paper's recipe with what the CLI and the GUI let a user change.
@@ -165,6 +199,8 @@ pub enum TrainError {
     Checkpoint { path: PathBuf, message: String },
     #[error("{0}")]
     Config(String),
+    #[error(transparent)]
+    Memory(#[from] memory::MemoryError),
 }
 
 /// The teacher for knowledge distillation: a trained model and the recipe.
@@ -192,11 +228,9 @@ pub fn train(
     ctx: &RunContext<'_>,
 ) -> Result<TrainOutcome, TrainError> {
     check_input(net, data)?;
-    if cfg.epochs == 0 || cfg.batch_size == 0 {
-        return Err(TrainError::Config(
-            "epochs and batch size must be at least 1".into(),
-        ));
-    }
+    cfg.validate().map_err(TrainError::Config)?;
+    check_data(data)?;
+    memory::check(net, cfg.batch_size)?;
     let started = Instant::now();
     let device = ctx.device.clone();
     let train_device = device.clone().autodiff();
@@ -283,27 +317,30 @@ pub fn train(
         let accuracy = evaluate(&model, &test_split, data, cfg.batch_size, &device);
         test_accuracy = Some(accuracy);
         epochs_done = epoch + 1;
-        let checkpoint = match &ctx.checkpoint_dir {
-            Some(dir) => Some(Checkpoint::save(dir, epochs_done, &model, &optim)?.model_path()),
-            None => None,
+        let mut metrics = EpochMetrics {
+            epoch: epochs_done,
+            train_loss: loss_sum / seen.max(1) as f64,
+            train_accuracy: 100.0 * correct as f64 / seen.max(1) as f64,
+            test_accuracy: accuracy,
+            lr,
+            seconds: epoch_start.elapsed().as_secs_f64(),
+            checkpoint: None,
         };
-        send(
-            ctx,
-            TrainEvent::Epoch(EpochMetrics {
-                epoch: epochs_done,
-                train_loss: loss_sum / seen.max(1) as f64,
-                train_accuracy: 100.0 * correct as f64 / seen.max(1) as f64,
-                test_accuracy: accuracy,
-                lr,
-                seconds: epoch_start.elapsed().as_secs_f64(),
-                checkpoint,
-            }),
-        );
+        if let Some(dir) = &ctx.checkpoint_dir {
+            let saved = Checkpoint::save(dir, &metrics, &model, &optim)?;
+            metrics.checkpoint = Some(saved.model_path());
+        }
+        send(ctx, TrainEvent::Epoch(metrics));
     }
+    // A run resumed from the checkpoint of its last epoch (stopped before
+    // it was recorded finished) trains nothing more: evaluate it here, so
+    // that it completes with its accuracy.
+    let test_accuracy = test_accuracy
+        .unwrap_or_else(|| evaluate(&model, &test_split, data, cfg.batch_size, &device));
     Ok(finish(
         Status::Completed,
         model,
-        test_accuracy,
+        Some(test_accuracy),
         epochs_done,
         started,
     ))
@@ -413,6 +450,20 @@ fn send(ctx: &RunContext<'_>, event: TrainEvent) {
         // A receiver that went away only means nobody is watching.
         let _ = tx.send(event);
     }
+}
+
+/// Both splits must have images: an empty one would "train" or "evaluate"
+/// to a meaningless accuracy.
+fn check_data(data: &Dataset) -> Result<(), TrainError> {
+    for (split, name) in [(&data.train, "training"), (&data.test, "test")] {
+        if split.len() == 0 {
+            return Err(TrainError::Config(format!(
+                "the dataset {} has no {name} images",
+                data.info.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn check_input(net: &Network, data: &Dataset) -> Result<(), TrainError> {

@@ -47,6 +47,21 @@ impl ScheduleKind {
 }
 
 impl Schedule {
+    /// A step schedule needs a whole period and a finite factor in (0, 1].
+    pub fn validate(&self) -> Result<(), String> {
+        match *self {
+            Schedule::Step { every: 0, .. } => {
+                Err("a step schedule's period must be at least 1 epoch".into())
+            }
+            Schedule::Step { gamma, .. } if !(gamma.is_finite() && gamma > 0.0 && gamma <= 1.0) => {
+                Err(format!(
+                    "a step schedule's factor must be in (0, 1], got {gamma}"
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The learning rate at `epoch` (0-based) after `batch` of `batches` batches.
     pub fn lr(&self, base: f64, epoch: usize, epochs: usize, batch: usize, batches: usize) -> f64 {
         match *self {

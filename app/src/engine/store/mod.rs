@@ -5,8 +5,20 @@
 //! from it by path.
 //!
 //! Every write is one autocommitted statement (a schema migration is one
-//! transaction), so a row is either fully there or absent. The schema is versioned with `PRAGMA user_version`; `MIGRATIONS`
-//! grows by appending, so later versions can add columns to old databases.
+//! transaction), so a row is either fully there or absent. The schema is
+//! versioned with `PRAGMA user_version`; `MIGRATIONS` grows by appending, so
+//! later versions can add columns to old databases.
+//!
+//! Paths are stored relative to the store's folder when they lie under it
+//! (the runs folder does), absolute otherwise, so a store works from any
+//! working directory and moves with its runs folder. The store checks its
+//! structure when opened (SQLite's `quick_check`) and stops writing once it
+//! has read a corrupt value: a damaged file is reported, never made worse.
+
+mod lease;
+mod paths;
+
+pub use lease::{Holder, Lease};
 
 use crate::engine::train::{EpochMetrics, Status};
 use rusqlite::types::Type;
@@ -14,12 +26,14 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehav
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Entry `i` brings a database from `user_version` i to i + 1. Append only:
 /// an edited entry would never run on databases that already passed it.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE pipelines (
     id          INTEGER PRIMARY KEY,
     arch        TEXT NOT NULL,
@@ -64,7 +78,21 @@ CREATE TABLE epochs (
     checkpoint     TEXT,
     PRIMARY KEY (run_id, epoch)
 );
-"];
+",
+    r"
+ALTER TABLE pipelines ADD COLUMN error TEXT;  -- why a pipeline failed
+-- Who is running a pipeline (subject pipeline:ID) or a standalone run
+-- (run:ID): one process at a time, see lease.rs.
+CREATE TABLE leases (
+    subject      TEXT PRIMARY KEY,
+    token        TEXT NOT NULL,     -- unique per acquisition
+    pid          INTEGER NOT NULL,
+    host         TEXT NOT NULL,
+    acquired_at  TEXT NOT NULL,     -- RFC 3339 UTC
+    heartbeat_at INTEGER NOT NULL   -- seconds since 1970
+);
+",
+];
 
 /// The run store used when none is named: `$DEEPREDUCE_DB`, else
 /// `runs.db` in the user data folder.
@@ -109,6 +137,20 @@ pub enum StoreErrorKind {
     },
     #[error("path {} is not valid UTF-8", .0.display())]
     NonUtf8Path(PathBuf),
+    #[error(
+        "the database is corrupt ({0}); nothing more is written to it. Keep a copy, then try `sqlite3 FILE .recover`"
+    )]
+    Corrupt(String),
+    #[error("a run is `completed` only with its accuracy and weights")]
+    CompletedWithoutResult,
+    #[error(
+        "{subject} is being run by process {} on {} (since {}, last heartbeat {} s ago); wait for it to end or stop it",
+        holder.pid, holder.host, holder.acquired_at, holder.heartbeat_age_secs
+    )]
+    Busy {
+        subject: String,
+        holder: Box<Holder>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -120,6 +162,8 @@ pub struct PipelineRow {
     pub status: String,
     pub created_at: String,
     pub finished_at: Option<String>,
+    /// Why it failed, when it did.
+    pub error: Option<String>,
 }
 
 /// A run to plan; it starts with status "planned".
@@ -222,7 +266,13 @@ fn now() -> String {
 pub struct Store {
     conn: Mutex<Connection>,
     path: PathBuf,
+    /// The absolute folder of the store: stored paths are relative to it.
+    dir: PathBuf,
+    /// Set once a corrupt value has been read: later writes are refused.
+    corrupt: AtomicBool,
 }
+
+const PIPELINE_COLUMNS: &str = "id, arch, dataset, config, status, created_at, finished_at, error";
 
 const RUN_COLUMNS: &str = "id, pipeline_id, key, role, stage, description, network, config, \
      plugins, backend, seed, relus, status, accuracy, latency, inference_ms, checkpoint_dir, \
@@ -230,8 +280,8 @@ const RUN_COLUMNS: &str = "id, pipeline_id, key, role, stage, description, netwo
 
 impl Store {
     /// Opens (creating it, its parent folders and its schema if needed) the
-    /// store at `path`. A file that is not SQLite, or a store written by a
-    /// newer schema version, is refused with an error.
+    /// store at `path`. A file that is not SQLite, a damaged one, or a store
+    /// written by a newer schema version, is refused with an error.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let fail = |cause| StoreError {
             path: path.to_owned(),
@@ -254,11 +304,19 @@ impl Store {
             .map_err(sqlite)?;
         conn.pragma_update(None, "foreign_keys", true)
             .map_err(sqlite)?;
+        let dir = std::path::absolute(path)
+            .map_err(|e| fail(StoreErrorKind::Folder(e)))?
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
         let store = Store {
             conn: Mutex::new(conn),
             path: path.to_owned(),
+            dir,
+            corrupt: AtomicBool::new(false),
         };
-        // Before switching to WAL, so that a refused file is left untouched.
+        // Before any write, so that a refused file is left untouched.
+        store.check_integrity()?;
         store.migrate()?;
         // WAL: readers never block the writer nor see half a transaction.
         store
@@ -280,15 +338,48 @@ impl Store {
     }
 
     fn err(&self, op: &'static str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-        move |e| self.fail(op, e.into())
+        move |e| self.fail(op, classify(e))
     }
 
+    /// An error of `op`; a corrupt database also stops every later write.
     fn fail(&self, op: &'static str, cause: StoreErrorKind) -> StoreError {
+        if matches!(cause, StoreErrorKind::Corrupt(_)) {
+            self.corrupt.store(true, Ordering::Relaxed);
+        }
         StoreError {
             path: self.path.clone(),
             op,
             cause,
         }
+    }
+
+    /// Refuses `op`, a write, once the database is known to be corrupt.
+    fn writable(&self, op: &'static str) -> Result<(), StoreError> {
+        if self.corrupt.load(Ordering::Relaxed) {
+            let what = "a corrupt value was read earlier".to_string();
+            return Err(self.fail(op, StoreErrorKind::Corrupt(what)));
+        }
+        Ok(())
+    }
+
+    /// SQLite's structural check (b-trees, pages, indexes; linear in the
+    /// file's size, milliseconds for a store of thousands of runs). It is
+    /// what finds the damage an unclean stop or a bad disk leaves.
+    fn check_integrity(&self) -> Result<(), StoreError> {
+        let op = "check the database";
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("PRAGMA quick_check(5)")
+            .map_err(self.err(op))?;
+        let problems: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .map_err(self.err(op))?
+            .collect::<Result<_, _>>()
+            .map_err(self.err(op))?;
+        if problems == ["ok"] {
+            return Ok(());
+        }
+        Err(self.fail(op, StoreErrorKind::Corrupt(problems.join("; "))))
     }
 
     /// Brings the schema to the newest version, refusing newer ones.
@@ -316,11 +407,15 @@ impl Store {
         tx.commit().map_err(self.err(OP))
     }
 
-    /// A path as column text; refusing non-UTF-8 beats storing a lossy path
-    /// that would not find the file again.
-    fn text<'p>(&self, op: &'static str, path: &'p Path) -> Result<&'p str, StoreError> {
+    /// A path as column text, relative to the store's folder when under it;
+    /// refusing non-UTF-8 beats storing a lossy path that would not find the
+    /// file again.
+    fn stored_path(&self, op: &'static str, path: &Path) -> Result<String, StoreError> {
+        let path = paths::to_stored(path, &self.dir)
+            .map_err(|e| self.fail(op, StoreErrorKind::Folder(e)))?;
         path.to_str()
-            .ok_or_else(|| self.fail(op, StoreErrorKind::NonUtf8Path(path.to_owned())))
+            .map(str::to_string)
+            .ok_or_else(|| self.fail(op, StoreErrorKind::NonUtf8Path(path.clone())))
     }
 
     fn check_status(
@@ -346,6 +441,7 @@ impl Store {
         sql: &str,
         params: impl rusqlite::Params,
     ) -> Result<(), StoreError> {
+        self.writable(op)?;
         match self.conn().execute(sql, params).map_err(self.err(op))? {
             0 => Err(self.fail(op, StoreErrorKind::NotFound { table, id })),
             _ => Ok(()),
@@ -359,21 +455,39 @@ impl Store {
         dataset: &str,
         config: &Value,
     ) -> Result<i64, StoreError> {
-        self.conn()
-            .query_row(
-                "INSERT INTO pipelines (arch, dataset, config, status, created_at)
-                 VALUES (?1, ?2, ?3, 'running', ?4) RETURNING id",
-                params![arch, dataset, config.to_string(), now()],
-                |r| r.get(0),
-            )
-            .map_err(self.err("create a pipeline"))
+        self.insert_returning_id(
+            "create a pipeline",
+            "INSERT INTO pipelines (arch, dataset, config, status, created_at)
+             VALUES (?1, ?2, ?3, 'running', ?4) RETURNING id",
+            params![arch, dataset, config.to_string(), now()],
+        )
+    }
+
+    /// Runs an `INSERT ... RETURNING id` in an explicit transaction whose
+    /// commit is checked. (In autocommit mode the commit happens when the
+    /// statement is reset, and `query_row` does not report that reset's
+    /// error: on a full disk the id came back while the row was rolled back.)
+    fn insert_returning_id(
+        &self,
+        op: &'static str,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<i64, StoreError> {
+        self.writable(op)?;
+        let conn = self.conn();
+        let tx = Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)
+            .map_err(self.err(op))?;
+        let id = tx
+            .query_row(sql, params, |r| r.get(0))
+            .map_err(self.err(op))?;
+        tx.commit().map_err(self.err(op))?;
+        Ok(id)
     }
 
     pub fn pipeline(&self, id: i64) -> Result<Option<PipelineRow>, StoreError> {
         self.conn()
             .query_row(
-                "SELECT id, arch, dataset, config, status, created_at, finished_at
-                 FROM pipelines WHERE id = ?1",
+                &format!("SELECT {PIPELINE_COLUMNS} FROM pipelines WHERE id = ?1"),
                 [id],
                 pipeline_row,
             )
@@ -386,17 +500,26 @@ impl Store {
         let op = "list pipelines";
         let conn = self.conn();
         let mut stmt = conn
-            .prepare(
-                "SELECT id, arch, dataset, config, status, created_at, finished_at
-                 FROM pipelines ORDER BY id DESC",
-            )
+            .prepare(&format!(
+                "SELECT {PIPELINE_COLUMNS} FROM pipelines ORDER BY id DESC"
+            ))
             .map_err(self.err(op))?;
         let rows = stmt.query_map([], pipeline_row).map_err(self.err(op))?;
         rows.collect::<Result<_, _>>().map_err(self.err(op))
     }
 
-    /// Sets finished_at for the end statuses and clears it for "running".
+    /// Sets finished_at for the end statuses and clears it for "running";
+    /// clears the error of an earlier failure.
     pub fn set_pipeline_status(&self, id: i64, status: &str) -> Result<(), StoreError> {
+        self.end_pipeline(id, status, None)
+    }
+
+    /// Marks the pipeline failed with the reason.
+    pub fn fail_pipeline(&self, id: i64, reason: &str) -> Result<(), StoreError> {
+        self.end_pipeline(id, "failed", Some(reason))
+    }
+
+    fn end_pipeline(&self, id: i64, status: &str, error: Option<&str>) -> Result<(), StoreError> {
         let op = "set a pipeline's status";
         self.check_status(op, status, PIPELINE_STATUSES)?;
         let finished = (status != "running").then(now);
@@ -404,8 +527,8 @@ impl Store {
             op,
             "pipelines",
             id,
-            "UPDATE pipelines SET status = ?2, finished_at = ?3 WHERE id = ?1",
-            params![id, status, finished],
+            "UPDATE pipelines SET status = ?2, finished_at = ?3, error = ?4 WHERE id = ?1",
+            params![id, status, finished, error],
         )
     }
 
@@ -417,28 +540,26 @@ impl Store {
         // The no-op DO UPDATE makes RETURNING yield the existing row's id in
         // the same statement (DO NOTHING would return no row). SQLite treats
         // NULL pipeline ids as distinct, hence standalone runs never conflict.
-        self.conn()
-            .query_row(
-                "INSERT INTO runs (pipeline_id, key, role, stage, description, network, config,
+        self.insert_returning_id(
+            "plan a run",
+            "INSERT INTO runs (pipeline_id, key, role, stage, description, network, config,
                                    plugins, seed, relus, status)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'planned')
                  ON CONFLICT (pipeline_id, key) DO UPDATE SET key = key
                  RETURNING id",
-                params![
-                    run.pipeline_id,
-                    run.key,
-                    run.role,
-                    run.stage,
-                    run.description,
-                    run.network.to_string(),
-                    run.config.to_string(),
-                    run.plugins.to_string(),
-                    run.seed as i64,
-                    run.relus as i64,
-                ],
-                |r| r.get(0),
-            )
-            .map_err(self.err("plan a run"))
+            params![
+                run.pipeline_id,
+                run.key,
+                run.role,
+                run.stage,
+                run.description,
+                run.network.to_string(),
+                run.config.to_string(),
+                run.plugins.to_string(),
+                run.seed as i64,
+                run.relus as i64,
+            ],
+        )
     }
 
     pub fn run(&self, id: i64) -> Result<Option<RunRow>, StoreError> {
@@ -446,7 +567,7 @@ impl Store {
             .query_row(
                 &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
                 [id],
-                run_row,
+                |r| run_row(r, &self.dir),
             )
             .optional()
             .map_err(self.err("read a run"))
@@ -457,7 +578,7 @@ impl Store {
             .query_row(
                 &format!("SELECT {RUN_COLUMNS} FROM runs WHERE pipeline_id = ?1 AND key = ?2"),
                 params![pipeline_id, key],
-                run_row,
+                |r| run_row(r, &self.dir),
             )
             .optional()
             .map_err(self.err("read a run by key"))
@@ -475,7 +596,7 @@ impl Store {
             ))
             .map_err(self.err(op))?;
         let rows = stmt
-            .query_map([pipeline_id], run_row)
+            .query_map([pipeline_id], |r| run_row(r, &self.dir))
             .map_err(self.err(op))?;
         rows.collect::<Result<_, _>>().map_err(self.err(op))
     }
@@ -490,7 +611,7 @@ impl Store {
         checkpoint_dir: &Path,
     ) -> Result<(), StoreError> {
         let op = "start a run";
-        let dir = self.text(op, checkpoint_dir)?;
+        let dir = self.stored_path(op, checkpoint_dir)?;
         self.update(
             op,
             "runs",
@@ -507,10 +628,11 @@ impl Store {
     /// trains again the epochs after its last checkpoint).
     pub fn record_epoch(&self, run_id: i64, m: &EpochMetrics) -> Result<(), StoreError> {
         let op = "record an epoch";
+        self.writable(op)?;
         let checkpoint = m
             .checkpoint
             .as_deref()
-            .map(|p| self.text(op, p))
+            .map(|p| self.stored_path(op, p))
             .transpose()?;
         self.conn()
             .execute(
@@ -551,21 +673,25 @@ impl Store {
                     test_accuracy: real(r, 3)?,
                     lr: real(r, 4)?,
                     seconds: real(r, 5)?,
-                    checkpoint: r.get::<_, Option<String>>(6)?.map(PathBuf::from),
+                    checkpoint: paths::read(r, 6, &self.dir)?,
                 })
             })
             .map_err(self.err(op))?;
         rows.collect::<Result<_, _>>().map_err(self.err(op))
     }
 
-    /// Records how the run ended and sets finished_at.
+    /// Records how the run ended and sets finished_at, in one statement. A
+    /// run is "completed" only with its accuracy and weights.
     pub fn finish_run(&self, id: i64, result: &RunResult) -> Result<(), StoreError> {
         let op = "finish a run";
         self.check_status(op, &result.status, RUN_END_STATUSES)?;
+        if result.status == "completed" && (result.accuracy.is_none() || result.weights.is_none()) {
+            return Err(self.fail(op, StoreErrorKind::CompletedWithoutResult));
+        }
         let weights = result
             .weights
             .as_deref()
-            .map(|p| self.text(op, p))
+            .map(|p| self.stored_path(op, p))
             .transpose()?;
         self.update(
             op,
@@ -588,7 +714,65 @@ impl Store {
     }
 }
 
+/// A value of row `id` of `table` that is not what the schema says: the
+/// file was damaged (or edited by hand).
+#[derive(Debug, thiserror::Error)]
+#[error("{table} row {id}: {cause}")]
+struct CorruptRow {
+    table: &'static str,
+    id: i64,
+    cause: rusqlite::Error,
+}
+
+/// Reads row `id` of `table` with `read`; a value that cannot be read names
+/// the row (see [`classify`]).
+fn named_row<T>(
+    table: &'static str,
+    r: &Row,
+    read: impl FnOnce(&Row) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    let id: i64 = r.get(0)?;
+    read(r).map_err(|cause| match cause {
+        rusqlite::Error::FromSqlConversionFailure(i, ty, _)
+        | rusqlite::Error::InvalidColumnType(i, _, ty) => {
+            rusqlite::Error::FromSqlConversionFailure(
+                i,
+                ty,
+                Box::new(CorruptRow { table, id, cause }),
+            )
+        }
+        rusqlite::Error::IntegralValueOutOfRange(i, _) | rusqlite::Error::Utf8Error(i, _) => {
+            let corrupt = CorruptRow { table, id, cause };
+            rusqlite::Error::FromSqlConversionFailure(i, Type::Null, Box::new(corrupt))
+        }
+        other => other,
+    })
+}
+
+/// A SQLite error as the store reports it: damage is `Corrupt`, naming the
+/// row when a row could not be read.
+fn classify(e: rusqlite::Error) -> StoreErrorKind {
+    match e {
+        rusqlite::Error::FromSqlConversionFailure(_, _, cause) => {
+            match cause.downcast::<CorruptRow>() {
+                Ok(row) => StoreErrorKind::Corrupt(row.to_string()),
+                Err(other) => StoreErrorKind::Corrupt(other.to_string()),
+            }
+        }
+        rusqlite::Error::SqliteFailure(f, message)
+            if f.code == rusqlite::ErrorCode::DatabaseCorrupt =>
+        {
+            StoreErrorKind::Corrupt(message.unwrap_or_else(|| f.to_string()))
+        }
+        other => StoreErrorKind::Sqlite(other),
+    }
+}
+
 fn pipeline_row(r: &Row) -> rusqlite::Result<PipelineRow> {
+    named_row("pipeline", r, read_pipeline)
+}
+
+fn read_pipeline(r: &Row) -> rusqlite::Result<PipelineRow> {
     Ok(PipelineRow {
         id: r.get(0)?,
         arch: r.get(1)?,
@@ -597,12 +781,18 @@ fn pipeline_row(r: &Row) -> rusqlite::Result<PipelineRow> {
         status: r.get(4)?,
         created_at: r.get(5)?,
         finished_at: r.get(6)?,
+        error: r.get(7)?,
     })
 }
 
-/// Reads a row selected with `RUN_COLUMNS`.
-fn run_row(r: &Row) -> rusqlite::Result<RunRow> {
-    let path = |i| r.get::<_, Option<String>>(i).map(|p| p.map(PathBuf::from));
+/// Reads a row selected with `RUN_COLUMNS`; relative paths are resolved
+/// against the store's folder `dir`.
+fn run_row(r: &Row, dir: &Path) -> rusqlite::Result<RunRow> {
+    named_row("run", r, |r| read_run(r, dir))
+}
+
+fn read_run(r: &Row, dir: &Path) -> rusqlite::Result<RunRow> {
+    let path = |i| paths::read(r, i, dir);
     Ok(RunRow {
         id: r.get(0)?,
         pipeline_id: r.get(1)?,
