@@ -114,6 +114,8 @@ pub enum PipelineError {
     UnknownRun(i64),
     #[error("the network is invalid: {0}")]
     BadNetwork(String),
+    #[error("{0}")]
+    Invalid(String),
     #[error("the stored configuration of pipeline {id} is unreadable: {message}")]
     BadConfig { id: i64, message: String },
     #[error("the stored configuration of run {id} is unreadable: {message}")]
