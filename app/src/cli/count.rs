@@ -2,8 +2,9 @@
 
 use super::network_args::NetworkArgs;
 use crate::engine::plugin_host::PluginHost;
+use crate::engine::relu_layers::relu_layers;
 use crate::format::group;
-use deepreduce_plugin_api::{Analysis, analyze};
+use deepreduce_plugin_api::{Analysis, Network, Totals, analyze};
 use serde_json::json;
 
 #[derive(clap::Args, Debug)]
@@ -20,12 +21,18 @@ pub fn run(host: &PluginHost, args: &Args) -> Result<(), String> {
     let analysis = analyze(&net).map_err(|e| e.to_string())?;
     let (input, classes) = (net.input, analysis.output.elements());
     let stages = relu_stages(&net, &analysis);
+    let total = &analysis.total;
     if args.json {
         let out = json!({
-            "relus": analysis.total.relus,
-            "stages": stages.iter().cloned().collect::<serde_json::Map<_, _>>(),
-            "flops": analysis.total.macs,
-            "params": analysis.total.params,
+            "relus": total.relus,
+            "stages": per_stage(&stages, |t| t.relus),
+            "polys": total.polys,
+            "stage_polys": per_stage(&stages, |t| t.polys),
+            "comparisons": total.comparisons,
+            "stage_comparisons": per_stage(&stages, |t| t.comparisons),
+            "flops": total.macs,
+            "params": total.params,
+            "layers": relu_layers(&net, &analysis),
             "description": description,
             "arch": args.network.arch,
             "dataset": args.network.dataset,
@@ -39,29 +46,28 @@ pub fn run(host: &PluginHost, args: &Args) -> Result<(), String> {
         "{} on {} ({}x{}x{}, {classes} classes): {description}",
         args.network.arch, args.network.dataset, input.channels, input.height, input.width
     );
-    let total = analysis.total.relus.max(1) as f64;
-    for (stage, relus) in &stages {
-        let n = relus.as_u64().unwrap_or(0);
+    let share = total.relus.max(1) as f64;
+    for (stage, totals) in &stages {
         println!(
             "  {stage:<6} {:>12} ReLUs  {:>5.1}%",
-            group(n),
-            100.0 * n as f64 / total
+            group(totals.relus),
+            100.0 * totals.relus as f64 / share
         );
     }
-    println!("  {:<6} {:>12} ReLUs", "total", group(analysis.total.relus));
+    println!("  {:<6} {:>12} ReLUs", "total", group(total.relus));
     println!(
-        "  FLOPs  {:>12} multiply-accumulates",
-        group(analysis.total.macs)
+        "  polys  {:>12} polynomial elements (one multiplication each)",
+        group(total.polys)
     );
-    println!("  params {:>12}", group(analysis.total.params));
+    println!("  maxpool{:>12} comparisons", group(total.comparisons));
+    println!("  FLOPs  {:>12} multiply-accumulates", group(total.macs));
+    println!("  params {:>12}", group(total.params));
     Ok(())
 }
 
-/// ReLUs of every stage that has ReLU layers (active or dropped), in order.
-fn relu_stages(
-    net: &deepreduce_plugin_api::Network,
-    analysis: &Analysis,
-) -> Vec<(String, serde_json::Value)> {
+/// Every stage that has ReLU layers (whole, masked, dropped or polynomial),
+/// in order, with its totals.
+fn relu_stages<'a>(net: &Network, analysis: &'a Analysis) -> Vec<(&'a str, &'a Totals)> {
     analysis
         .stages
         .iter()
@@ -70,6 +76,17 @@ fn relu_stages(
                 .iter()
                 .any(|n| n.stage_is(stage) && n.op.is_activation_slot())
         })
-        .map(|(stage, totals)| (stage.clone(), json!(totals.relus)))
+        .map(|(stage, totals)| (stage.as_str(), totals))
+        .collect()
+}
+
+/// `{stage: count}` of one of the totals.
+fn per_stage(
+    stages: &[(&str, &Totals)],
+    count: impl Fn(&Totals) -> u64,
+) -> serde_json::Map<String, serde_json::Value> {
+    stages
+        .iter()
+        .map(|(stage, totals)| (stage.to_string(), json!(count(totals))))
         .collect()
 }

@@ -23,14 +23,15 @@ pub struct Args {
     /// Distil from this trained full-ReLU network (a `train --out` folder or its model.bpk).
     #[arg(long, value_name = "CHECKPOINT")]
     kd_teacher: Option<PathBuf>,
-    /// Folder for the trained network (network.json, model.bpk) and checkpoints.
+    /// Folder for the trained network (network.json with its masks, model.bpk) and checkpoints.
     #[arg(long)]
     out: Option<PathBuf>,
 }
 
 pub fn run(host: &PluginHost, args: &Args) -> Result<(), String> {
     let (net, description) = args.network.build(host)?;
-    let relus = analyze(&net).map_err(|e| e.to_string())?.total.relus;
+    let totals = analyze(&net).map_err(|e| e.to_string())?.total;
+    let relus = totals.relus;
     let data = deepreduce_datasets::open(&args.network.dataset).map_err(|e| e.to_string())?;
     let backend = select(args.training.backend);
     eprintln!(
@@ -82,6 +83,7 @@ pub fn run(host: &PluginHost, args: &Args) -> Result<(), String> {
     let mut summary = json!({
         "accuracy": outcome.test_accuracy,
         "relus": relus,
+        "polys": totals.polys,
         "epochs": outcome.epochs_done,
         "wall_seconds": outcome.seconds,
         "description": description,

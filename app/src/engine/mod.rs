@@ -4,6 +4,7 @@
 pub mod atomic_write;
 pub mod backend;
 pub mod bench;
+pub mod budget;
 pub mod checksum;
 pub mod dataset_preview;
 pub mod dataset_shape;
@@ -14,6 +15,7 @@ pub mod network_view;
 pub mod paper;
 pub mod pipeline;
 pub mod plugin_host;
+pub mod relu_layers;
 pub mod store;
 pub mod threads;
 pub mod train;

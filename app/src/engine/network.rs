@@ -1,10 +1,13 @@
 //! Builds a network the way the paper names it (architecture, kept stages,
-//! thinning, alpha, rho) by driving the plugins: architecture -> cull ->
-//! thin -> reshape. The CLI's `count`, the pipeline and the GUI share it.
+//! thinning, alpha, rho), then to a ReLU budget, by driving the plugins:
+//! architecture -> cull -> thin -> reshape -> budget. The CLI's `count`,
+//! the pipeline and the GUI share it.
 
+use super::budget::Budget;
 use super::plugin_host::{HostError, LoadedPlugin, PluginHost};
+use crate::format::group;
 use deepreduce_plugin_api::{
-    ArchParams, InputSpec, Network, OptimizationRequest, PluginKind, describe,
+    ArchParams, InputSpec, Network, OptimizationRequest, PluginKind, analyze, describe,
 };
 use serde_json::json;
 
@@ -15,6 +18,7 @@ pub mod ids {
     pub const RESHAPE: &str = "org.deepreduce.reshape";
     pub const KD: &str = "org.deepreduce.kd";
     pub const DELPHI: &str = "org.deepreduce.delphi";
+    pub const BUDGET: &str = "org.deepreduce.budget";
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +35,13 @@ pub enum NetworkError {
     BadScale { name: &'static str, value: f64 },
     #[error("{plugin} returned {count} networks where one was expected")]
     NotOneCandidate { plugin: String, count: usize },
+    #[error(
+        "a budget of {} ReLUs is more than the {} the network has after culling, thinning \
+         and reshaping",
+        group(*budget),
+        group(*relus)
+    )]
+    BudgetAboveRelus { budget: u64, relus: u64 },
 }
 
 /// A network described as in the paper.
@@ -47,6 +58,8 @@ pub struct NetworkSpec {
     pub thin: bool,
     pub alpha: f64,
     pub rho: f64,
+    /// Masks to this many ReLUs, last.
+    pub budget: Option<Budget>,
 }
 
 impl NetworkSpec {
@@ -72,6 +85,7 @@ impl NetworkSpec {
             thin: false,
             alpha: 1.0,
             rho: 1.0,
+            budget: None,
         }
     }
 }
@@ -145,6 +159,7 @@ pub fn plugins_used(
         (spec.keep.is_some(), ids::CULL),
         (spec.thin, ids::THIN),
         (spec.alpha != 1.0 || spec.rho != 1.0, ids::RESHAPE),
+        (spec.budget.is_some(), ids::BUDGET),
     ];
     for (applies, id) in steps {
         if applies {
@@ -168,13 +183,28 @@ pub fn arch_params(spec: &NetworkSpec) -> ArchParams {
     }
 }
 
-/// Culls, thins and reshapes the architecture's network `base` as `spec`
-/// says; returns the network and its description.
+/// Culls, thins, reshapes and budgets the architecture's network `base`
+/// as `spec` says; returns the network and its description.
 pub fn optimize(
     host: &PluginHost,
     base: Network,
     spec: &NetworkSpec,
 ) -> Result<(Network, String), NetworkError> {
+    let mut net = reduce(host, base, spec)?;
+    if let Some(budget) = &spec.budget {
+        net = apply_budget(host, net, budget)?;
+    }
+    let description = describe(&net);
+    Ok((net, description))
+}
+
+/// Culls, thins and reshapes `base` as `spec` says: every step but the
+/// budget.
+pub fn reduce(
+    host: &PluginHost,
+    base: Network,
+    spec: &NetworkSpec,
+) -> Result<Network, NetworkError> {
     spec.validate()?;
     let mut net = base;
     if let Some(keep) = &spec.keep {
@@ -187,6 +217,25 @@ pub fn optimize(
         let params = json!({ "alpha": spec.alpha, "rho": spec.rho });
         net = apply_one(plugin(host, ids::RESHAPE)?, net, params)?;
     }
-    let description = describe(&net);
-    Ok((net, description))
+    Ok(net)
+}
+
+/// Masks `net` to `budget` through the budget plugin. A budget above the
+/// network's ReLUs is refused here, in the terms of the network's flags.
+pub fn apply_budget(
+    host: &PluginHost,
+    net: Network,
+    budget: &Budget,
+) -> Result<Network, NetworkError> {
+    let relus = analyze(&net)
+        .map_err(|e| NetworkError::Invalid(e.to_string()))?
+        .total
+        .relus;
+    if budget.relus > relus {
+        return Err(NetworkError::BudgetAboveRelus {
+            budget: budget.relus,
+            relus,
+        });
+    }
+    apply_one(plugin(host, ids::BUDGET)?, net, budget.params())
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The ids of the plugins the workspace builds.
-pub const BUILT_IN_PLUGINS: [&str; 8] = [
+pub const BUILT_IN_PLUGINS: [&str; 9] = [
     "org.deepreduce.resnet",
     "org.deepreduce.vgg",
     "org.deepreduce.mobilenet",
@@ -16,6 +16,7 @@ pub const BUILT_IN_PLUGINS: [&str; 8] = [
     "org.deepreduce.reshape",
     "org.deepreduce.kd",
     "org.deepreduce.delphi",
+    "org.deepreduce.budget",
 ];
 
 /// The folder holding the built plugins (target/<profile>).
