@@ -5,6 +5,7 @@ mod common;
 
 use deepreduce_app::engine::network::{NetworkSpec, build_network};
 use deepreduce_app::engine::plugin_host::{Cause, PluginDir, PluginHost};
+use deepreduce_plugin_api::abi::{ABI_MAJOR, ABI_MINOR};
 use deepreduce_plugin_api::{ArchParams, InputSpec};
 use std::path::{Path, PathBuf};
 
@@ -75,8 +76,9 @@ fn broken_build(file: &Path) -> String {
 #[test]
 fn wrong_abi_version_is_refused_naming_both_versions() {
     let msg = load_error(&broken_plugin("abi2", &["-DFAULT_ABI_MAJOR=2"]));
+    let ours = format!("this workbench speaks ABI {ABI_MAJOR}.{ABI_MINOR}");
     assert!(
-        msg.contains("incompatible plugin ABI 2.0; this workbench speaks ABI 1.0"),
+        msg.contains(&format!("incompatible plugin ABI 2.{ABI_MINOR}; {ours}")),
         "{msg}"
     );
 }

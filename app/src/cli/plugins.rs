@@ -1,6 +1,7 @@
 //! `deepreduce plugins`: what was found, loaded and refused.
 
 use crate::engine::plugin_host::{PluginHost, file_sha256};
+use deepreduce_plugin_api::abi::ABI_MAJOR;
 use serde_json::json;
 
 #[derive(clap::Args, Debug)]
@@ -16,6 +17,7 @@ pub fn run(host: &PluginHost, args: &Args) -> Result<(), String> {
         json!({
             "id": d.id, "name": d.name, "kind": d.kind.as_str(), "version": d.version,
             "vendor": d.vendor, "capabilities": d.capabilities,
+            "abi": format!("{ABI_MAJOR}.{}", p.abi_minor),
             "path": p.path, "sha256": file_sha256(&p.path).ok(), "status": "loaded",
         })
     });

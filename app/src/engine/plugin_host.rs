@@ -66,6 +66,27 @@ pub enum Cause {
     MalformedOutput { method: String, error: String },
     #[error("{method} returned an invalid network: {error}")]
     InvalidNetwork { method: String, error: String },
+    /// Refused before the call: the network uses IR a plugin built against
+    /// an older ABI minor cannot read (ABI 1.0 knows no masks).
+    #[error(
+        "{id} speaks IR {ABI_MAJOR}.{plugin_minor} and cannot read masked or polynomial layers \
+         (this network needs IR {ABI_MAJOR}.{needed}); {}",
+        older_plugin_advice(*kind)
+    )]
+    OlderIr {
+        id: String,
+        kind: PluginKind,
+        plugin_minor: u16,
+        needed: u16,
+    },
+}
+
+/// What a user can do about a plugin too old for a network.
+fn older_plugin_advice(kind: PluginKind) -> &'static str {
+    match kind {
+        PluginKind::Optimization => "apply it before the budget, or update it",
+        PluginKind::Architecture | PluginKind::Latency => "update it",
+    }
 }
 
 fn status_name(code: i32) -> &'static str {
@@ -84,6 +105,9 @@ fn status_name(code: i32) -> &'static str {
 pub struct LoadedPlugin {
     pub descriptor: Descriptor,
     pub path: PathBuf,
+    /// The ABI minor the plugin was built against: it is sent no network
+    /// that needs a later one.
+    pub abi_minor: u16,
     entry: &'static PluginEntryV1,
 }
 
@@ -169,6 +193,23 @@ impl LoadedPlugin {
         }
     }
 
+    /// Refuses to send `network` to a plugin built against an ABI minor
+    /// that cannot read it. Refusing rather than routing around it: the
+    /// plugin's answer is what the user asked for, and nothing it could
+    /// return for a network it cannot read would be that answer.
+    fn check_readable(&self, network: &Network) -> Result<(), HostError> {
+        let needed = network.abi_minor_needed();
+        if needed <= self.abi_minor {
+            return Ok(());
+        }
+        Err(self.error(Cause::OlderIr {
+            id: self.descriptor.id.clone(),
+            kind: self.descriptor.kind,
+            plugin_minor: self.abi_minor,
+            needed,
+        }))
+    }
+
     fn validated(&self, method: &str, network: Network) -> Result<Network, HostError> {
         match analyze(&network) {
             Ok(_) => Ok(network),
@@ -194,6 +235,7 @@ impl LoadedPlugin {
     /// Applies an optimization; every candidate must pass shape inference.
     pub fn apply(&self, request: &OptimizationRequest) -> Result<Vec<Candidate>, HostError> {
         self.expect_capability(deepreduce_plugin_api::OPTIMIZATION)?;
+        self.check_readable(&request.network)?;
         let out: Candidates = self.call(method::OPTIMIZATION_APPLY, request)?;
         out.candidates
             .into_iter()
@@ -214,6 +256,7 @@ impl LoadedPlugin {
 
     pub fn estimate(&self, network: &Network) -> Result<LatencyEstimate, HostError> {
         self.expect_capability(deepreduce_plugin_api::LATENCY)?;
+        self.check_readable(network)?;
         self.call(method::LATENCY_ESTIMATE, network)
     }
 }
@@ -351,6 +394,7 @@ impl PluginHost {
         Ok(LoadedPlugin {
             descriptor,
             path: file.to_path_buf(),
+            abi_minor: minor,
             entry,
         })
     }
