@@ -10,6 +10,7 @@ pub mod dialogs;
 mod export_panel;
 mod frontier_panel;
 mod jobs;
+mod mask_heatmap;
 mod network_panel;
 mod plugins_panel;
 mod runs_panel;

@@ -1,13 +1,20 @@
 //! Network panel: pick an architecture and its parameters, cull stages,
-//! thin, reshape and toggle single ReLU layers by clicking; the ReLU count,
-//! MACs, parameters and latency estimate are recounted on every change.
+//! thin, reshape, keep a ReLU budget (per-channel or per-pixel masks) and
+//! toggle single ReLU layers by clicking; the ReLU count, polynomial
+//! elements, max-pool comparisons, MACs, parameters and latency estimate
+//! are recounted on every change. Each layer shows the fraction of its
+//! ReLUs kept; a pixel-masked layer's mask can be shown as a heatmap.
 
 use super::Workbench;
+use super::mask_heatmap;
+use super::settings::BudgetSettings;
+use crate::engine::budget::DroppedAs;
 use crate::engine::dataset_shape::{info_shape, known_shape};
+use crate::engine::mask_map::PositionMap;
 use crate::engine::network::NetworkSpec;
-use crate::engine::network_view::{Draft, NetworkView, Recounter, ReluLayer};
+use crate::engine::network_view::{Draft, LayerView, NetworkView, Recounter};
 use crate::format::{compact, group};
-use deepreduce_plugin_api::{InputSpec, PluginKind, STEM, VariantInfo};
+use deepreduce_plugin_api::{Granularity, InputSpec, Op, PluginKind, STEM, VariantInfo};
 use std::time::{Duration, Instant};
 
 const ALPHAS: [f64; 4] = [1.0, 0.75, 0.5, 0.25];
@@ -24,6 +31,8 @@ pub struct NetworkState {
     variants: Vec<VariantInfo>,
     blocks_field: String,
     recounter: Recounter,
+    /// The pixel-masked layer whose mask map is shown.
+    mask_shown: Option<String>,
 }
 
 impl NetworkState {
@@ -90,6 +99,7 @@ impl Workbench {
                 thin: n.thin,
                 alpha: n.alpha,
                 rho: n.rho,
+                budget: n.budget.budget(),
                 ..NetworkSpec::new(&n.arch, input, classes)
             },
             overrides: n.overrides.clone(),
@@ -228,6 +238,9 @@ impl Workbench {
         choice(ui, "alpha (channels)", &mut n.alpha, &ALPHAS);
         choice(ui, "rho (resolution)", &mut n.rho, &RHOS);
         ui.separator();
+        ui.heading("ReLU budget");
+        budget_controls(ui, &mut n.budget);
+        ui.separator();
         let edits = n.overrides.len();
         if ui
             .add_enabled(
@@ -251,42 +264,24 @@ impl Workbench {
         };
         ui.heading(&view.description);
         let t = &view.analysis.total;
-        egui::Grid::new("totals").num_columns(2).show(ui, |ui| {
-            ui.label("ReLUs");
-            ui.strong(group(t.relus));
-            ui.end_row();
-            ui.label("FLOPs (multiply-accumulates)");
-            ui.label(compact(t.macs as f64));
-            ui.end_row();
-            ui.label("Parameters");
-            ui.label(compact(t.params as f64));
-            ui.end_row();
-            ui.label("Latency");
-            match &view.latency {
-                Ok(l) => ui.label(format!(
-                    "{:.2} s online, {:.1} MB ({})",
-                    l.online_seconds,
-                    l.communication_bytes / 1e6,
-                    l.model.name
-                )),
-                Err(e) => ui.label(e),
-            };
-            ui.end_row();
-            if let Some(d) = self.network.recount_time {
-                ui.label("Recount");
-                ui.label(format!("{:.2} ms", d.as_secs_f64() * 1e3));
-                ui.end_row();
+        let shown = self.network.mask_shown.as_deref();
+        ui.horizontal_top(|ui| {
+            totals_grid(ui, view, self.network.recount_time);
+            if let Some((node, map)) = shown_mask(view, shown) {
+                // Space, not a separator: in a row that would fill the panel's height.
+                ui.add_space(32.0);
+                ui.vertical(|ui| mask_heatmap::show(ui, node, &map));
             }
         });
         ui.separator();
         let total = t.relus.max(1) as f64;
-        let mut toggled: Option<(String, bool)> = None;
+        let mut clicked: Option<RowClick> = None;
         egui::ScrollArea::vertical().show(ui, |ui| {
             for (stage, totals) in &view.analysis.stages {
-                let layers: Vec<&ReluLayer> = view
+                let layers: Vec<&LayerView> = view
                     .layers
                     .iter()
-                    .filter(|l| l.stage.as_deref() == Some(stage.as_str()))
+                    .filter(|l| l.layer.stage.as_deref() == Some(stage.as_str()))
                     .collect();
                 if layers.is_empty() {
                     continue;
@@ -302,33 +297,26 @@ impl Workbench {
                     .show(ui, |ui| {
                         egui::Grid::new(("layers", stage))
                             .striped(true)
-                            .num_columns(4)
+                            .num_columns(6)
                             .show(ui, |ui| {
                                 for layer in layers {
-                                    let mut active = layer.active;
-                                    let label = if layer.edited {
-                                        format!("{} (edited)", layer.node)
-                                    } else {
-                                        layer.node.clone()
-                                    };
-                                    if ui.checkbox(&mut active, label).changed() {
-                                        toggled = Some((layer.node.clone(), active));
+                                    let showing = shown == Some(layer.layer.node.as_str());
+                                    if let Some(click) = layer_row(ui, layer, total, showing) {
+                                        clicked = Some(click);
                                     }
-                                    ui.label(layer.block.as_deref().unwrap_or(""));
-                                    ui.label(group(if layer.active { layer.size } else { 0 }));
-                                    ui.label(if layer.active {
-                                        format!("{:.1}%", 100.0 * layer.size as f64 / total)
-                                    } else {
-                                        "dropped".into()
-                                    });
                                     ui.end_row();
                                 }
                             });
                     });
             }
         });
-        if let Some((node, active)) = toggled {
-            self.toggle_layer(node, active);
+        match clicked {
+            Some(RowClick::Toggle(node, active)) => self.toggle_layer(node, active),
+            Some(RowClick::Map(node)) => {
+                let hide = self.network.mask_shown.as_ref() == Some(&node);
+                self.network.mask_shown = (!hide).then_some(node);
+            }
+            None => {}
         }
     }
 
@@ -339,8 +327,8 @@ impl Workbench {
             Some(Ok(v)) => v
                 .layers
                 .iter()
-                .find(|l| l.node == node)
-                .map(|l| l.active != l.edited),
+                .find(|l| l.layer.node == node)
+                .map(|l| l.active() != l.edited),
             _ => None,
         };
         let overrides = &mut self.settings.network.overrides;
@@ -351,6 +339,168 @@ impl Workbench {
         }
         self.network.mark_dirty();
     }
+}
+
+/// ReLUs, polynomial elements, comparisons, MACs, parameters, latency and
+/// how long the recount took.
+fn totals_grid(ui: &mut egui::Ui, view: &NetworkView, recount_time: Option<Duration>) {
+    let t = &view.analysis.total;
+    egui::Grid::new("totals").num_columns(2).show(ui, |ui| {
+        ui.label("ReLUs");
+        ui.strong(group(t.relus));
+        ui.end_row();
+        ui.label("Polynomial elements");
+        ui.label(group(t.polys))
+            .on_hover_text("one secure multiplication each: dropped ReLUs replaced by a quadratic");
+        ui.end_row();
+        ui.label("Max-pool comparisons");
+        ui.label(group(t.comparisons))
+            .on_hover_text("k x k - 1 per output element, each a garbled circuit like a ReLU's");
+        ui.end_row();
+        ui.label("FLOPs (multiply-accumulates)");
+        ui.label(compact(t.macs as f64));
+        ui.end_row();
+        ui.label("Parameters");
+        ui.label(compact(t.params as f64));
+        ui.end_row();
+        ui.label("Latency");
+        match &view.latency {
+            Ok(l) => ui.label(format!(
+                "{:.2} s online, {:.1} MB ({})",
+                l.online_seconds,
+                l.communication_bytes / 1e6,
+                l.model.name
+            )),
+            Err(e) => ui.label(e),
+        };
+        ui.end_row();
+        if let Some(d) = recount_time {
+            ui.label("Recount");
+            ui.label(format!("{:.2} ms", d.as_secs_f64() * 1e3));
+            ui.end_row();
+        }
+    });
+}
+
+/// What a click on a layer's row asks for.
+enum RowClick {
+    /// Switch the layer's ReLUs on or off by hand.
+    Toggle(String, bool),
+    /// Show or hide its mask map.
+    Map(String),
+}
+
+/// One layer: its switch, block, kept ReLUs, the kept fraction as a bar,
+/// its share of the total and, for a pixel mask, the button of its map.
+fn layer_row(ui: &mut egui::Ui, row: &LayerView, total: f64, showing: bool) -> Option<RowClick> {
+    let layer = &row.layer;
+    let mut clicked = None;
+    let mut active = row.active();
+    let label = if row.edited {
+        format!("{} (edited)", layer.node)
+    } else {
+        layer.node.clone()
+    };
+    if ui.checkbox(&mut active, label).changed() {
+        clicked = Some(RowClick::Toggle(layer.node.clone(), active));
+    }
+    ui.label(layer.block.as_deref().unwrap_or(""));
+    ui.label(group(layer.relus));
+    ui.add(
+        egui::ProgressBar::new(layer.kept_fraction() as f32)
+            .desired_width(150.0)
+            // Square ends: a rounded bar is never narrower than its height,
+            // and a dropped layer would look as if it kept something.
+            .corner_radius(0.0)
+            .text(kept_text(
+                layer.granularity,
+                layer.dropped,
+                layer.kept_fraction(),
+            )),
+    );
+    ui.label(if layer.relus > 0 {
+        format!("{:.1}% of all", 100.0 * layer.relus as f64 / total)
+    } else {
+        String::new()
+    });
+    if layer.granularity == Some(Granularity::Pixel) {
+        if ui
+            .selectable_label(showing, "mask map")
+            .on_hover_text("show which positions keep their ReLU, across the channels")
+            .clicked()
+        {
+            clicked = Some(RowClick::Map(layer.node.clone()));
+        }
+    } else {
+        ui.label("");
+    }
+    clicked
+}
+
+/// What a layer's bar says: how much it keeps, and how.
+fn kept_text(granularity: Option<Granularity>, dropped: Option<DroppedAs>, kept: f64) -> String {
+    match (granularity, dropped) {
+        (None, None) => "all kept".into(),
+        (None, Some(DroppedAs::Identity)) => "dropped".into(),
+        (None, Some(DroppedAs::Poly)) => "polynomial".into(),
+        (Some(g), Some(DroppedAs::Poly)) => format!("{} {}, rest poly", percent(kept), g.as_str()),
+        (Some(g), _) => format!("{} {}", percent(kept), g.as_str()),
+    }
+}
+
+/// A fraction in [0, 1] as a percentage with two significant digits below 10%.
+fn percent(fraction: f64) -> String {
+    let p = 100.0 * fraction;
+    if p >= 10.0 {
+        format!("{p:.0}%")
+    } else if p >= 1.0 {
+        format!("{p:.1}%")
+    } else {
+        format!("{p:.2}%")
+    }
+}
+
+/// The map of the layer named `node`, when it is pixel-masked in `view`.
+fn shown_mask<'v>(view: &'v NetworkView, node: Option<&str>) -> Option<(&'v str, PositionMap)> {
+    let layer = &view
+        .layers
+        .iter()
+        .find(|l| Some(l.layer.node.as_str()) == node)?
+        .layer;
+    let Op::MaskedRelu { mask, .. } = &view.network.node(&layer.node)?.op else {
+        return None;
+    };
+    Some((&layer.node, PositionMap::of(mask, layer.shape)?))
+}
+
+/// Switch, size, granularity and what dropped elements become.
+fn budget_controls(ui: &mut egui::Ui, b: &mut BudgetSettings) {
+    ui.checkbox(&mut b.enabled, "Keep a ReLU budget").on_hover_text(
+        "mask single channels or pixels (org.deepreduce.budget) after culling, thinning and \
+         reshaping: exactly this many ReLUs per pixel, the most whole channels within it per channel",
+    );
+    ui.add_enabled_ui(b.enabled, |ui| {
+        ui.horizontal(|ui| {
+            let label = ui.label("ReLUs to keep");
+            ui.add(
+                egui::DragValue::new(&mut b.relus)
+                    .speed(100.0)
+                    .custom_formatter(|n, _| group(n as u64))
+                    .custom_parser(|text| text.replace(',', "").trim().parse().ok()),
+            )
+            .labelled_by(label.id);
+        });
+        ui.horizontal(|ui| {
+            ui.label("granularity");
+            ui.selectable_value(&mut b.granularity, Granularity::Pixel, "pixel");
+            ui.selectable_value(&mut b.granularity, Granularity::Channel, "channel");
+        });
+        ui.horizontal(|ui| {
+            ui.label("dropped as");
+            ui.selectable_value(&mut b.dropped, DroppedAs::Identity, "identity");
+            ui.selectable_value(&mut b.dropped, DroppedAs::Poly, "polynomial");
+        });
+    });
 }
 
 fn choice(ui: &mut egui::Ui, label: &str, value: &mut f64, options: &[f64]) {

@@ -3,8 +3,10 @@
 //! last used. Runtime state (workers, loaded plugins) lives elsewhere.
 
 use crate::engine::backend::BackendChoice;
+use crate::engine::budget::{Budget, DroppedAs};
 use crate::engine::train::TrainConfig;
 use crate::engine::train::schedule::ScheduleKind;
+use deepreduce_plugin_api::Granularity;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -59,6 +61,41 @@ pub struct NetworkSettings {
     pub rho: f64,
     /// ReLU layer -> active, toggled by hand.
     pub overrides: BTreeMap<String, bool>,
+    pub budget: BudgetSettings,
+}
+
+/// The budget control: kept while switched off, so switching it on again
+/// brings back the last figures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BudgetSettings {
+    pub enabled: bool,
+    pub relus: u64,
+    pub granularity: Granularity,
+    pub dropped: DroppedAs,
+}
+
+impl Default for BudgetSettings {
+    fn default() -> Self {
+        BudgetSettings {
+            enabled: false,
+            // AutoReP's ResNet18 on CIFAR-100 (issue 14's yardstick).
+            relus: 12_900,
+            granularity: Granularity::Pixel,
+            dropped: DroppedAs::Identity,
+        }
+    }
+}
+
+impl BudgetSettings {
+    /// The budget to apply, when switched on.
+    pub fn budget(&self) -> Option<Budget> {
+        self.enabled.then_some(Budget {
+            relus: self.relus,
+            granularity: self.granularity,
+            dropped: self.dropped,
+        })
+    }
 }
 
 impl Default for NetworkSettings {
@@ -73,6 +110,7 @@ impl Default for NetworkSettings {
             alpha: 1.0,
             rho: 1.0,
             overrides: BTreeMap::new(),
+            budget: BudgetSettings::default(),
         }
     }
 }
@@ -175,6 +213,12 @@ mod tests {
         };
         s.network.culled.insert("S1".into());
         s.network.overrides.insert("s2.b0.relu1".into(), false);
+        s.network.budget = BudgetSettings {
+            enabled: true,
+            relus: 5_000,
+            granularity: Granularity::Channel,
+            dropped: DroppedAs::Poly,
+        };
         s.training.schedule = ScheduleKind::Step;
         let text = serde_json::to_string(&s).unwrap();
         assert_eq!(serde_json::from_str::<Settings>(&text).unwrap(), s);
