@@ -2,6 +2,8 @@
 //! accuracy with the Pareto frontier drawn, accuracy per kilo-ReLU, and
 //! estimated latency against accuracy; the paper's published points can be
 //! overlaid; hovering names a network, clicking selects it for export.
+//! Networks with ReLU masks (per channel or pixel) are drawn apart from the
+//! layer-level ones of culling and thinning.
 
 use super::Workbench;
 use super::settings::Tab;
@@ -16,8 +18,10 @@ use egui_plot::{
 /// Pixels within which a click picks a point.
 const PICK_RADIUS: f32 = 12.0;
 const OURS: &str = "this workbench";
+const OURS_MASKED: &str = "this workbench, masked";
 const FRONTIER: &str = "Pareto frontier";
 const OURS_COLOR: Color32 = Color32::from_rgb(80, 160, 255);
+const MASKED_COLOR: Color32 = Color32::from_rgb(240, 90, 150);
 const FRONTIER_COLOR: Color32 = Color32::from_rgb(255, 160, 60);
 
 /// A trained network on the plots.
@@ -29,6 +33,8 @@ pub struct FrontierPoint {
     pub latency_seconds: Option<f64>,
     pub description: String,
     pub pareto: bool,
+    /// Some layer keeps only part of its ReLUs.
+    pub masked: bool,
 }
 
 /// Which quantity a plot puts on its axes.
@@ -92,6 +98,7 @@ impl Workbench {
                         .and_then(|v| v.as_f64()),
                     description: r.description.clone(),
                     pareto: false,
+                    masked: self.runs.is_masked(r.id),
                 })
             })
             .collect();
@@ -166,6 +173,8 @@ impl Workbench {
             .enumerate()
             .filter_map(|(i, p)| Some((i, view.xy(p.relus, p.accuracy, p.latency_seconds)?)))
             .collect();
+        let (masked, layer_level): (Vec<(usize, [f64; 2])>, Vec<_>) =
+            ours.iter().copied().partition(|(i, _)| points[*i].masked);
         let mut pareto: Vec<(usize, [f64; 2])> = ours
             .iter()
             .filter(|(i, _)| points[*i].pareto)
@@ -206,7 +215,8 @@ impl Workbench {
                 return None;
             };
             let point = match *plot_name {
-                OURS => points.get(ours.get(*index)?.0),
+                OURS => points.get(layer_level.get(*index)?.0),
+                OURS_MASKED => points.get(masked.get(*index)?.0),
                 FRONTIER => points.get(pareto.get(*index)?.0),
                 _ => None,
             };
@@ -242,19 +252,28 @@ impl Workbench {
             plot = plot.x_axis_formatter(|mark, _| compact(10f64.powf(mark.value)));
         }
         let response = plot.show(ui, |plot_ui| {
-            let xy: Vec<[f64; 2]> = ours.iter().map(|(_, xy)| *xy).collect();
             let line: Vec<[f64; 2]> = pareto.iter().map(|(_, xy)| *xy).collect();
             plot_ui.line(
                 Line::new(FRONTIER, PlotPoints::from(line))
                     .width(2.0)
                     .color(FRONTIER_COLOR),
             );
-            plot_ui.add(
-                Points::new(OURS, PlotPoints::from(xy))
-                    .radius(4.5)
-                    .shape(MarkerShape::Circle)
-                    .color(OURS_COLOR),
-            );
+            let series = [
+                (OURS, &layer_level, MarkerShape::Circle, OURS_COLOR),
+                (OURS_MASKED, &masked, MarkerShape::Up, MASKED_COLOR),
+            ];
+            for (name, set, shape, color) in series {
+                // A legend entry only for networks there are.
+                if !set.is_empty() || name == OURS {
+                    let xy: Vec<[f64; 2]> = set.iter().map(|(_, xy)| *xy).collect();
+                    plot_ui.add(
+                        Points::new(name, PlotPoints::from(xy))
+                            .radius(4.5)
+                            .shape(shape)
+                            .color(color),
+                    );
+                }
+            }
             if paper {
                 for (name, set, shape, color) in published {
                     let xy = published_xy(set);

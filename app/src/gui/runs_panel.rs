@@ -9,13 +9,14 @@ use crate::engine::backend::BackendChoice;
 use crate::engine::network::plugins_used;
 use crate::engine::pipeline::single::{SingleRun, plan_single};
 use crate::engine::pipeline::{PipelineConfig, create};
+use crate::engine::relu_layers::is_masked;
 use crate::engine::store::{PipelineRow, RunRow, Store};
 use crate::engine::train::EpochMetrics;
 use crate::engine::train::schedule::ScheduleKind;
 use crate::format::{duration, group};
 use deepreduce_plugin_api::{InputSpec, Network, analyze};
 use egui_plot::{Legend, Line, Plot, PlotPoints};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 /// How often the store is reread while workers run.
@@ -32,6 +33,8 @@ pub struct RunsState {
     pub runs: Vec<RunRow>,
     /// Each run's network input and output size (which teacher fits whom).
     shapes: BTreeMap<i64, (InputSpec, u64)>,
+    /// Runs whose network masks single channels or pixels.
+    masked: BTreeSet<i64>,
     /// Runs ticked for side-by-side comparison, with their epochs.
     compare: BTreeMap<i64, Vec<EpochMetrics>>,
     /// The KD teacher for a single training (a completed run).
@@ -76,13 +79,27 @@ impl RunsState {
         for (id, epochs) in self.compare.iter_mut() {
             *epochs = store.epochs(*id)?;
         }
-        self.shapes = runs
+        let networks: Vec<(i64, Network)> = runs
             .iter()
-            .filter_map(|r| Some((r.id, run_shape(r)?)))
+            .filter_map(|r| Some((r.id, serde_json::from_value(r.network.clone()).ok()?)))
+            .collect();
+        self.shapes = networks
+            .iter()
+            .filter_map(|(id, net)| Some((*id, (net.input, analyze(net).ok()?.output.elements()))))
+            .collect();
+        self.masked = networks
+            .iter()
+            .filter(|(_, net)| is_masked(net))
+            .map(|(id, _)| *id)
             .collect();
         self.runs = runs;
         self.error = None;
         Ok(())
+    }
+
+    /// Whether run `id`'s network has ReLU masks.
+    pub fn is_masked(&self, id: i64) -> bool {
+        self.masked.contains(&id)
     }
 
     fn toggle_compare(&mut self, id: i64, on: bool) {
@@ -97,12 +114,6 @@ impl RunsState {
             .unwrap_or_default();
         self.compare.insert(id, epochs);
     }
-}
-
-/// A run's network input and output size.
-fn run_shape(run: &RunRow) -> Option<(InputSpec, u64)> {
-    let net: Network = serde_json::from_value(run.network.clone()).ok()?;
-    Some((net.input, analyze(&net).ok()?.output.elements()))
 }
 
 /// Runs a worker may pick up again: stopped before the end.
