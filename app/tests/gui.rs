@@ -170,6 +170,46 @@ fn culling_s1_and_s4_with_thinning_shows_98304_relus() {
 }
 
 #[test]
+fn a_relu_budget_sets_the_total_to_exactly_n_and_maps_a_masked_layer() {
+    let dir = common::temp_dir("gui-budget");
+    let mut s = settings(Tab::Network);
+    s.dataset = "cifar100".into();
+    let mut h = harness(workbench(
+        &dir.join("runs.db"),
+        ScriptedDialogs::default(),
+        s,
+    ));
+    h.run();
+    assert_eq!(h.state().network_relus(), Some(557_056));
+    h.get_by_label("Keep a ReLU budget").click();
+    h.run();
+    assert_eq!(h.state().network_relus(), Some(12_900));
+    h.get_by_label("12,900");
+    h.get_by_label("ReLUs to keep")
+        .set_value_accesskit(20_000.0);
+    h.run();
+    assert_eq!(h.state().network_relus(), Some(20_000));
+    // Whole channels: at most N, and less than one channel (S4's 4x4) below.
+    h.get_by_label("channel").click();
+    h.run();
+    let relus = h.state().network_relus().expect("network builds");
+    assert!(relus <= 20_000 && relus > 20_000 - 16, "{relus}");
+    assert!(
+        h.query_by_label("mask map").is_none(),
+        "no map of channel masks"
+    );
+    h.get_by_label("pixel").click();
+    h.run();
+    assert!(h.query_by_label_contains("Mask of ").is_none());
+    h.get_all_by_label("mask map").next().unwrap().click();
+    h.run();
+    h.get_by_label_contains("Mask of stem.relu: channels keeping their ReLU");
+    let budget = h.state().settings.network.budget;
+    assert!(budget.enabled && budget.relus == 20_000, "{budget:?}");
+    snapshot(&mut h, "network_panel_budget");
+}
+
+#[test]
 fn data_panel_shows_the_built_in_dataset() {
     let dir = common::temp_dir("gui-data");
     let mut h = harness(workbench(
@@ -251,7 +291,8 @@ fn filled_store(path: &Path) -> PathBuf {
                     accuracy: Some(accuracy),
                     latency: Some(json!({ "online_seconds": latency })),
                     inference_ms: None,
-                    weights: None,
+                    // A completed run has weights (the file is not read here).
+                    weights: Some(path.with_extension("runs").join(format!("{id}/model.bpk"))),
                     error: None,
                 },
             )
@@ -274,6 +315,65 @@ fn frontier_panel_plots_runs_with_their_pareto_frontier() {
     let points = h.state().frontier_points();
     assert_eq!(points.len(), 5);
     snapshot(&mut h, "frontier_panel");
+}
+
+#[test]
+fn the_frontier_draws_masked_networks_apart() {
+    use deepreduce_app::engine::budget::{Budget, DroppedAs};
+    let dir = common::temp_dir("gui-frontier-masked");
+    let path = filled_store(&dir.join("runs.db"));
+    let mut spec = common::small_resnet("synthetic", 4);
+    spec.budget = Some(Budget {
+        relus: 1_000,
+        granularity: deepreduce_plugin_api::Granularity::Pixel,
+        dropped: DroppedAs::Identity,
+    });
+    let masked = common::network(&spec);
+    let store = Store::open(&path).unwrap();
+    let id = store
+        .plan_run(&NewRun {
+            pipeline_id: None,
+            key: "single".into(),
+            role: "single".into(),
+            stage: None,
+            description: "pixel-masked".into(),
+            network: serde_json::to_value(&masked).unwrap(),
+            config: json!({}),
+            plugins: json!([]),
+            seed: 42,
+            relus: 1_000,
+        })
+        .unwrap();
+    store
+        .start_run(id, "flex (CPU)", &path.with_extension("runs"))
+        .unwrap();
+    store
+        .finish_run(
+            id,
+            &RunResult {
+                status: "completed".into(),
+                accuracy: Some(55.0),
+                latency: None,
+                inference_ms: None,
+                weights: Some(path.with_extension("runs").join(format!("{id}/model.bpk"))),
+                error: None,
+            },
+        )
+        .unwrap();
+    let mut h = harness(workbench(
+        &path,
+        ScriptedDialogs::default(),
+        settings(Tab::Frontier),
+    ));
+    h.run();
+    let points = h.state().frontier_points();
+    let flagged: Vec<i64> = points
+        .iter()
+        .filter(|p| p.masked)
+        .map(|p| p.run_id)
+        .collect();
+    assert_eq!(flagged, [id], "only the masked run: {points:?}");
+    assert!(h.query_all_by_label("this workbench, masked").count() >= 1);
 }
 
 #[test]
