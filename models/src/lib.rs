@@ -3,9 +3,11 @@
 //! over numbered value slots; parametric layers live in plain vectors so
 //! burn's record/store machinery saves and loads them.
 
+mod activation;
 pub mod cpu;
 mod plan;
 
+use activation::{Mask, Quadratic};
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
@@ -13,15 +15,23 @@ use burn::store::{ModuleRecord, RecordError};
 use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, max_pool2d};
 use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
 use burn::tensor::{Bytes, Device, Tensor, activation::relu};
-use deepreduce_plugin_api::{IrError, Network, Op, Shape, analyze};
+use deepreduce_plugin_api::{Dropped, IrError, Network, Op, Polynomial, Shape, analyze};
 use plan::{Layer, Plan, Step};
 
 /// A network built from IR. `forward` maps a batch `[N, C, H, W]` to logits `[N, classes]`.
+///
+/// burn saves and loads fields by name: `polys` is empty for a network
+/// without polynomials, so weights saved before it existed still load.
 #[derive(Module, Debug)]
 pub struct IrModel {
     convs: Vec<Conv2d>,
     norms: Vec<BatchNorm>,
     linears: Vec<Linear>,
+    /// One per `Poly` node and per masked ReLU whose dropped elements
+    /// become a polynomial, in node order.
+    polys: Vec<Quadratic>,
+    /// One per masked ReLU, in node order; constants, not saved.
+    masks: Vec<Mask>,
     #[module(skip)]
     plan: Plan,
 }
@@ -50,6 +60,7 @@ impl IrModel {
         let analysis = analyze(net)?;
         let plan = Plan::from_network(net);
         let (mut convs, mut norms, mut linears) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut polys, mut masks) = (Vec::new(), Vec::new());
         for (node, stats) in net.nodes.iter().zip(&analysis.nodes) {
             let in_channels = match stats.input {
                 Shape::Map([c, _, _]) => c,
@@ -79,6 +90,13 @@ impl IrModel {
                         .with_bias(*bias)
                         .init(device),
                 ),
+                Op::MaskedRelu { mask, dropped } => {
+                    masks.push(Mask::new(mask, stats.output, device));
+                    if let Dropped::Poly(poly) = dropped {
+                        polys.push(Quadratic::new(poly, device));
+                    }
+                }
+                Op::Poly(poly) => polys.push(Quadratic::new(poly, device)),
                 _ => {}
             }
         }
@@ -86,6 +104,8 @@ impl IrModel {
             convs,
             norms,
             linears,
+            polys,
+            masks,
             plan,
         })
     }
@@ -136,6 +156,13 @@ impl IrModel {
         &self.linears
     }
 
+    /// The polynomials of the `Poly` nodes and of the masked ReLUs whose
+    /// dropped elements become one, in node order, with their current
+    /// (trained) coefficients.
+    pub fn polynomials(&self) -> Vec<Polynomial> {
+        self.polys.iter().map(Quadratic::polynomial).collect()
+    }
+
     /// The logits of a batch of images.
     pub fn forward(&self, input: Tensor<4>) -> Tensor<2> {
         let mut slots: Vec<Option<Value>> = Vec::with_capacity(self.plan.steps.len() + 1);
@@ -176,7 +203,17 @@ impl IrModel {
                 Some(Value::Flat(t)) => Value::Flat(self.linears[i].forward(t.clone())),
                 _ => unreachable!("shape inference guarantees a vector before Linear"),
             },
-            Step::Relu { input } => Value::Map(relu(map(input))),
+            Step::Relu { input } => activation(&slots[input], relu),
+            Step::MaskedRelu { input, mask, poly } => activation(&slots[input], |x| {
+                let dropped = match poly {
+                    Some(p) => self.polys[p].forward(x.clone()),
+                    None => x.clone(),
+                };
+                self.masks[mask].forward(x, dropped)
+            }),
+            Step::Poly { input, poly } => {
+                activation(&slots[input], |x| self.polys[poly].forward(x))
+            }
             Step::Identity { input } => match slots[input].as_ref() {
                 Some(Value::Map(t)) => Value::Map(t.clone()),
                 Some(Value::Flat(t)) => Value::Flat(t.clone()),
@@ -210,3 +247,20 @@ impl IrModel {
         }
     }
 }
+
+/// `f`, element-wise on channels, applied to a feature map or to a vector of
+/// features (as `[N, features, 1, 1]`: one element per channel, as shape
+/// inference sees it).
+fn activation(value: &Option<Value>, f: impl FnOnce(Tensor<4>) -> Tensor<4>) -> Value {
+    match value {
+        Some(Value::Map(t)) => Value::Map(f(t.clone())),
+        Some(Value::Flat(t)) => {
+            let [batch, features] = t.dims();
+            Value::Flat(f(t.clone().reshape([batch, features, 1, 1])).reshape([batch, features]))
+        }
+        None => unreachable!("the plan keeps inputs alive"),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -2,7 +2,7 @@
 //! slot i+1 the output of step i) and, for each step, the slots that are
 //! read for the last time there.
 
-use deepreduce_plugin_api::{INPUT, Network, Op};
+use deepreduce_plugin_api::{Dropped, INPUT, Network, Op};
 use std::collections::HashMap;
 
 #[derive(Clone, Copy, Debug)]
@@ -23,6 +23,18 @@ pub enum Step {
     },
     Identity {
         input: usize,
+    },
+    /// A masked ReLU: `mask` indexes the model's masks, `poly` its
+    /// quadratics when the dropped elements become one.
+    MaskedRelu {
+        input: usize,
+        mask: usize,
+        poly: Option<usize>,
+    },
+    /// A whole layer's quadratic, `poly` in the model's quadratics.
+    Poly {
+        input: usize,
+        poly: usize,
     },
     Add {
         a: usize,
@@ -55,6 +67,8 @@ impl Step {
             Step::Layer { input, .. }
             | Step::Relu { input }
             | Step::Identity { input }
+            | Step::MaskedRelu { input, .. }
+            | Step::Poly { input, .. }
             | Step::MaxPool { input, .. }
             | Step::AvgPool { input, .. }
             | Step::GlobalAvgPool { input }
@@ -75,7 +89,7 @@ impl Plan {
     pub fn from_network(net: &Network) -> Plan {
         let mut slot_of: HashMap<&str, usize> = HashMap::new();
         slot_of.insert(INPUT, 0);
-        let (mut convs, mut norms, mut linears) = (0, 0, 0);
+        let (mut convs, mut norms, mut linears, mut masks, mut polys) = (0, 0, 0, 0, 0);
         let mut steps = Vec::with_capacity(net.nodes.len());
         for node in &net.nodes {
             let slot = |k: usize| slot_of[node.inputs[k].as_str()];
@@ -99,6 +113,18 @@ impl Plan {
                 },
                 Op::Relu => Step::Relu { input },
                 Op::Identity => Step::Identity { input },
+                Op::MaskedRelu { dropped, .. } => Step::MaskedRelu {
+                    input,
+                    mask: next(&mut masks),
+                    poly: match dropped {
+                        Dropped::Identity => None,
+                        Dropped::Poly(_) => Some(next(&mut polys)),
+                    },
+                },
+                Op::Poly(_) => Step::Poly {
+                    input,
+                    poly: next(&mut polys),
+                },
                 Op::Add => Step::Add {
                     a: input,
                     b: slot(1),
