@@ -5,7 +5,9 @@
       input (raw little-endian float32, NCHW; its batch size follows from its
       length), writing the outputs as raw float32. Prints one JSON object:
       opset, ir_version, node count and op types, input/output names and
-      dims, and the ReLU elements per sample from onnx shape inference.
+      dims, the ReLU elements per sample from onnx shape inference, and how
+      many Mul/Add nodes take a constant (a Constant node's output or an
+      initializer) as their first operand, which CrypTen refuses.
   export_check.py safetensors FILE
       Loads the file and prints {name: {"dtype": ..., "shape": [...]}} and
       its metadata as JSON.
@@ -39,6 +41,12 @@ def check_onnx(path, pairs):
             assert all(isinstance(d, int) and d > 0 for d in shape[1:]), shape
             relu_elements += int(np.prod(shape[1:]))
 
+    constants = {n.output[0] for n in model.graph.node if n.op_type == "Constant"}
+    constants.update(i.name for i in model.graph.initializer)
+    constant_first = sum(
+        1 for n in model.graph.node if n.op_type in ("Mul", "Add") and n.input[0] in constants
+    )
+
     input_dims = dims(model.graph.input[0])
     session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     input_name = session.get_inputs()[0].name
@@ -57,6 +65,7 @@ def check_onnx(path, pairs):
         "outputs": [[o.name, dims(o)] for o in model.graph.output],
         "initializers": len(model.graph.initializer),
         "relu_elements": relu_elements,
+        "constant_first": constant_first,
     }))
 
 

@@ -3,7 +3,9 @@
 //! Folding and merging rewrite it; the ONNX and safetensors writers read it.
 
 use deepreduce_models::IrModel;
-use deepreduce_plugin_api::{INPUT, InputSpec, IrError, Network, Op as IrOp, Shape, analyze};
+use deepreduce_plugin_api::{
+    Dropped, INPUT, InputSpec, IrError, Network, Op as IrOp, Polynomial, ReluMask, Shape, analyze,
+};
 use std::collections::HashMap;
 
 /// A tensor's shape and its values in row-major order.
@@ -48,6 +50,14 @@ pub enum Op {
         epsilon: f64,
     },
     Relu,
+    /// A ReLU on the elements `mask` keeps (some, not all, not none); the
+    /// others pass through, or become their channel's polynomial.
+    MaskedRelu {
+        mask: ReluMask,
+        poly: Option<Polynomial>,
+    },
+    /// A per-channel polynomial on every element, trained coefficients.
+    Poly(Polynomial),
     Add,
     MaxPool {
         kernel: [usize; 2],
@@ -70,9 +80,10 @@ pub enum Op {
 }
 
 impl Op {
-    /// The operator's name in the export report and in ONNX.
-    pub fn onnx_type(&self) -> &'static str {
-        match self {
+    /// The ONNX operator of an op that is one ONNX node; `None` for the
+    /// masked ReLU and the polynomial, which are several (`mask_lowering`).
+    pub fn onnx_type(&self) -> Option<&'static str> {
+        Some(match self {
             Op::Conv { .. } => "Conv",
             Op::BatchNorm { .. } => "BatchNormalization",
             Op::Relu => "Relu",
@@ -82,7 +93,8 @@ impl Op {
             Op::GlobalAvgPool => "GlobalAveragePool",
             Op::Flatten => "Flatten",
             Op::Gemm { .. } => "Gemm",
-        }
+            Op::MaskedRelu { .. } | Op::Poly(_) => return None,
+        })
     }
 }
 
@@ -99,6 +111,26 @@ pub struct Node {
 }
 
 impl Node {
+    /// ReLUs of one sample: every element of a `Relu`, the kept ones of a
+    /// masked ReLU.
+    pub fn relus(&self) -> u64 {
+        match &self.op {
+            Op::Relu => self.output.elements(),
+            Op::MaskedRelu { mask, .. } => mask.kept_elements(self.output.channels_and_plane().1),
+            _ => 0,
+        }
+    }
+
+    /// Elements of one sample computed by a polynomial: all of a `Poly`,
+    /// the dropped ones of a masked ReLU that drops to one.
+    pub fn polys(&self) -> u64 {
+        match &self.op {
+            Op::Poly(_) => self.output.elements(),
+            Op::MaskedRelu { poly: Some(_), .. } => self.output.elements() - self.relus(),
+            _ => 0,
+        }
+    }
+
     /// Multiply-accumulates of one sample.
     pub fn macs(&self) -> u64 {
         match (&self.op, self.output) {
@@ -121,7 +153,8 @@ pub struct Graph {
 impl Graph {
     /// Builds the graph of `net` with the weights of `model` (built from
     /// `net`). Dropped ReLUs (Identity nodes) vanish: their readers read
-    /// their input.
+    /// their input. A mask that keeps every element is a `Relu`, one that
+    /// keeps none the identity (vanishing too) or its polynomial.
     pub fn lower(net: &Network, model: &IrModel) -> Result<Graph, IrError> {
         let analysis = analyze(net)?;
         let (mut convs, mut norms, mut linears) = (
@@ -129,6 +162,12 @@ impl Graph {
             model.norms().iter(),
             model.linears().iter(),
         );
+        let mut polys = model.polynomials().into_iter();
+        let mut next_poly = || {
+            polys
+                .next()
+                .expect("IrModel has one polynomial per Poly node and masked ReLU dropping to one")
+        };
         let mut alias: HashMap<&str, String> = HashMap::new();
         let resolve = |alias: &HashMap<&str, String>, name: &str| {
             alias.get(name).cloned().unwrap_or_else(|| name.to_string())
@@ -179,6 +218,25 @@ impl Graph {
                     }
                 }
                 IrOp::Relu => Op::Relu,
+                IrOp::MaskedRelu { mask, dropped } => {
+                    let poly = match dropped {
+                        Dropped::Identity => None,
+                        Dropped::Poly(_) => Some(next_poly()),
+                    };
+                    match (mask.kept(), poly) {
+                        (kept, _) if kept == mask.len() => Op::Relu,
+                        (0, Some(poly)) => Op::Poly(poly),
+                        (0, None) => {
+                            alias.insert(&node.name, inputs[0].clone());
+                            continue;
+                        }
+                        (_, poly) => Op::MaskedRelu {
+                            mask: mask.clone(),
+                            poly,
+                        },
+                    }
+                }
+                IrOp::Poly(_) => Op::Poly(next_poly()),
                 IrOp::Add => Op::Add,
                 IrOp::MaxPool2d {
                     kernel,

@@ -1,7 +1,8 @@
 //! The JSON manifest written next to an exported model: what a deployment
 //! needs to know beside the weights -- the architecture and how it was
-//! reduced, where the remaining ReLUs are, the input normalisation, the
-//! accuracy and the private-inference latency estimate.
+//! reduced, where the remaining ReLUs are (masked layers with their kept
+//! counts), the polynomial layers, the input normalisation, the accuracy
+//! and the private-inference latency estimate.
 
 use super::graph::{Graph, Op};
 use super::onnx::OUTPUT;
@@ -59,6 +60,7 @@ pub fn manifest(net: &Network, graph: &Graph, facts: &Facts) -> Value {
                 "merge_convolutions": facts.request.merge_convs,
                 "batch_norms_folded": report.batch_norms_folded,
                 "convolutions_merged": report.convs_merged,
+                "convolutions_kept_apart": report.convs_kept_apart,
                 "layers_removed": report.nodes_before - report.nodes_after,
                 "nodes_before": report.nodes_before,
                 "nodes_after": report.nodes_after,
@@ -67,19 +69,24 @@ pub fn manifest(net: &Network, graph: &Graph, facts: &Facts) -> Value {
             },
         },
         "relus": relus(net, graph),
+        "polynomials": polynomials(graph),
         "dataset": dataset(facts.dataset_name, facts.dataset),
         "accuracy": facts.accuracy.map(|a| json!({ "top1_percent": a, "from": "run store" })),
         "latency": facts.latency,
     })
 }
 
-/// The remaining ReLU layers of the exported graph, per stage and in total,
-/// and the dropped ones (absent from the graph).
+/// The remaining ReLU layers of the exported graph (a masked one counts its
+/// kept elements), per stage and in total; the masked ones with their
+/// granularity and kept count; the dropped ones (absent from the graph).
 fn relus(net: &Network, graph: &Graph) -> Value {
     let mut per_stage = Map::new();
     let mut layers = Vec::new();
-    for node in graph.nodes.iter().filter(|n| matches!(n.op, Op::Relu)) {
-        let count = node.output.elements();
+    let mut masked = Vec::new();
+    let mut total = 0;
+    for node in graph.nodes.iter().filter(|n| n.relus() > 0) {
+        let count = node.relus();
+        total += count;
         let stage = node.stage.clone().unwrap_or_default();
         let sum = per_stage.entry(stage).or_insert(json!(0));
         *sum = json!(sum.as_u64().unwrap_or(0) + count);
@@ -90,8 +97,17 @@ fn relus(net: &Network, graph: &Graph) -> Value {
             "shape": shape(node.output),
             "count": count,
         }));
+        if let Op::MaskedRelu { mask, poly } = &node.op {
+            masked.push(json!({
+                "node": node.name,
+                "stage": node.stage,
+                "granularity": mask.granularity,
+                "kept": count,
+                "elements": node.output.elements(),
+                "dropped_as": if poly.is_some() { "polynomial" } else { "identity" },
+            }));
+        }
     }
-    let total: u64 = layers.iter().filter_map(|l| l["count"].as_u64()).sum();
     let dropped: Vec<&str> = net
         .nodes
         .iter()
@@ -103,8 +119,30 @@ fn relus(net: &Network, graph: &Graph) -> Value {
         "per_sample": true,
         "per_stage": per_stage,
         "layers": layers,
+        "masked": masked,
         "dropped": dropped,
     })
+}
+
+/// The layers with elements computed by a polynomial (one private
+/// multiplication each): whole `Poly` layers and the dropped elements of
+/// masked ReLUs, with the total.
+fn polynomials(graph: &Graph) -> Value {
+    let layers: Vec<Value> = graph
+        .nodes
+        .iter()
+        .filter(|n| n.polys() > 0)
+        .map(|node| {
+            json!({
+                "node": node.name,
+                "stage": node.stage,
+                "elements": node.polys(),
+                "of": if matches!(node.op, Op::Poly(_)) { "layer" } else { "dropped elements" },
+            })
+        })
+        .collect();
+    let total: u64 = graph.nodes.iter().map(|n| n.polys()).sum();
+    json!({ "total": total, "per_sample": true, "layers": layers })
 }
 
 fn shape(s: Shape) -> Vec<usize> {

@@ -11,8 +11,14 @@
 //! terms, so it is left alone. conv1's output must also feed conv2 only (a
 //! residual fan-out keeps it). Grouped convolutions stay grouped when both
 //! have the same groups (their blocks line up); otherwise the result is dense.
+//!
+//! Never across a masked ReLU or a polynomial layer: neither is the
+//! identity (the kept elements still take their ReLU; a polynomial is not
+//! linear). Such pairs are reported ([`kept_apart`]), so that a user sees
+//! why they stayed.
 
 use super::graph::{Graph, Op, Weights};
+use serde::Serialize;
 
 /// A convolution's parameters, borrowed from the graph.
 struct Conv<'a> {
@@ -157,6 +163,44 @@ pub fn merge_convs(graph: &mut Graph) -> Vec<(String, String)> {
         i -= 1;
     }
     merged
+}
+
+/// Two convolutions that would merge if the masked ReLU or polynomial
+/// layer `between` them were the identity.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct KeptApart {
+    pub first: String,
+    pub between: String,
+    pub second: String,
+}
+
+/// Every conv -> masked ReLU or polynomial -> conv chain that would be an
+/// exact merge site without the activation (see the module doc).
+pub fn kept_apart(graph: &Graph) -> Vec<KeptApart> {
+    let mut pairs = Vec::new();
+    for (i, node) in graph.nodes.iter().enumerate() {
+        let Some(second) = Conv::of(&node.op) else {
+            continue;
+        };
+        let Some(between) = graph.index(&node.inputs[0]) else {
+            continue;
+        };
+        if !matches!(graph.nodes[between].op, Op::MaskedRelu { .. } | Op::Poly(_)) {
+            continue;
+        }
+        let Some(first) = graph.index(&graph.nodes[between].inputs[0]) else {
+            continue;
+        };
+        let merges = Conv::of(&graph.nodes[first].op).is_some_and(|conv| conv.merges_with(&second));
+        if merges && graph.feeds_only(first, between) && graph.feeds_only(between, i) {
+            pairs.push(KeptApart {
+                first: graph.nodes[first].name.clone(),
+                between: graph.nodes[between].name.clone(),
+                second: node.name.clone(),
+            });
+        }
+    }
+    pairs
 }
 
 /// The convolution node that the convolution at `i` can absorb.

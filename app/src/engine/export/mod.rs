@@ -10,6 +10,7 @@ mod fold;
 mod graph;
 mod guard;
 mod manifest;
+mod mask_lowering;
 mod merge;
 mod onnx;
 mod onnx_proto;
@@ -22,8 +23,8 @@ mod tests;
 pub use source::Source;
 
 use fold::fold_batch_norms;
-use graph::{Graph, Op};
-use merge::merge_convs;
+use graph::{Graph, Node};
+use merge::{KeptApart, kept_apart, merge_convs};
 use onnx::to_onnx;
 
 use crate::engine::atomic_write::{Staged, WriteError};
@@ -91,6 +92,9 @@ pub struct ExportReport {
     pub batch_norms_folded: usize,
     /// (first, second) convolution pairs merged into the second.
     pub convs_merged: Vec<(String, String)>,
+    /// Convolution pairs not merged because a masked ReLU or a polynomial
+    /// layer, not an identity, lies between them (with --merge-convs).
+    pub convs_kept_apart: Vec<KeptApart>,
     /// Multiply-accumulates per sample, before and after (merging a
     /// depthwise conv into a pointwise one is exact but costs more MACs).
     pub macs_before: u64,
@@ -162,10 +166,10 @@ pub fn export(host: &PluginHost, request: &ExportRequest) -> Result<ExportReport
     } else {
         0
     };
-    let convs_merged = if request.merge_convs {
-        merge_convs(&mut graph)
+    let (convs_merged, convs_kept_apart) = if request.merge_convs {
+        (merge_convs(&mut graph), kept_apart(&graph))
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
 
     let mut warnings = Vec::new();
@@ -200,14 +204,10 @@ pub fn export(host: &PluginHost, request: &ExportRequest) -> Result<ExportReport
         nodes_after: graph.nodes.len(),
         batch_norms_folded,
         convs_merged,
+        convs_kept_apart,
         macs_before,
         macs_after: graph.macs(),
-        relus: graph
-            .nodes
-            .iter()
-            .filter(|n| matches!(n.op, Op::Relu))
-            .map(|n| n.output.elements())
-            .sum(),
+        relus: graph.nodes.iter().map(Node::relus).sum(),
         warnings,
     };
     let manifest = manifest::manifest(

@@ -1,9 +1,11 @@
 //! The ONNX writer: opset 17 (what onnx-1.12-era consumers such as EzPC's
 //! OnnxBridge and CrypTen read), input "input" `[batch, C, H, W]` with a
 //! symbolic batch axis, output "logits" `[batch, classes]`, weights as
-//! initializers named as in the safetensors file.
+//! initializers named as in the safetensors file; masked ReLUs and
+//! polynomials as in `mask_lowering`.
 
 use super::graph::{Graph, Op, Weights};
+use super::mask_lowering;
 use super::onnx_proto::{self as pb, Msg};
 use super::tensor_names::tensors;
 use deepreduce_plugin_api::INPUT;
@@ -27,20 +29,27 @@ pub fn to_onnx(graph: &Graph, doc: &str, metadata: &[(&str, String)]) -> Vec<u8>
     let mut g = Msg::new();
     let mut initializers = Vec::new();
     for node in &graph.nodes {
-        let mut n = Msg::new();
-        for input in &node.inputs {
-            n = n.string(pb::node::INPUT, &value_name(input));
+        let mut inputs: Vec<String> = node.inputs.iter().map(|i| value_name(i)).collect();
+        let output = value_name(&node.name);
+        match node.op.onnx_type() {
+            Some(op_type) => {
+                for (name, weights) in tensors(node) {
+                    initializers.push(initializer(&name, weights));
+                    inputs.push(name);
+                }
+                let attributes = attributes(&node.op);
+                g = g.message(
+                    pb::graph::NODE,
+                    onnx_node(op_type, &node.name, &inputs, &output, attributes),
+                );
+            }
+            None => {
+                g = g.messages(
+                    pb::graph::NODE,
+                    mask_lowering::nodes(node, &inputs[0], &output),
+                )
+            }
         }
-        for (name, weights) in tensors(node) {
-            n = n.string(pb::node::INPUT, &name);
-            initializers.push(tensor(&name, weights));
-        }
-        n = n
-            .string(pb::node::OUTPUT, &value_name(&node.name))
-            .string(pb::node::NAME, &node.name)
-            .string(pb::node::OP_TYPE, node.op.onnx_type())
-            .messages(pb::node::ATTRIBUTE, attributes(&node.op));
-        g = g.message(pb::graph::NODE, n);
     }
     let classes = graph
         .nodes
@@ -73,13 +82,58 @@ pub fn to_onnx(graph: &Graph, doc: &str, metadata: &[(&str, String)]) -> Vec<u8>
         .finish()
 }
 
-fn tensor(name: &str, w: &Weights) -> Msg {
-    let raw: Vec<u8> = w.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+/// One node computing `output` from `inputs`.
+pub(super) fn onnx_node(
+    op_type: &str,
+    name: &str,
+    inputs: &[impl AsRef<str>],
+    output: &str,
+    attributes: Vec<Msg>,
+) -> Msg {
+    let n = inputs.iter().fold(Msg::new(), |n, input| {
+        n.string(pb::node::INPUT, input.as_ref())
+    });
+    n.string(pb::node::OUTPUT, output)
+        .string(pb::node::NAME, name)
+        .string(pb::node::OP_TYPE, op_type)
+        .messages(pb::node::ATTRIBUTE, attributes)
+}
+
+/// The values of a tensor written into the model, little-endian.
+pub(super) enum Values<'a> {
+    Float(&'a [f32]),
+    Int64(&'a [i64]),
+}
+
+fn tensor_proto(dims: &[usize], values: Values) -> Msg {
+    let (data_type, raw): (i64, Vec<u8>) = match values {
+        Values::Float(v) => (
+            pb::tensor::FLOAT,
+            v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        ),
+        Values::Int64(v) => (
+            pb::tensor::INT64,
+            v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        ),
+    };
     Msg::new()
-        .ints(pb::tensor::DIMS, w.shape.iter().map(|&d| d as i64))
-        .int(pb::tensor::DATA_TYPE, pb::tensor::FLOAT)
-        .string(pb::tensor::NAME, name)
+        .ints(pb::tensor::DIMS, dims.iter().map(|&d| d as i64))
+        .int(pb::tensor::DATA_TYPE, data_type)
         .bytes(pb::tensor::RAW_DATA, &raw)
+}
+
+fn initializer(name: &str, w: &Weights) -> Msg {
+    tensor_proto(&w.shape, Values::Float(&w.data)).string(pb::tensor::NAME, name)
+}
+
+/// A `Constant` node whose output `name` holds `values` shaped `dims`.
+/// Indices and masks go in as these, never as initializers: CrypTen makes
+/// every initializer an encrypted parameter, which costs a private
+/// multiplication where a public constant costs none.
+pub(super) fn constant(name: &str, dims: &[usize], values: Values) -> Msg {
+    let value = attribute("value", pb::attribute::TYPE_TENSOR)
+        .message(pb::attribute::T, tensor_proto(dims, values));
+    onnx_node("Constant", name, &[] as &[&str], name, vec![value])
 }
 
 /// A float tensor `[batch, dims...]`.
@@ -104,7 +158,7 @@ fn attribute(name: &str, kind: i64) -> Msg {
         .int(pb::attribute::TYPE, kind)
 }
 
-fn int(name: &str, i: i64) -> Msg {
+pub(super) fn int(name: &str, i: i64) -> Msg {
     attribute(name, pb::attribute::TYPE_INT).int(pb::attribute::I, i)
 }
 
@@ -157,5 +211,6 @@ fn attributes(op: &Op) -> Vec<Msg> {
         Op::Flatten => vec![int("axis", 1)],
         Op::Gemm { .. } => vec![int("transB", 1)],
         Op::Relu | Op::Add | Op::GlobalAvgPool => Vec::new(),
+        Op::MaskedRelu { .. } | Op::Poly(_) => unreachable!("lowered by mask_lowering"),
     }
 }

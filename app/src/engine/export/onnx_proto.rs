@@ -111,11 +111,13 @@ pub mod attribute {
     pub const NAME: u32 = 1;
     pub const F: u32 = 2;
     pub const I: u32 = 3;
+    pub const T: u32 = 5;
     pub const INTS: u32 = 8;
     pub const TYPE: u32 = 20;
     /// `AttributeProto.AttributeType` values.
     pub const TYPE_FLOAT: i64 = 1;
     pub const TYPE_INT: i64 = 2;
+    pub const TYPE_TENSOR: i64 = 4;
     pub const TYPE_INTS: i64 = 7;
 }
 
@@ -124,8 +126,9 @@ pub mod tensor {
     pub const DATA_TYPE: u32 = 2;
     pub const NAME: u32 = 8;
     pub const RAW_DATA: u32 = 9;
-    /// `TensorProto.DataType.FLOAT`.
+    /// `TensorProto.DataType` values.
     pub const FLOAT: i64 = 1;
+    pub const INT64: i64 = 7;
 }
 
 pub mod value_info {

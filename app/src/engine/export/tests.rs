@@ -4,8 +4,8 @@
 
 use super::fold::fold_batch_norms;
 use super::graph::{Graph, Node, Op, Weights};
-use super::merge::merge_convs;
-use deepreduce_plugin_api::{INPUT, InputSpec, Shape};
+use super::merge::{KeptApart, kept_apart, merge_convs};
+use deepreduce_plugin_api::{BitSet, Granularity, INPUT, InputSpec, Polynomial, ReluMask, Shape};
 use std::collections::HashMap;
 
 /// A one-sample feature map: channels, height, width, values.
@@ -57,7 +57,13 @@ fn conv(x: &Map, op: &Op) -> Map {
     Map { c: o_n, h, w, v }
 }
 
-/// Evaluates a graph of Conv, BatchNorm, Add and Relu nodes on one sample.
+/// `(a*x + b)*x + c` with channel `c`'s coefficients.
+fn poly(p: &Polynomial, channel: usize, x: f64) -> f64 {
+    let [a, b, c] = [&p.a, &p.b, &p.c].map(|v| v[channel] as f64);
+    (a * x + b) * x + c
+}
+
+/// Evaluates a graph of Conv, BatchNorm, Add and activation nodes on one sample.
 fn eval(graph: &Graph, input: &Map) -> Map {
     let mut values: HashMap<String, Map> = HashMap::from([(INPUT.to_string(), input.clone())]);
     for node in &graph.nodes {
@@ -91,6 +97,28 @@ fn eval(graph: &Graph, input: &Map) -> Map {
                 v: x.v.iter().map(|a| a.max(0.0)).collect(),
                 ..x
             },
+            Op::MaskedRelu { mask, poly: p } => {
+                let area = x.h * x.w;
+                let v = (0..x.v.len())
+                    .map(|k| {
+                        let unit = match mask.granularity {
+                            Granularity::Pixel => k,
+                            Granularity::Channel => k / area,
+                        };
+                        match p {
+                            _ if mask.bits.get(unit) => x.v[k].max(0.0),
+                            Some(p) => poly(p, k / area, x.v[k]),
+                            None => x.v[k],
+                        }
+                    })
+                    .collect();
+                Map { v, ..x }
+            }
+            Op::Poly(p) => {
+                let area = x.h * x.w;
+                let v = (0..x.v.len()).map(|k| poly(p, k / area, x.v[k])).collect();
+                Map { v, ..x }
+            }
             other => unreachable!("{other:?} is not used in these tests"),
         };
         values.insert(node.name.clone(), out);
@@ -254,7 +282,7 @@ fn folding_batch_norms_keeps_the_output_and_removes_them() {
     let g = same_output(g, |g| folded = fold_batch_norms(g));
     assert_eq!(folded, 2);
     let kinds: Vec<_> = g.nodes.iter().map(|n| n.op.onnx_type()).collect();
-    assert_eq!(kinds, ["Conv", "Relu", "Conv"]);
+    assert_eq!(kinds, [Some("Conv"), Some("Relu"), Some("Conv")]);
     assert_eq!(g.output, "b");
 }
 
@@ -402,4 +430,60 @@ fn invalid_sites_are_left_alone() {
         node("r", &["a"], Op::Relu),
         conv_node("b", "r", &c(2, 2, 1, 1, 0), 2),
     ]);
+}
+
+#[test]
+fn convs_never_merge_across_a_masked_relu_or_a_polynomial_and_the_report_says_so() {
+    // conv a (3x3, bias) then conv b (1x1, unpadded): an exact merge site
+    // were the activation between them the identity.
+    let quadratic = Polynomial {
+        a: vec![0.2, -0.1, 0.3],
+        b: vec![0.5, 1.0, -0.4],
+        c: vec![0.1, 0.0, 0.2],
+        trainable: true,
+    };
+    let activations = [
+        Op::MaskedRelu {
+            mask: ReluMask::new(Granularity::Channel, BitSet::from_indices(3, [1])),
+            poly: None,
+        },
+        Op::MaskedRelu {
+            mask: ReluMask::new(
+                Granularity::Pixel,
+                BitSet::from_indices(108, (0..108).step_by(5)),
+            ),
+            poly: Some(quadratic.clone()),
+        },
+        Op::Poly(quadratic),
+    ];
+    for activation in activations {
+        let g = graph(
+            2,
+            6,
+            vec![
+                conv_node("a", INPUT, &c(2, 3, 3, 1, 1), 1),
+                node("r", &["a"], activation.clone()),
+                conv_node("b", "r", &c(3, 2, 1, 1, 0), 2),
+            ],
+        );
+        let (g, pairs) = merged(g);
+        assert!(pairs.is_empty(), "{activation:?}: merged {pairs:?}");
+        let expected = KeptApart {
+            first: "a".into(),
+            between: "r".into(),
+            second: "b".into(),
+        };
+        assert_eq!(kept_apart(&g), [expected], "{activation:?}");
+    }
+    // A whole ReLU is no merge site to report.
+    let g = graph(
+        2,
+        6,
+        vec![
+            conv_node("a", INPUT, &c(2, 3, 3, 1, 1), 1),
+            node("r", &["a"], Op::Relu),
+            conv_node("b", "r", &c(3, 2, 1, 1, 0), 2),
+        ],
+    );
+    assert!(kept_apart(&g).is_empty());
 }
