@@ -1,16 +1,21 @@
 //! The wgpu path stays tested without a GPU: on Mesa's software Vulkan
 //! (lavapipe, installed by .ci/run) the same IR computes the same forward
-//! as on flex, and a tiny training run completes. Kept tiny: wgpu compiles
-//! its kernels on first use.
+//! as on flex, and a tiny training run completes; a network with masked
+//! ReLUs and polynomials computes the same forward and the same training
+//! step. Kept tiny: wgpu compiles its kernels on first use.
 
 mod common;
 
 use burn::module::Module;
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 use deepreduce_app::engine::backend::{BackendChoice, adapters, select};
-use deepreduce_app::engine::train::{RunContext, Schedule, Status, TrainConfig, train};
+use deepreduce_app::engine::network::{apply_one, plugin};
+use deepreduce_app::engine::train::{
+    RunContext, Schedule, Status, TrainConfig, sgd, sgd_step, train,
+};
 use deepreduce_datasets::{SyntheticConfig, synthetic};
 use deepreduce_models::IrModel;
+use deepreduce_plugin_api::{Network, Op, analyze};
 
 #[test]
 fn auto_prefers_flex_over_a_software_adapter() {
@@ -36,23 +41,10 @@ fn wgpu_computes_the_same_forward_and_trains() {
     let on_wgpu = IrModel::load(&net, &path, &wgpu.device).unwrap();
 
     let x = Tensor::<4>::random([2, 3, 32, 32], Distribution::Default, &flex);
-    let data = x.to_data();
-    let a = on_flex
-        .valid()
-        .forward(x)
-        .into_data()
-        .try_to_vec::<f32>()
-        .unwrap();
-    let b = on_wgpu
-        .valid()
-        .forward(Tensor::from_data(data, &wgpu.device))
-        .into_data()
-        .try_to_vec::<f32>()
-        .unwrap();
-    let diff = a
-        .iter()
-        .zip(&b)
-        .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
+    let diff = max_diff(
+        &logits(&on_flex, x.clone()),
+        &logits(&on_wgpu, Tensor::from_data(x.to_data(), &wgpu.device)),
+    );
     assert!(
         diff < 1e-4,
         "flex and wgpu differ by {diff} ({})",
@@ -82,4 +74,98 @@ fn wgpu_computes_the_same_forward_and_trains() {
     let out = train(&net, &data, &cfg, None, &ctx).unwrap();
     assert_eq!(out.status, Status::Completed);
     assert!(out.test_accuracy.is_some());
+}
+
+fn logits(model: &IrModel, x: Tensor<4>) -> Vec<f32> {
+    model.valid().forward(x).into_data().try_to_vec().unwrap()
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()))
+}
+
+/// The small ResNet with the budget plugin's pixel masks keeping a third
+/// of its ReLUs, the dropped ones becoming trainable polynomials.
+fn masked_network() -> Network {
+    let host = common::host();
+    let net = common::network(&common::small_resnet("cifar10", 4));
+    let budget = analyze(&net).unwrap().total.relus / 3;
+    let params = serde_json::json!({ "budget": budget, "granularity": "pixel", "dropped": "poly" });
+    let budget = plugin(&host, "org.deepreduce.budget").unwrap();
+    let net = apply_one(budget, net, params).unwrap();
+    assert!(
+        net.nodes
+            .iter()
+            .any(|n| matches!(n.op, Op::MaskedRelu { .. }))
+    );
+    net
+}
+
+#[test]
+fn wgpu_runs_masked_relus_and_polynomials_like_flex() {
+    let wgpu = select(BackendChoice::Wgpu);
+    let flex = Device::flex();
+    let net = masked_network();
+    let path = common::temp_dir("wgpu-masked").join("model.bpk");
+    IrModel::new(&net, &flex).unwrap().save(&path).unwrap();
+    let x = Tensor::<4>::random([4, 3, 32, 32], Distribution::Default, &flex).to_data();
+    let labels = TensorData::new(vec![0i64, 3, 5, 9], [4]);
+
+    // The same weights on each device: the same logits, and after one SGD
+    // step (batch statistics, gradients through masks and polynomials into
+    // their coefficients) the same coefficients.
+    let run = |device: &Device| {
+        let model = IrModel::load(&net, &path, device).unwrap();
+        let before = logits(&model, Tensor::from_data(x.clone(), device));
+        let train_device = device.clone().autodiff();
+        let model = IrModel::load(&net, &path, &train_device).unwrap();
+        let cfg = TrainConfig::default();
+        let (model, loss, _) = sgd_step(
+            model,
+            &mut sgd(&cfg),
+            Tensor::from_data(x.clone(), &train_device),
+            Tensor::<1, Int>::from_data(labels.clone(), &train_device),
+            0.01,
+            None,
+        );
+        assert!(loss.is_finite());
+        let coefficients: Vec<f32> = model
+            .polynomials()
+            .into_iter()
+            .flat_map(|p| [p.a, p.b, p.c].concat())
+            .collect();
+        (before, coefficients)
+    };
+    let (flex_logits, flex_coefficients) = run(&flex);
+    let (wgpu_logits, wgpu_coefficients) = run(&wgpu.device);
+    let logits_diff = max_diff(&flex_logits, &wgpu_logits);
+    let coefficients_diff = max_diff(&flex_coefficients, &wgpu_coefficients);
+    let initial: Vec<f32> = IrModel::new(&net, &flex)
+        .unwrap()
+        .polynomials()
+        .into_iter()
+        .flat_map(|p| [p.a, p.b, p.c].concat())
+        .collect();
+    let update = max_diff(&flex_coefficients, &initial);
+    println!(
+        "flex vs wgpu: logits max |diff| {logits_diff:e}, coefficients after one step \
+         {coefficients_diff:e} (largest update {update:e})"
+    );
+    assert!(
+        logits_diff < 1e-4,
+        "logits differ by {logits_diff} ({})",
+        wgpu.label
+    );
+    assert!(
+        update > 1e-3,
+        "the step barely moved the coefficients: {update}"
+    );
+    assert!(
+        coefficients_diff < 1e-3 * update,
+        "coefficients differ by {coefficients_diff} after a step of {update} ({})",
+        wgpu.label
+    );
 }
