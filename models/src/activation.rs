@@ -3,19 +3,28 @@
 //! and the quadratic on a whole layer.
 //!
 //! Plain burn tensor operations on every backend, no kernel of our own:
-//! unlike a convolution, each is one memory-bound pass over the activation
-//! (flex runs them vectorised and in parallel), a few per layer against the
-//! tens to hundreds of multiply-accumulates per element of the convolution
-//! before it; autodiff differentiates them, coefficients included.
+//! each is a memory-bound pass over the activation, which flex runs
+//! vectorised and in parallel, and autodiff differentiates them,
+//! coefficients included. Measured on flex (2 shared cores, forward and
+//! backward of `[16, 64, 32, 32]`, best of 5): ReLU 11 ms, masked ReLU
+//! 14 ms, polynomial 26 ms, masked ReLU dropping to the polynomial 31 ms,
+//! against 107 ms for the 3x3 64->64 convolution before it. A fused kernel
+//! could save most of the polynomial's 15-20 ms per layer (roughly 15% of a
+//! training step of a network whose every ReLU layer has one); the masked
+//! ReLU alone is not worth one.
 
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor, TensorData, activation::relu};
 use deepreduce_plugin_api::{Granularity, Polynomial, ReluMask, Shape};
 
 /// Per-channel coefficients of `a*x^2 + b*x + c`. Trainable ones are
-/// parameters like any weight (the optimizer's weight decay included);
-/// fixed ones are parameters that require no gradient, so the optimizer
-/// never sees them. Both are saved with the model.
+/// parameters like any weight, weight decay included: the recipe's L2
+/// applies to every parameter (as PyTorch's `model.parameters()` in the
+/// paper, BatchNorm's scale and shift too), and its mild pull towards 0
+/// on `a` works against the growth of `x^2` terms from layer to layer,
+/// the known instability of polynomial activations. Fixed ones are
+/// parameters that require no gradient, so the optimizer never sees them.
+/// Both are saved with the model.
 #[derive(Module, Debug)]
 pub struct Quadratic {
     pub(crate) a: Param<Tensor<1>>,
