@@ -19,12 +19,12 @@ use deepreduce_plugin_api::{Granularity, Polynomial, ReluMask, Shape};
 
 /// Per-channel coefficients of `a*x^2 + b*x + c`. Trainable ones are
 /// parameters like any weight, weight decay included: the recipe's L2
-/// applies to every parameter (as PyTorch's `model.parameters()` in the
-/// paper, BatchNorm's scale and shift too), and its mild pull towards 0
-/// on `a` works against the growth of `x^2` terms from layer to layer,
-/// the known instability of polynomial activations. Fixed ones are
-/// parameters that require no gradient, so the optimizer never sees them.
-/// Both are saved with the model.
+/// applies to every parameter, BatchNorm's scale and shift too (as
+/// PyTorch's `SGD(model.parameters(), weight_decay=..)` does), and its
+/// mild pull towards 0 on `a` works against the growth of `x^2` terms from
+/// layer to layer, the known instability of polynomial activations. Fixed
+/// ones are parameters that require no gradient, so the optimizer never
+/// sees them. Both are saved with the model.
 #[derive(Module, Debug)]
 pub struct Quadratic {
     pub(crate) a: Param<Tensor<1>>,
