@@ -19,6 +19,15 @@ fn a_bitset_sets_gets_counts_and_lists_its_bits() {
 }
 
 #[test]
+fn counting_by_words_counts_every_byte() {
+    // 125 bytes: 15 whole words and 5 bytes after them.
+    let set = BitSet::from_indices(1000, (3..1000).step_by(7));
+    assert_eq!(set.count_ones(), (3..1000).step_by(7).count());
+    assert_eq!(BitSet::full(1000).count_ones(), 1000);
+    assert_eq!(BitSet::full(64).count_ones(), 64);
+}
+
+#[test]
 fn bit_i_is_bit_i_mod_8_of_byte_i_div_8() {
     let set = BitSet::from_indices(12, [0, 9, 11]);
     assert_eq!(set.as_le_bytes(), [0b0000_0001, 0b0000_1010]);
