@@ -132,9 +132,13 @@ impl LoadedPlugin {
 
     /// Calls `method` with a JSON input and returns the plugin's JSON output.
     pub fn call_json(&self, method: &str, input: &str) -> Result<String, HostError> {
+        self.call_c(method, c_string(input))
+    }
+
+    fn call_c(&self, method: &str, input_c: CString) -> Result<String, HostError> {
         let call = self.entry.call.expect("validated at load");
         let free = self.entry.free_string.expect("validated at load");
-        let (method_c, input_c) = (c_string(method), c_string(input));
+        let method_c = c_string(method);
         let mut out: *mut c_char = std::ptr::null_mut();
         // SAFETY: both strings are NUL-terminated and outlive the call; `out`
         // is a valid pointer slot; the plugin promised the ABI's contract.
@@ -175,8 +179,11 @@ impl LoadedPlugin {
         method: &str,
         input: &I,
     ) -> Result<O, HostError> {
-        let input = serde_json::to_string(input).expect("host payloads serialise");
-        let output = self.call_json(method, &input)?;
+        // Straight into the C string: a masked network is ~100 KB of JSON,
+        // and JSON never holds a NUL byte (serde_json escapes it).
+        let input = serde_json::to_vec(input).expect("host payloads serialise");
+        let input = CString::new(input).expect("JSON has no NUL byte");
+        let output = self.call_c(method, input)?;
         serde_json::from_str(&output).map_err(|e| {
             self.error(Cause::MalformedOutput {
                 method: method.into(),
