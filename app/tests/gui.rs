@@ -68,6 +68,9 @@ fn step_until(h: &mut Harness<'_, Workbench>, limit: Duration, done: impl Fn(&Wo
 /// between machines, builds and runs (file hashes, timings, temporary
 /// paths) masked.
 fn snapshot(h: &mut Harness<'_, Workbench>, name: &str) {
+    // The status line names the backend once its thread found it: on a busy
+    // machine that can be after the UI first settles.
+    step_until(h, Duration::from_secs(60), Workbench::backend_ready);
     let rects: Vec<_> = h
         .query_all_by(|node| {
             // Plain labels carry their text as the accessible value.
