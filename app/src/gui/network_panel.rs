@@ -13,6 +13,7 @@ use crate::engine::dataset_shape::{info_shape, known_shape};
 use crate::engine::mask_map::PositionMap;
 use crate::engine::network::NetworkSpec;
 use crate::engine::network_view::{Draft, LayerView, NetworkView, Recounter};
+use crate::engine::relu_layers::ReluLayer;
 use crate::format::{compact, group};
 use deepreduce_plugin_api::{Granularity, InputSpec, Op, PluginKind, STEM, VariantInfo};
 use std::time::{Duration, Instant};
@@ -412,11 +413,7 @@ fn layer_row(ui: &mut egui::Ui, row: &LayerView, total: f64, showing: bool) -> O
             // Square ends: a rounded bar is never narrower than its height,
             // and a dropped layer would look as if it kept something.
             .corner_radius(0.0)
-            .text(kept_text(
-                layer.granularity,
-                layer.dropped,
-                layer.kept_fraction(),
-            )),
+            .text(kept_text(layer)),
     );
     ui.label(if layer.relus > 0 {
         format!("{:.1}% of all", 100.0 * layer.relus as f64 / total)
@@ -438,8 +435,9 @@ fn layer_row(ui: &mut egui::Ui, row: &LayerView, total: f64, showing: bool) -> O
 }
 
 /// What a layer's bar says: how much it keeps, and how.
-fn kept_text(granularity: Option<Granularity>, dropped: Option<DroppedAs>, kept: f64) -> String {
-    match (granularity, dropped) {
+fn kept_text(layer: &ReluLayer) -> String {
+    let kept = layer.kept_fraction();
+    match (layer.granularity, layer.dropped) {
         (None, None) => "all kept".into(),
         (None, Some(DroppedAs::Identity)) => "dropped".into(),
         (None, Some(DroppedAs::Poly)) => "polynomial".into(),
