@@ -20,11 +20,11 @@ use super::train::{
     Checkpoint, RunContext, Status, Teacher, TrainConfig, TrainError, TrainEvent, train,
 };
 use super::{inference, trained};
-use criticality::StageResult;
 use deepreduce_datasets::Dataset;
 use deepreduce_models::IrModel;
 use deepreduce_plugin_api::TrainingObjective;
 use plan::Job;
+use results::learning::DataSizes;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -91,6 +91,8 @@ pub enum PipelineEvent {
     },
     Criticality {
         stages: Vec<(String, f64)>,
+        /// Stages whose network stayed at chance: their scores are unreliable.
+        did_not_learn: Vec<String>,
     },
 }
 
@@ -219,23 +221,12 @@ impl Runner<'_> {
             phase: Phase::Criticality,
             runs: stage_jobs.len(),
         });
-        let stage_results = self.run_jobs(store, id, cfg, &data, &stage_jobs, Some(&teacher))?;
-        let results: Vec<StageResult> = stage_jobs
-            .iter()
-            .zip(&stage_results)
-            .filter(|(job, _)| job.kd)
-            .map(|(job, r)| StageResult {
-                stage: job
-                    .stage
-                    .clone()
-                    .expect("criticality jobs name their stage"),
-                accuracy: r.accuracy.unwrap_or(0.0),
-                relus: job.relus,
-            })
-            .collect();
+        self.run_jobs(store, id, cfg, &data, &stage_jobs, Some(&teacher))?;
+        let results = criticality::stage_results(store, id, Some(DataSizes::of(&data)))?;
         let scores = criticality::criticality(&results);
         self.send(PipelineEvent::Criticality {
             stages: scores.clone(),
+            did_not_learn: criticality::did_not_learn(&results),
         });
 
         let candidates = planner.candidates(&baseline_job.network, &scores)?;
