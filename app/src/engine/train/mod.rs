@@ -456,7 +456,7 @@ fn send(ctx: &RunContext<'_>, event: TrainEvent) {
 /// to a meaningless accuracy.
 fn check_data(data: &Dataset) -> Result<(), TrainError> {
     for (split, name) in [(&data.train, "training"), (&data.test, "test")] {
-        if split.len() == 0 {
+        if split.is_empty() {
             return Err(TrainError::Config(format!(
                 "the dataset {} has no {name} images",
                 data.info.name
