@@ -66,8 +66,12 @@ fn step_until(h: &mut Harness<'_, Workbench>, limit: Duration, done: impl Fn(&Wo
 
 /// Compares the window with `tests/snapshots/<name>.png`, with what differs
 /// between machines, builds and runs (file hashes, timings, temporary
-/// paths) masked.
+/// paths) masked. Timings are drawn in boxes of a fixed width, so the masked
+/// area is the same however slow the machine.
 fn snapshot(h: &mut Harness<'_, Workbench>, name: &str) {
+    // The status line names the backend once its thread found it: on a busy
+    // machine that can be after the UI first settles.
+    step_until(h, Duration::from_secs(60), Workbench::backend_ready);
     let rects: Vec<_> = h
         .query_all_by(|node| {
             // Plain labels carry their text as the accessible value.
