@@ -2,6 +2,8 @@
 //! accuracy with the Pareto frontier drawn, accuracy per kilo-ReLU, and
 //! estimated latency against accuracy; the paper's published points can be
 //! overlaid; hovering names a network, clicking selects it for export.
+//! Networks that did not learn are drawn apart (grey crosses) and never
+//! join the frontier.
 
 use super::Workbench;
 use super::settings::Tab;
@@ -17,7 +19,9 @@ use egui_plot::{
 const PICK_RADIUS: f32 = 12.0;
 const OURS: &str = "this workbench";
 const FRONTIER: &str = "Pareto frontier";
+const AT_CHANCE: &str = "did not learn";
 const OURS_COLOR: Color32 = Color32::from_rgb(80, 160, 255);
+const AT_CHANCE_COLOR: Color32 = Color32::from_rgb(150, 150, 150);
 const FRONTIER_COLOR: Color32 = Color32::from_rgb(255, 160, 60);
 
 /// A trained network on the plots.
@@ -28,6 +32,8 @@ pub struct FrontierPoint {
     pub accuracy: f64,
     pub latency_seconds: Option<f64>,
     pub description: String,
+    /// Its accuracy stayed at chance: drawn apart, never on the frontier.
+    pub did_not_learn: bool,
     pub pareto: bool,
 }
 
@@ -72,7 +78,8 @@ impl View {
 }
 
 impl Workbench {
-    /// The completed networks in the chosen scope, Pareto-flagged.
+    /// The completed networks in the chosen scope, Pareto-flagged among
+    /// those that learned.
     pub fn frontier_points(&self) -> Vec<FrontierPoint> {
         let scope = self.settings.frontier_pipeline;
         let mut points: Vec<FrontierPoint> = self
@@ -91,13 +98,20 @@ impl Workbench {
                         .and_then(|l| l.get("online_seconds"))
                         .and_then(|v| v.as_f64()),
                     description: r.description.clone(),
+                    did_not_learn: self.runs.did_not_learn(r.id),
                     pareto: false,
                 })
             })
             .collect();
-        let pairs: Vec<(u64, f64)> = points.iter().map(|p| (p.relus, p.accuracy)).collect();
-        for i in frontier(&pairs) {
-            points[i].pareto = true;
+        let learned: Vec<usize> = (0..points.len())
+            .filter(|&i| !points[i].did_not_learn)
+            .collect();
+        let pairs: Vec<(u64, f64)> = learned
+            .iter()
+            .map(|&i| (points[i].relus, points[i].accuracy))
+            .collect();
+        for k in frontier(&pairs) {
+            points[learned[k]].pareto = true;
         }
         points
     }
@@ -127,11 +141,7 @@ impl Workbench {
                 "paper's points (ResNet18, CIFAR-100)",
             );
         });
-        let on_frontier = points.iter().filter(|p| p.pareto).count();
-        ui.label(format!(
-            "{} trained networks, {on_frontier} on the Pareto frontier",
-            points.len()
-        ));
+        ui.label(summary(&points));
         if let Some(id) = self.settings.export_run {
             ui.horizontal(|ui| {
                 ui.label(format!("selected for export: run {id}"));
@@ -161,11 +171,17 @@ impl Workbench {
         points: &[FrontierPoint],
         height: f32,
     ) -> Option<i64> {
-        let ours: Vec<(usize, [f64; 2])> = points
-            .iter()
-            .enumerate()
-            .filter_map(|(i, p)| Some((i, view.xy(p.relus, p.accuracy, p.latency_seconds)?)))
-            .collect();
+        // (index in `points`, position) of the networks that learned, or not.
+        let placed = |at_chance: bool| -> Vec<(usize, [f64; 2])> {
+            points
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.did_not_learn == at_chance)
+                .filter_map(|(i, p)| Some((i, view.xy(p.relus, p.accuracy, p.latency_seconds)?)))
+                .collect()
+        };
+        let ours = placed(false);
+        let at_chance = placed(true);
         let mut pareto: Vec<(usize, [f64; 2])> = ours
             .iter()
             .filter(|(i, _)| points[*i].pareto)
@@ -208,17 +224,23 @@ impl Workbench {
             let point = match *plot_name {
                 OURS => points.get(ours.get(*index)?.0),
                 FRONTIER => points.get(pareto.get(*index)?.0),
+                AT_CHANCE => points.get(at_chance.get(*index)?.0),
                 _ => None,
             };
             Some(match point {
                 Some(p) => format!(
-                    "{}\nrun {}: {} ReLUs, {:.2}%{}",
+                    "{}\nrun {}: {} ReLUs, {:.2}%{}{}",
                     p.description,
                     p.run_id,
                     group(p.relus),
                     p.accuracy,
                     p.latency_seconds
-                        .map_or(String::new(), |l| format!(", {l:.2} s"))
+                        .map_or(String::new(), |l| format!(", {l:.2} s")),
+                    if p.did_not_learn {
+                        "\ndid not learn: accuracy at chance"
+                    } else {
+                        ""
+                    }
                 ),
                 None => {
                     let (_, set, _, _) = published.iter().find(|(n, ..)| n == plot_name)?;
@@ -255,6 +277,16 @@ impl Workbench {
                     .shape(MarkerShape::Circle)
                     .color(OURS_COLOR),
             );
+            // Only when there are some: no empty entry in the legend.
+            if !at_chance.is_empty() {
+                let xy: Vec<[f64; 2]> = at_chance.iter().map(|(_, xy)| *xy).collect();
+                plot_ui.add(
+                    Points::new(AT_CHANCE, PlotPoints::from(xy))
+                        .radius(5.0)
+                        .shape(MarkerShape::Cross)
+                        .color(AT_CHANCE_COLOR),
+                );
+            }
             if paper {
                 for (name, set, shape, color) in published {
                     let xy = published_xy(set);
@@ -274,6 +306,7 @@ impl Workbench {
         }
         let click = response.response.interact_pointer_pos()?;
         ours.iter()
+            .chain(&at_chance)
             .map(|(i, xy)| {
                 let at = response
                     .transform
@@ -284,4 +317,20 @@ impl Workbench {
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(i, _)| points[i].run_id)
     }
+}
+
+/// "12 trained networks, 4 on the Pareto frontier", and how many did not learn.
+fn summary(points: &[FrontierPoint]) -> String {
+    let on_frontier = points.iter().filter(|p| p.pareto).count();
+    let mut text = format!(
+        "{} trained networks, {on_frontier} on the Pareto frontier",
+        points.len()
+    );
+    let at_chance = points.iter().filter(|p| p.did_not_learn).count();
+    if at_chance > 0 {
+        text.push_str(&format!(
+            ", {at_chance} did not learn (at chance, drawn apart)"
+        ));
+    }
+    text
 }
