@@ -42,6 +42,23 @@ pub fn duration(d: Duration) -> String {
     }
 }
 
+/// The widest text [`milliseconds`] gives below ten seconds.
+pub const WIDEST_MILLISECONDS: &str = "0000 ms";
+
+/// A timing to three significant figures (four from a second on), always
+/// in ms so that it reads the same whatever the machine's speed:
+/// "0.42 ms", "12.3 ms", "457 ms", "1235 ms".
+pub fn milliseconds(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1e3;
+    // Thresholds below 10 and 100 so that rounding up adds no digit.
+    let decimals = match ms {
+        m if m < 9.995 => 2,
+        m if m < 99.95 => 1,
+        _ => 0,
+    };
+    format!("{ms:.decimals$} ms")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,5 +75,19 @@ mod tests {
         assert_eq!(compact(10_000.0), "10K");
         assert_eq!(duration(Duration::from_secs(75)), "1 min 15 s");
         assert_eq!(duration(Duration::from_secs(3725)), "1 h 02 min");
+    }
+
+    #[test]
+    fn timings_keep_three_figures() {
+        let ms = |x: f64| milliseconds(Duration::from_secs_f64(x / 1e3));
+        assert_eq!(ms(0.4213), "0.42 ms");
+        assert_eq!(ms(9.996), "10.0 ms");
+        assert_eq!(ms(12.34), "12.3 ms");
+        assert_eq!(ms(99.96), "100 ms");
+        assert_eq!(ms(456.7), "457 ms");
+        assert_eq!(ms(1234.6), "1235 ms");
+        for x in [0.001, 9.996, 99.96, 9999.4] {
+            assert!(ms(x).len() <= WIDEST_MILLISECONDS.len(), "{}", ms(x));
+        }
     }
 }

@@ -31,28 +31,28 @@ fn refused(args: &[&str], expected: &str) {
 
 #[test]
 fn absurd_flags_are_refused_with_the_reason() {
-    let count = ["count", "--arch", "resnet18"];
-    let with = |extra: &[&'static str]| [&count[..], extra].concat();
-    refused(
-        &with(&["--alpha", "nan"]),
-        "alpha must be a number in (0, 1], got NaN",
-    );
-    refused(
-        &with(&["--rho", "inf"]),
-        "rho must be a number in (0, 1], got inf",
-    );
-    refused(
-        &with(&["--alpha", "0"]),
-        "alpha must be a number in (0, 1], got 0",
-    );
-    refused(
-        &with(&["--width", "100000"]),
-        "width 100000 is above the maximum 65536",
-    );
-    refused(
-        &with(&["--blocks", "1000000,1,1,1"]),
-        "blocks: stage S1 has 1000000 blocks; at most 1000 per stage",
-    );
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["--alpha", "nan"],
+            "alpha must be a number in (0, 1], got NaN",
+        ),
+        (&["--rho", "inf"], "rho must be a number in (0, 1], got inf"),
+        (&["--alpha", "0"], "alpha must be a number in (0, 1], got 0"),
+        (
+            &["--width", "100000"],
+            "width 100000 is above the maximum 65536",
+        ),
+        (
+            &["--blocks", "1000000,1,1,1"],
+            "blocks: stage S1 has 1000000 blocks; at most 1000 per stage",
+        ),
+    ];
+    for (extra, expected) in cases {
+        refused(
+            &[&["count", "--arch", "resnet18"][..], extra].concat(),
+            expected,
+        );
+    }
     // Within the plugin's limits but far beyond this machine's memory.
     refused(
         &[

@@ -7,6 +7,7 @@ mod common;
 
 use deepreduce_app::engine::backend::BackendChoice;
 use deepreduce_app::engine::store::{NewRun, RunResult, Store};
+use deepreduce_app::engine::train::{EpochMetrics, TrainConfig};
 use deepreduce_app::gui::Workbench;
 use deepreduce_app::gui::dialogs::ScriptedDialogs;
 use deepreduce_app::gui::settings::{Settings, Tab};
@@ -66,7 +67,8 @@ fn step_until(h: &mut Harness<'_, Workbench>, limit: Duration, done: impl Fn(&Wo
 
 /// Compares the window with `tests/snapshots/<name>.png`, with what differs
 /// between machines, builds and runs (file hashes, timings, temporary
-/// paths) masked.
+/// paths) masked. Timings are drawn in boxes of a fixed width, so the masked
+/// area is the same however slow the machine.
 fn snapshot(h: &mut Harness<'_, Workbench>, name: &str) {
     // The status line names the backend once its thread found it: on a busy
     // machine that can be after the UI first settles.
@@ -254,21 +256,40 @@ fn a_dataset_that_fails_to_load_shows_the_loaders_error() {
     }
 }
 
-/// A store with three finished networks and one baseline, for the panels
-/// that read it.
-fn filled_store(path: &Path) -> PathBuf {
+/// A finished network: role, description, ReLUs, test accuracy (%),
+/// latency (s).
+type Network = (&'static str, &'static str, u64, f64, f64);
+
+/// One baseline and four candidates, all on the Pareto frontier.
+const NETWORKS: [Network; 5] = [
+    ("baseline", "all ReLUs", 557_056, 76.0, 11.3),
+    ("candidate", "S2 + S3", 196_608, 75.0, 4.0),
+    ("candidate", "S2^RT + S3^RT", 98_304, 73.0, 2.1),
+    ("candidate", "S3^RT", 32_768, 66.0, 0.8),
+    ("candidate", "S3^RT, alpha 0.5", 16_384, 60.0, 0.4),
+];
+
+/// A store with one pipeline on the built-in data (10 classes) and
+/// `networks`; those given a final train accuracy also get their training
+/// settings (256 train and 200 test images) and last epoch, and can be
+/// judged whether they learned.
+fn store_with(path: &Path, networks: &[(Network, Option<f64>)]) -> PathBuf {
     let store = Store::open(path).unwrap();
     let pipeline = store
         .create_pipeline("resnet18", "synthetic", &json!({}))
         .unwrap();
-    let runs = [
-        ("baseline", "all ReLUs", 557_056, 76.0, 11.3),
-        ("candidate", "S2 + S3", 196_608, 75.0, 4.0),
-        ("candidate", "S2^RT + S3^RT", 98_304, 73.0, 2.1),
-        ("candidate", "S3^RT", 32_768, 66.0, 0.8),
-        ("candidate", "S3^RT, alpha 0.5", 16_384, 60.0, 0.4),
-    ];
-    for (i, (role, description, relus, accuracy, latency)) in runs.into_iter().enumerate() {
+    let train = TrainConfig {
+        subset: Some(256),
+        test_subset: Some(200),
+        ..TrainConfig::default()
+    };
+    for (i, ((role, description, relus, accuracy, latency), train_accuracy)) in
+        networks.iter().copied().enumerate()
+    {
+        let config = match train_accuracy {
+            Some(_) => json!({ "train": train }),
+            None => json!({}),
+        };
         let id = store
             .plan_run(&NewRun {
                 pipeline_id: Some(pipeline),
@@ -277,7 +298,7 @@ fn filled_store(path: &Path) -> PathBuf {
                 stage: None,
                 description: description.into(),
                 network: json!({}),
-                config: json!({}),
+                config,
                 plugins: json!([]),
                 seed: 42,
                 relus,
@@ -286,6 +307,18 @@ fn filled_store(path: &Path) -> PathBuf {
         store
             .start_run(id, "flex (CPU)", &path.with_extension("runs"))
             .unwrap();
+        if let Some(train_accuracy) = train_accuracy {
+            let last = EpochMetrics {
+                epoch: 1,
+                train_loss: 2.3,
+                train_accuracy,
+                test_accuracy: accuracy,
+                lr: 0.1,
+                seconds: 1.0,
+                checkpoint: None,
+            };
+            store.record_epoch(id, &last).unwrap();
+        }
         store
             .finish_run(
                 id,
@@ -302,6 +335,11 @@ fn filled_store(path: &Path) -> PathBuf {
             .unwrap();
     }
     path.to_path_buf()
+}
+
+/// [`NETWORKS`], not judged.
+fn filled_store(path: &Path) -> PathBuf {
+    store_with(path, &NETWORKS.map(|n| (n, None)))
 }
 
 #[test]
@@ -380,6 +418,48 @@ fn the_frontier_draws_masked_networks_apart() {
 }
 
 #[test]
+fn a_network_that_did_not_learn_is_marked_and_kept_off_the_frontier() {
+    let dir = common::temp_dir("gui-at-chance");
+    // Every network learned (train accuracy 10 points above test) but one
+    // with the fewest ReLUs: 10.1% test and 10.0% train accuracy, within
+    // noise of 10% chance (ceilings 16.4% over 200 images, 15.6% over 256).
+    let mut networks: Vec<(Network, Option<f64>)> =
+        NETWORKS.iter().map(|&n| (n, Some(n.3 + 10.0))).collect();
+    networks.push((
+        ("candidate", "S3^RT, alpha 0.25", 8_192, 10.1, 0.2),
+        Some(10.0),
+    ));
+    let store = store_with(&dir.join("runs.db"), &networks);
+    let mut h = harness(workbench(
+        &store,
+        ScriptedDialogs::default(),
+        settings(Tab::Runs),
+    ));
+    step_until(&mut h, Duration::from_secs(60), Workbench::backend_ready);
+    h.get_by_label_contains("pipeline 1: resnet18 on synthetic")
+        .click();
+    h.run();
+    assert_eq!(h.get_all_by_label("did not learn").count(), 1);
+    snapshot(&mut h, "runs_panel_did_not_learn");
+
+    h.get_by_label("Frontier").click();
+    h.run();
+    let points = h.state().frontier_points();
+    let at_chance: Vec<_> = points.iter().filter(|p| p.did_not_learn).collect();
+    assert_eq!(at_chance.len(), 1);
+    assert_eq!(at_chance[0].relus, 8_192);
+    assert!(
+        !at_chance[0].pareto,
+        "fewest ReLUs, yet not on the frontier"
+    );
+    assert_eq!(points.iter().filter(|p| p.pareto).count(), 5);
+    h.get_by_label(
+        "6 trained networks, 5 on the Pareto frontier, 1 did not learn (at chance, drawn apart)",
+    );
+    snapshot(&mut h, "frontier_panel_did_not_learn");
+}
+
+#[test]
 fn runs_panel_lists_the_store() {
     let dir = common::temp_dir("gui-runs");
     let store = filled_store(&dir.join("runs.db"));
@@ -426,7 +506,10 @@ fn a_tiny_pipeline_started_from_the_runs_panel_ends_on_the_frontier() {
         .unwrap();
     assert!(runs.len() > 10 && runs.iter().all(|r| r.status == "completed"));
     assert_eq!(points.len(), runs.len(), "{points:?}");
-    assert!(points.iter().any(|p| p.pareto));
+    // One epoch on 256 images may teach nothing: a frontier exactly when
+    // some network learned, the others drawn apart.
+    let learned = points.iter().any(|p| !p.did_not_learn);
+    assert_eq!(points.iter().any(|p| p.pareto), learned, "{points:?}");
     h.get_by_label_contains(&format!("{} trained networks", runs.len()));
 }
 
@@ -435,7 +518,6 @@ fn trained_run(store: &Path) -> i64 {
     use deepreduce_app::engine::backend::{BackendChoice, select};
     use deepreduce_app::engine::pipeline::Runner;
     use deepreduce_app::engine::pipeline::single::{SingleRun, plan_single};
-    use deepreduce_app::engine::train::TrainConfig;
     let host = common::host();
     let mut spec = common::small_resnet("synthetic", 4);
     spec.keep = Some(vec!["S2".into(), "S3".into()]);

@@ -99,19 +99,32 @@ fn check_complete(db: &Path, id: i64) {
         assert_eq!(c.relus, implied_relus(&c.description), "{}", c.description);
     }
     let r = results(&store, id).unwrap().unwrap();
-    let front: Vec<_> = r.networks.iter().filter(|n| n.pareto).collect();
-    assert!(!front.is_empty());
+    // The frontier is that of the networks that learned. With these budgets
+    // often none does: then every one is marked and none is on it.
+    assert!(r.networks.iter().all(|n| n.learned.is_some()), "all judged");
+    let learned: Vec<_> = r
+        .networks
+        .iter()
+        .filter(|n| n.learned == Some(true))
+        .collect();
+    let front: Vec<_> = learned.iter().filter(|n| n.pareto).collect();
+    assert_eq!(front.is_empty(), learned.is_empty());
+    assert!(
+        r.networks
+            .iter()
+            .all(|n| n.learned == Some(true) || !n.pareto)
+    );
     for f in &front {
         let (relus, acc) = (f.relus, f.accuracy.unwrap());
         assert!(
-            !r.networks.iter().any(|n| n.relus <= relus
+            !learned.iter().any(|n| n.relus <= relus
                 && n.accuracy.unwrap() >= acc
                 && (n.relus < relus || n.accuracy.unwrap() > acc)),
             "{} is dominated",
             f.description
         );
     }
-    for n in r.networks.iter().filter(|n| !n.pareto) {
+    for n in learned.iter().filter(|n| !n.pareto) {
         assert!(
             front
                 .iter()
@@ -126,9 +139,14 @@ fn check_complete(db: &Path, id: i64) {
             .all(|n| n.latency_seconds.is_some() && n.inference_ms_per_image.is_some())
     );
     assert_eq!(r.criticality.len(), 4);
+    let least = r
+        .criticality
+        .iter()
+        .find(|c| c.learned == Some(true))
+        .unwrap_or(&r.criticality[0]);
     assert_eq!(
-        r.criticality[0].criticality, 0.0,
-        "the least critical stage has C = 0"
+        least.criticality, 0.0,
+        "the least critical stage that learned (of all, if none did) has C = 0"
     );
 }
 
@@ -275,4 +293,154 @@ fn a_killed_pipeline_resumes_without_retraining_finished_runs() {
         "kept epochs"
     );
     check_complete(&db, id);
+}
+
+/// Records a finished run of `pipeline` by hand, as if trained on 256
+/// images of the built-in data and tested on 200, with its last epoch.
+fn finished_run(
+    store: &Store,
+    pipeline: i64,
+    (role, stage): (&str, Option<&str>),
+    relus: u64,
+    (test, train): (f64, f64),
+) -> i64 {
+    use deepreduce_app::engine::store::{NewRun, RunResult};
+    use deepreduce_app::engine::train::EpochMetrics;
+    use serde_json::json;
+    let id = store
+        .plan_run(&NewRun {
+            pipeline_id: Some(pipeline),
+            key: format!("{role}:{relus}"),
+            role: role.into(),
+            stage: stage.map(Into::into),
+            description: format!("{role} {relus}"),
+            network: json!({}),
+            config: json!({ "train": config(1).train, "kd": true }),
+            plugins: json!([]),
+            seed: 42,
+            relus,
+        })
+        .unwrap();
+    store
+        .start_run(id, "flex (CPU)", &store.path().with_extension("runs"))
+        .unwrap();
+    let last = EpochMetrics {
+        epoch: 1,
+        train_loss: 2.3,
+        train_accuracy: train,
+        test_accuracy: test,
+        lr: 0.05,
+        seconds: 1.0,
+        checkpoint: None,
+    };
+    store.record_epoch(id, &last).unwrap();
+    let result = RunResult {
+        status: "completed".into(),
+        accuracy: Some(test),
+        latency: None,
+        inference_ms: None,
+        // A completed run has weights (the file is not read here).
+        weights: Some(
+            store
+                .path()
+                .with_extension("runs")
+                .join(format!("{id}/model.bpk")),
+        ),
+        error: None,
+    };
+    store.finish_run(id, &result).unwrap();
+    id
+}
+
+#[test]
+fn results_mark_networks_at_chance_and_keep_them_out_of_frontier_and_criticality() {
+    let db = common::temp_dir("pipeline-at-chance").join("runs.db");
+    let store = Store::open(&db).unwrap();
+    let id = create(&store, &config(1)).unwrap();
+    // 10 classes; 200 test and 256 train images: chance ceilings 16.36%
+    // and 15.63%. The smallest network and S3's stage-only network stayed
+    // at chance.
+    let at_chance = (10.1, 10.0);
+    let networks = [
+        ("baseline", 30_000, (60.0, 70.0)),
+        ("candidate", 10_000, (50.0, 55.0)),
+        ("candidate", 2_000, at_chance),
+    ];
+    for (role, relus, accuracy) in networks {
+        finished_run(&store, id, (role, None), relus, accuracy);
+    }
+    let stages = [
+        ("S1", 8192, (40.0, 45.0)),
+        ("S2", 4096, (45.0, 50.0)),
+        ("S3", 2048, at_chance),
+        ("S4", 1024, (35.0, 40.0)),
+    ];
+    for (stage, relus, accuracy) in stages {
+        finished_run(&store, id, ("criticality", Some(stage)), relus, accuracy);
+    }
+
+    let r = results(&store, id).unwrap().unwrap();
+    let learned: Vec<_> = r.networks.iter().map(|n| (n.learned, n.pareto)).collect();
+    assert_eq!(
+        learned,
+        [(Some(true), true), (Some(true), true), (Some(false), false)],
+        "fewest ReLUs, yet off the frontier"
+    );
+    let order: Vec<_> = r
+        .criticality
+        .iter()
+        .map(|c| (c.stage.as_str(), c.learned))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("S3", Some(false)),
+            ("S4", Some(true)),
+            ("S1", Some(true)),
+            ("S2", Some(true))
+        ]
+    );
+    assert!(
+        r.criticality[0].criticality < 0.0,
+        "below every stage that learned"
+    );
+    assert_eq!(
+        r.criticality[1].criticality, 0.0,
+        "S4 is the least critical that learned"
+    );
+
+    let id = id.to_string();
+    let cli = |format: &[&str]| {
+        let mut args = vec!["results", &id, "--db", db.to_str().unwrap()];
+        args.extend(format);
+        let out = common::cli(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let json: serde_json::Value = serde_json::from_str(&cli(&["--json"])).unwrap();
+    assert_eq!(json["networks"][2]["learned"], false);
+    assert_eq!(json["networks"][2]["pareto"], false);
+    assert_eq!(json["criticality"][0]["learned"], false);
+    let csv = cli(&["--csv"]);
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let last: Vec<&str> = csv.lines().last().unwrap().split(',').collect();
+    let column = header.iter().position(|h| *h == "learned").unwrap();
+    assert_eq!(last[column], "false", "{csv}");
+    let table = cli(&[]);
+    assert!(
+        table.contains(
+            "warning: stage-only networks that did not learn (accuracy at chance): S3; \
+             their criticality is unreliable"
+        ),
+        "{table}"
+    );
+    let smallest = table
+        .lines()
+        .find(|l| l.starts_with("candidate 2000"))
+        .unwrap();
+    assert!(smallest.contains(" NO "), "{table}");
 }

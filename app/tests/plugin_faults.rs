@@ -197,6 +197,26 @@ fn discovery_lists_broken_plugins_beside_working_ones() {
 }
 
 #[test]
+fn the_build_folder_loads_only_the_workspace_plugins() {
+    // A library of a plugin crate built once on another branch stays in
+    // the build folder; it is not a built-in plugin.
+    let dir = common::temp_dir("stale-built-in");
+    let lib = |name: &str| {
+        use std::env::consts::{DLL_PREFIX, DLL_SUFFIX};
+        format!("{DLL_PREFIX}{name}{DLL_SUFFIX}")
+    };
+    let resnet = common::build_dir().join(lib("deepreduce_plugin_resnet"));
+    std::fs::copy(&resnet, dir.join(lib("deepreduce_plugin_resnet"))).unwrap();
+    std::fs::copy(&resnet, dir.join(lib("deepreduce_plugin_stale"))).unwrap();
+    let host = PluginHost::discover(&[PluginDir {
+        path: dir,
+        built_in_only: true,
+    }]);
+    assert_eq!(host.plugins().len(), 1);
+    assert!(host.failures().is_empty());
+}
+
+#[test]
 fn the_plugins_command_shows_errors_and_keeps_going() {
     let dir = broken_plugin("cli", &["-DFAULT_NO_ENTRY"])
         .parent()

@@ -157,7 +157,10 @@ fn show_progress(rx: mpsc::Receiver<PipelineEvent>) {
                     "   {description}: {status}, accuracy {accuracy}{note}"
                 ));
             }
-            PipelineEvent::Criticality { stages } => {
+            PipelineEvent::Criticality {
+                stages,
+                did_not_learn,
+            } => {
                 let mut order = stages.clone();
                 order.sort_by(|a, b| a.1.total_cmp(&b.1));
                 let text: Vec<String> =
@@ -166,8 +169,29 @@ fn show_progress(rx: mpsc::Receiver<PipelineEvent>) {
                     "   criticality, least critical first: {}",
                     text.join(" < ")
                 ));
+                if !did_not_learn.is_empty() {
+                    say(format!("   warning: {}", unreliable_stages(&did_not_learn)));
+                }
             }
         }
+    }
+}
+
+/// Why the ranking of `stages` is not a measurement.
+fn unreliable_stages(stages: &[String]) -> String {
+    format!(
+        "stage-only networks that did not learn (accuracy at chance): {}; their criticality \
+         is unreliable (ranked by that accuracy)",
+        stages.join(", ")
+    )
+}
+
+/// A network's `learned` flag in the table: unknown until it is judged.
+fn learned_cell(learned: Option<bool>) -> &'static str {
+    match learned {
+        Some(true) => "yes",
+        Some(false) => "NO",
+        None => "",
     }
 }
 
@@ -196,11 +220,11 @@ pub fn show_results(args: &ResultsArgs) -> Result<(), String> {
     let opt = |v: Option<f64>, digits: usize| v.map_or(String::new(), |x| format!("{x:.digits$}"));
     if args.csv {
         println!(
-            "run,role,description,status,relus,accuracy,accuracy_per_kilo_relu,latency_seconds,inference_ms_per_image,pareto"
+            "run,role,description,status,relus,accuracy,accuracy_per_kilo_relu,latency_seconds,inference_ms_per_image,learned,pareto"
         );
         for n in &r.networks {
             println!(
-                "{},{},\"{}\",{},{},{},{},{},{},{}",
+                "{},{},\"{}\",{},{},{},{},{},{},{},{}",
                 n.run_id,
                 n.role,
                 n.description,
@@ -210,6 +234,7 @@ pub fn show_results(args: &ResultsArgs) -> Result<(), String> {
                 opt(n.accuracy_per_kilo_relu, 4),
                 opt(n.latency_seconds, 4),
                 opt(n.inference_ms_per_image, 4),
+                n.learned.map_or(String::new(), |l| l.to_string()),
                 n.pareto
             );
         }
@@ -223,26 +248,46 @@ pub fn show_results(args: &ResultsArgs) -> Result<(), String> {
     if !r.criticality.is_empty() {
         println!("criticality (least critical first):");
         for c in &r.criticality {
+            let unreliable = if c.learned == Some(false) {
+                "  did not learn: unreliable"
+            } else {
+                ""
+            };
             println!(
-                "  {:<4} {:>9} ReLUs  acc {:>6.2}%  C = {:.4}",
+                "  {:<4} {:>9} ReLUs  acc {:>6.2}%  C = {:.4}{unreliable}",
                 c.stage, c.relus, c.accuracy, c.criticality
             );
         }
+        let failed: Vec<String> = r
+            .criticality
+            .iter()
+            .filter(|c| c.learned == Some(false))
+            .map(|c| c.stage.clone())
+            .collect();
+        if !failed.is_empty() {
+            println!("warning: {}", unreliable_stages(&failed));
+        }
     }
     println!(
-        "{:<44} {:>9} {:>8} {:>9} {:>10} {:>10} {:>6}",
-        "network", "ReLUs", "acc %", "acc/kReLU", "latency s", "infer ms", "pareto"
+        "{:<44} {:>9} {:>8} {:>9} {:>10} {:>10} {:>7} {:>6}",
+        "network", "ReLUs", "acc %", "acc/kReLU", "latency s", "infer ms", "learned", "pareto"
     );
     for n in &r.networks {
         println!(
-            "{:<44} {:>9} {:>8} {:>9} {:>10} {:>10} {:>6}",
+            "{:<44} {:>9} {:>8} {:>9} {:>10} {:>10} {:>7} {:>6}",
             n.description,
             n.relus,
             opt(n.accuracy, 2),
             opt(n.accuracy_per_kilo_relu, 3),
             opt(n.latency_seconds, 3),
             opt(n.inference_ms_per_image, 3),
+            learned_cell(n.learned),
             if n.pareto { "*" } else { "" }
+        );
+    }
+    if r.networks.iter().any(|n| n.learned == Some(false)) {
+        println!(
+            "learned NO: final test and train accuracy within noise of chance; left off the Pareto frontier"
         );
     }
     if let Some(m) = &r.latency_model {

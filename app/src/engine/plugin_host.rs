@@ -422,8 +422,9 @@ fn is_reverse_dns(id: &str) -> bool {
 #[derive(Clone, Debug)]
 pub struct PluginDir {
     pub path: PathBuf,
-    /// Only `libdeepreduce_plugin_*` files (the build output folder holds
-    /// other libraries too); otherwise every shared library.
+    /// Only the libraries of [`BUILT_IN_PLUGIN_CRATES`]: the build output
+    /// folder holds other libraries too, and stale plugins of crates built
+    /// once on another branch; otherwise every shared library.
     pub built_in_only: bool,
 }
 
@@ -435,7 +436,7 @@ impl PluginDir {
         let mut files: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.is_file() && is_shared_library(p))
-            .filter(|p| !self.built_in_only || file_name(p).contains("deepreduce_plugin_"))
+            .filter(|p| !self.built_in_only || is_built_in_library(&file_name(p)))
             .collect();
         files.sort();
         files
@@ -446,6 +447,27 @@ fn file_name(p: &Path) -> String {
     p.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()
+}
+
+/// The workspace's plugin crates, whose libraries the build output folder
+/// holds: the built-in plugins. A new plugin crate is added here.
+pub const BUILT_IN_PLUGIN_CRATES: [&str; 9] = [
+    "deepreduce_plugin_budget",
+    "deepreduce_plugin_cull",
+    "deepreduce_plugin_delphi",
+    "deepreduce_plugin_kd",
+    "deepreduce_plugin_mobilenet",
+    "deepreduce_plugin_reshape",
+    "deepreduce_plugin_resnet",
+    "deepreduce_plugin_thin",
+    "deepreduce_plugin_vgg",
+];
+
+fn is_built_in_library(file_name: &str) -> bool {
+    use std::env::consts::{DLL_PREFIX, DLL_SUFFIX};
+    BUILT_IN_PLUGIN_CRATES
+        .iter()
+        .any(|krate| file_name == format!("{DLL_PREFIX}{krate}{DLL_SUFFIX}"))
 }
 
 fn is_shared_library(p: &Path) -> bool {

@@ -189,7 +189,11 @@ fn show_preview(ui: &mut egui::Ui, p: &DatasetPreview, textures: &[egui::Texture
     ui.separator();
     egui::ScrollArea::vertical().show(ui, |ui| {
         egui::Grid::new("samples").num_columns(2).show(ui, |ui| {
-            let side = 48.0;
+            // A whole multiple of the image's size near 48 px: at a
+            // fractional scale, nearest-neighbour sampling lands between
+            // texels and the drawn pixels depend on rounding.
+            let scale = (48.0 / info.width.max(1) as f32).round().max(1.0);
+            let size = egui::vec2(info.width as f32, info.height as f32) * scale;
             let mut first = 0;
             for same_class in p.samples.chunk_by(|a, b| a.label == b.label) {
                 let label = same_class[0].label;
@@ -197,7 +201,7 @@ fn show_preview(ui: &mut egui::Ui, p: &DatasetPreview, textures: &[egui::Texture
                 ui.label(format!("{name} ({})", p.class_counts[label]));
                 ui.horizontal(|ui| {
                     for texture in &textures[first..first + same_class.len()] {
-                        ui.image((texture.id(), egui::vec2(side, side)));
+                        ui.image((texture.id(), size));
                     }
                 });
                 ui.end_row();

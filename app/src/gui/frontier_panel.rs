@@ -3,7 +3,8 @@
 //! estimated latency against accuracy; the paper's published points can be
 //! overlaid; hovering names a network, clicking selects it for export.
 //! Networks with ReLU masks (per channel or pixel) are drawn apart from the
-//! layer-level ones of culling and thinning.
+//! layer-level ones of culling and thinning; networks that did not learn
+//! are drawn apart too (grey crosses) and never join the frontier.
 
 use super::Workbench;
 use super::settings::Tab;
@@ -20,8 +21,10 @@ const PICK_RADIUS: f32 = 12.0;
 const OURS: &str = "this workbench";
 const OURS_MASKED: &str = "this workbench, masked";
 const FRONTIER: &str = "Pareto frontier";
+const AT_CHANCE: &str = "did not learn";
 const OURS_COLOR: Color32 = Color32::from_rgb(80, 160, 255);
 const MASKED_COLOR: Color32 = Color32::from_rgb(240, 90, 150);
+const AT_CHANCE_COLOR: Color32 = Color32::from_rgb(150, 150, 150);
 const FRONTIER_COLOR: Color32 = Color32::from_rgb(255, 160, 60);
 
 /// A trained network on the plots.
@@ -32,6 +35,8 @@ pub struct FrontierPoint {
     pub accuracy: f64,
     pub latency_seconds: Option<f64>,
     pub description: String,
+    /// Its accuracy stayed at chance: drawn apart, never on the frontier.
+    pub did_not_learn: bool,
     pub pareto: bool,
     /// Some layer keeps only part of its ReLUs.
     pub masked: bool,
@@ -78,7 +83,8 @@ impl View {
 }
 
 impl Workbench {
-    /// The completed networks in the chosen scope, Pareto-flagged.
+    /// The completed networks in the chosen scope, Pareto-flagged among
+    /// those that learned.
     pub fn frontier_points(&self) -> Vec<FrontierPoint> {
         let scope = self.settings.frontier_pipeline;
         let mut points: Vec<FrontierPoint> = self
@@ -97,14 +103,21 @@ impl Workbench {
                         .and_then(|l| l.get("online_seconds"))
                         .and_then(|v| v.as_f64()),
                     description: r.description.clone(),
+                    did_not_learn: self.runs.did_not_learn(r.id),
                     pareto: false,
                     masked: self.runs.is_masked(r.id),
                 })
             })
             .collect();
-        let pairs: Vec<(u64, f64)> = points.iter().map(|p| (p.relus, p.accuracy)).collect();
-        for i in frontier(&pairs) {
-            points[i].pareto = true;
+        let learned: Vec<usize> = (0..points.len())
+            .filter(|&i| !points[i].did_not_learn)
+            .collect();
+        let pairs: Vec<(u64, f64)> = learned
+            .iter()
+            .map(|&i| (points[i].relus, points[i].accuracy))
+            .collect();
+        for k in frontier(&pairs) {
+            points[learned[k]].pareto = true;
         }
         points
     }
@@ -134,11 +147,7 @@ impl Workbench {
                 "paper's points (ResNet18, CIFAR-100)",
             );
         });
-        let on_frontier = points.iter().filter(|p| p.pareto).count();
-        ui.label(format!(
-            "{} trained networks, {on_frontier} on the Pareto frontier",
-            points.len()
-        ));
+        ui.label(summary(&points));
         if let Some(id) = self.settings.export_run {
             ui.horizontal(|ui| {
                 ui.label(format!("selected for export: run {id}"));
@@ -168,11 +177,17 @@ impl Workbench {
         points: &[FrontierPoint],
         height: f32,
     ) -> Option<i64> {
-        let ours: Vec<(usize, [f64; 2])> = points
-            .iter()
-            .enumerate()
-            .filter_map(|(i, p)| Some((i, view.xy(p.relus, p.accuracy, p.latency_seconds)?)))
-            .collect();
+        // (index in `points`, position) of the networks that learned, or not.
+        let placed = |at_chance: bool| -> Vec<(usize, [f64; 2])> {
+            points
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.did_not_learn == at_chance)
+                .filter_map(|(i, p)| Some((i, view.xy(p.relus, p.accuracy, p.latency_seconds)?)))
+                .collect()
+        };
+        let ours = placed(false);
+        let at_chance = placed(true);
         let (masked, layer_level): (Vec<(usize, [f64; 2])>, Vec<_>) =
             ours.iter().copied().partition(|(i, _)| points[*i].masked);
         let mut pareto: Vec<(usize, [f64; 2])> = ours
@@ -218,17 +233,23 @@ impl Workbench {
                 OURS => points.get(layer_level.get(*index)?.0),
                 OURS_MASKED => points.get(masked.get(*index)?.0),
                 FRONTIER => points.get(pareto.get(*index)?.0),
+                AT_CHANCE => points.get(at_chance.get(*index)?.0),
                 _ => None,
             };
             Some(match point {
                 Some(p) => format!(
-                    "{}\nrun {}: {} ReLUs, {:.2}%{}",
+                    "{}\nrun {}: {} ReLUs, {:.2}%{}{}",
                     p.description,
                     p.run_id,
                     group(p.relus),
                     p.accuracy,
                     p.latency_seconds
-                        .map_or(String::new(), |l| format!(", {l:.2} s"))
+                        .map_or(String::new(), |l| format!(", {l:.2} s")),
+                    if p.did_not_learn {
+                        "\ndid not learn: accuracy at chance"
+                    } else {
+                        ""
+                    }
                 ),
                 None => {
                     let (_, set, _, _) = published.iter().find(|(n, ..)| n == plot_name)?;
@@ -259,16 +280,17 @@ impl Workbench {
                     .color(FRONTIER_COLOR),
             );
             let series = [
-                (OURS, &layer_level, MarkerShape::Circle, OURS_COLOR),
-                (OURS_MASKED, &masked, MarkerShape::Up, MASKED_COLOR),
+                (OURS, &layer_level, MarkerShape::Circle, OURS_COLOR, 4.5),
+                (OURS_MASKED, &masked, MarkerShape::Up, MASKED_COLOR, 4.5),
+                (AT_CHANCE, &at_chance, MarkerShape::Cross, AT_CHANCE_COLOR, 5.0),
             ];
-            for (name, set, shape, color) in series {
+            for (name, set, shape, color, radius) in series {
                 // A legend entry only for networks there are.
                 if !set.is_empty() || name == OURS {
                     let xy: Vec<[f64; 2]> = set.iter().map(|(_, xy)| *xy).collect();
                     plot_ui.add(
                         Points::new(name, PlotPoints::from(xy))
-                            .radius(4.5)
+                            .radius(radius)
                             .shape(shape)
                             .color(color),
                     );
@@ -293,6 +315,7 @@ impl Workbench {
         }
         let click = response.response.interact_pointer_pos()?;
         ours.iter()
+            .chain(&at_chance)
             .map(|(i, xy)| {
                 let at = response
                     .transform
@@ -303,4 +326,20 @@ impl Workbench {
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(i, _)| points[i].run_id)
     }
+}
+
+/// "12 trained networks, 4 on the Pareto frontier", and how many did not learn.
+fn summary(points: &[FrontierPoint]) -> String {
+    let on_frontier = points.iter().filter(|p| p.pareto).count();
+    let mut text = format!(
+        "{} trained networks, {on_frontier} on the Pareto frontier",
+        points.len()
+    );
+    let at_chance = points.iter().filter(|p| p.did_not_learn).count();
+    if at_chance > 0 {
+        text.push_str(&format!(
+            ", {at_chance} did not learn (at chance, drawn apart)"
+        ));
+    }
+    text
 }

@@ -14,7 +14,7 @@ use crate::engine::mask_map::PositionMap;
 use crate::engine::network::NetworkSpec;
 use crate::engine::network_view::{Draft, LayerView, NetworkView, Recounter};
 use crate::engine::relu_layers::ReluLayer;
-use crate::format::{compact, group};
+use crate::format::{WIDEST_MILLISECONDS, compact, group, milliseconds};
 use deepreduce_plugin_api::{Granularity, InputSpec, Op, PluginKind, STEM, VariantInfo};
 use std::time::{Duration, Instant};
 
@@ -377,7 +377,7 @@ fn totals_grid(ui: &mut egui::Ui, view: &NetworkView, recount_time: Option<Durat
         ui.end_row();
         if let Some(d) = recount_time {
             ui.label("Recount");
-            ui.label(format!("{:.2} ms", d.as_secs_f64() * 1e3));
+            timing_label(ui, d);
             ui.end_row();
         }
     });
@@ -525,4 +525,21 @@ fn parse_blocks(text: &str) -> Option<Vec<usize>> {
         .map(|s| s.trim().parse().ok().filter(|&b| b > 0))
         .collect();
     blocks.filter(|b| !b.is_empty())
+}
+
+/// A timing in a box as wide as the widest one below ten seconds: a slower
+/// machine changes the digits, never the layout (nor what a test masks).
+fn timing_label(ui: &mut egui::Ui, d: Duration) {
+    let text = milliseconds(d);
+    let font = egui::TextStyle::Body.resolve(ui.style());
+    let color = ui.visuals().text_color();
+    let painter = ui.painter();
+    let widest = painter.layout_no_wrap(WIDEST_MILLISECONDS.into(), font.clone(), color);
+    let galley = painter.layout_no_wrap(text.clone(), font, color);
+    let size = egui::vec2(widest.size().x.max(galley.size().x), galley.size().y);
+    let (rect, response) = ui.allocate_exact_size(size, egui::Sense::hover());
+    ui.painter().galley(rect.left_top(), galley, color);
+    response.widget_info(|| {
+        egui::WidgetInfo::labeled(egui::accesskit::Role::Label, ui.is_enabled(), &text)
+    });
 }

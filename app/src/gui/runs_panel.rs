@@ -7,16 +7,17 @@ use super::Workbench;
 use super::jobs::{Job, JobKind, JobState, WorkerContext};
 use crate::engine::backend::BackendChoice;
 use crate::engine::network::plugins_used;
+use crate::engine::pipeline::results::learning::{DataSizes, run_learned};
 use crate::engine::pipeline::single::{SingleRun, plan_single};
 use crate::engine::pipeline::{PipelineConfig, create};
 use crate::engine::relu_layers::is_masked;
-use crate::engine::store::{PipelineRow, RunRow, Store};
+use crate::engine::store::{PipelineRow, RunRow, Store, StoreError};
 use crate::engine::train::EpochMetrics;
 use crate::engine::train::schedule::ScheduleKind;
 use crate::format::{duration, group};
 use deepreduce_plugin_api::{InputSpec, Network, analyze};
 use egui_plot::{Legend, Line, Plot, PlotPoints};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 /// How often the store is reread while workers run.
@@ -35,6 +36,10 @@ pub struct RunsState {
     shapes: BTreeMap<i64, (InputSpec, u64)>,
     /// Runs whose network masks single channels or pixels.
     masked: BTreeSet<i64>,
+    /// Finished runs whose accuracy stayed at chance.
+    did_not_learn: BTreeSet<i64>,
+    /// Classes and split sizes of each dataset a run used, opened once.
+    datasets: HashMap<String, Option<DataSizes>>,
     /// Runs ticked for side-by-side comparison, with their epochs.
     compare: BTreeMap<i64, Vec<EpochMetrics>>,
     /// The KD teacher for a single training (a completed run).
@@ -65,7 +70,7 @@ impl RunsState {
         }
     }
 
-    fn reload(&mut self, path: &std::path::Path) -> Result<(), crate::engine::store::StoreError> {
+    fn reload(&mut self, path: &std::path::Path) -> Result<(), StoreError> {
         if self.store.is_none() {
             self.store = Some(Store::open(path)?);
         }
@@ -92,6 +97,12 @@ impl RunsState {
             .filter(|(_, net)| is_masked(net))
             .map(|(id, _)| *id)
             .collect();
+        self.did_not_learn = BTreeSet::new();
+        for run in &runs {
+            if self.judge(run)? == Some(false) {
+                self.did_not_learn.insert(run.id);
+            }
+        }
         self.runs = runs;
         self.error = None;
         Ok(())
@@ -100,6 +111,27 @@ impl RunsState {
     /// Whether run `id`'s network has ReLU masks.
     pub fn is_masked(&self, id: i64) -> bool {
         self.masked.contains(&id)
+    }
+
+    /// Whether finished run `run` learned (see the engine's rule).
+    fn judge(&mut self, run: &RunRow) -> Result<Option<bool>, StoreError> {
+        // An unfinished run is not judged: no dataset to open for it.
+        if run.accuracy.is_none() {
+            return Ok(None);
+        }
+        let store = self.store.as_ref().expect("opened before");
+        let data = run_dataset(run, &self.pipelines).and_then(|name| {
+            *self
+                .datasets
+                .entry(name.clone())
+                .or_insert_with(|| DataSizes::open(&name))
+        });
+        run_learned(store, run, data)
+    }
+
+    /// Whether run `id` finished without rising above chance.
+    pub fn did_not_learn(&self, id: i64) -> bool {
+        self.did_not_learn.contains(&id)
     }
 
     fn toggle_compare(&mut self, id: i64, on: bool) {
@@ -113,6 +145,19 @@ impl RunsState {
             .and_then(|s| s.epochs(id).ok())
             .unwrap_or_default();
         self.compare.insert(id, epochs);
+    }
+}
+
+/// The dataset `run` trained on: its pipeline's, or its own for a single run.
+fn run_dataset(run: &RunRow, pipelines: &[PipelineRow]) -> Option<String> {
+    match run.pipeline_id {
+        Some(id) => pipelines
+            .iter()
+            .find(|p| p.id == id)
+            .map(|p| p.dataset.clone()),
+        None => serde_json::from_value::<SingleRun>(run.config.clone())
+            .ok()
+            .map(|s| s.dataset),
     }
 }
 
@@ -535,7 +580,16 @@ impl Workbench {
                                 ui.label(group(r.relus));
                                 ui.label(&r.status)
                                     .on_hover_text(r.error.clone().unwrap_or_default());
-                                ui.label(r.accuracy.map_or("–".into(), |a| format!("{a:.2}%")));
+                                let accuracy =
+                                    r.accuracy.map_or("–".into(), |a| format!("{a:.2}%"));
+                                if self.runs.did_not_learn(r.id) {
+                                    ui.horizontal(|ui| {
+                                        ui.label(accuracy);
+                                        did_not_learn_badge(ui);
+                                    });
+                                } else {
+                                    ui.label(accuracy);
+                                }
                                 let single = JobKind::Single { run_id: r.id };
                                 if r.pipeline_id.is_none()
                                     && resumable(&r.status)
@@ -611,6 +665,18 @@ impl Workbench {
                 }
             });
     }
+}
+
+/// Marks a run whose final test and train accuracy stayed at chance.
+fn did_not_learn_badge(ui: &mut egui::Ui) {
+    let text = egui::RichText::new("did not learn")
+        .small()
+        .color(ui.visuals().warn_fg_color);
+    ui.label(text).on_hover_text(
+        "Its final test and train accuracy are within noise of chance (3 standard errors \
+         of guessing over the images counted): its accuracy means nothing. It is left off \
+         the Pareto frontier, and a stage-only network like it gives no criticality.",
+    );
 }
 
 /// One row of the comparison table: a run's figure as text.

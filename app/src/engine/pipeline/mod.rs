@@ -20,11 +20,11 @@ use super::train::{
     Checkpoint, RunContext, Status, Teacher, TrainConfig, TrainError, TrainEvent, train,
 };
 use super::{inference, trained};
-use criticality::StageResult;
 use deepreduce_datasets::Dataset;
 use deepreduce_models::IrModel;
 use deepreduce_plugin_api::TrainingObjective;
 use plan::Job;
+use results::learning::DataSizes;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -91,6 +91,8 @@ pub enum PipelineEvent {
     },
     Criticality {
         stages: Vec<(String, f64)>,
+        /// Stages whose network stayed at chance: their scores are unreliable.
+        did_not_learn: Vec<String>,
     },
 }
 
@@ -112,6 +114,8 @@ pub enum PipelineError {
     UnknownPipeline(i64),
     #[error("run {0} is not in the store")]
     UnknownRun(i64),
+    #[error("run folder {}: {message}", path.display())]
+    RunFolder { path: PathBuf, message: String },
     #[error("the network is invalid: {0}")]
     BadNetwork(String),
     #[error("{0}")]
@@ -124,10 +128,16 @@ pub enum PipelineError {
     NoBaseline(String),
     #[error("cancelled")]
     Cancelled,
+    #[error("{error} (recording that in the store failed too: {unrecorded})")]
+    Unrecorded {
+        error: Box<PipelineError>,
+        unrecorded: StoreError,
+    },
 }
 
 /// Records a new pipeline; run it with [`run`].
 pub fn create(store: &Store, cfg: &PipelineConfig) -> Result<i64, PipelineError> {
+    cfg.train.validate().map_err(PipelineError::Invalid)?;
     let config = serde_json::to_value(cfg).expect("config serialises");
     Ok(store.create_pipeline(&cfg.arch, &cfg.dataset, &config)?)
 }
@@ -158,26 +168,53 @@ impl Runner<'_> {
         self.cancel.is_some_and(|c| c.load(Ordering::Relaxed))
     }
 
-    /// Runs (or resumes) pipeline `id` to the end.
+    /// Runs (or resumes) pipeline `id` to the end. One process at a time:
+    /// a pipeline another live process runs is refused, naming it. However
+    /// it ends, the pipeline's status (and why it failed) is recorded.
     pub fn run(&self, id: i64) -> Result<(), PipelineError> {
         let store = Store::open(&self.store_path)?;
         let row = store
             .pipeline(id)?
             .ok_or(PipelineError::UnknownPipeline(id))?;
-        let cfg: PipelineConfig =
-            serde_json::from_value(row.config).map_err(|e| PipelineError::BadConfig {
+        let _lease = store.acquire_lease(&format!("pipeline:{id}"))?;
+        let result = serde_json::from_value::<PipelineConfig>(row.config)
+            .map_err(|e| PipelineError::BadConfig {
                 id,
                 message: e.to_string(),
-            })?;
-        store.set_pipeline_status(id, "running")?;
-        let result = self.run_phases(&store, id, &cfg);
-        let status = match &result {
-            Ok(()) => "completed",
-            Err(PipelineError::Cancelled) => "cancelled",
-            Err(_) => "failed",
+            })
+            .and_then(|cfg| {
+                cfg.train
+                    .validate()
+                    .map_err(|message| PipelineError::BadConfig { id, message })?;
+                store.set_pipeline_status(id, "running")?;
+                self.run_phases(&store, id, &cfg)
+            });
+        let recorded = match &result {
+            Ok(()) => store.set_pipeline_status(id, "completed"),
+            Err(PipelineError::Cancelled) => store.set_pipeline_status(id, "cancelled"),
+            Err(e) => store.fail_pipeline(id, &e.to_string()),
         };
-        store.set_pipeline_status(id, status)?;
-        result
+        match (result, recorded) {
+            (result, Ok(())) => result,
+            // The first error is the one to report (a full disk fails both).
+            (Err(error), Err(unrecorded)) => Err(PipelineError::Unrecorded {
+                error: Box::new(error),
+                unrecorded,
+            }),
+            (Ok(()), Err(unrecorded)) => Err(unrecorded.into()),
+        }
+    }
+
+    /// The folder of run `run_id`'s checkpoints and final weights, beside
+    /// the store (absolute, whatever the working directory).
+    fn run_dir(&self, run_id: i64) -> Result<PathBuf, PipelineError> {
+        let runs = std::path::absolute(self.store_path.with_extension("runs")).map_err(|e| {
+            PipelineError::RunFolder {
+                path: self.store_path.with_extension("runs"),
+                message: e.to_string(),
+            }
+        })?;
+        Ok(runs.join(run_id.to_string()))
     }
 
     fn run_phases(
@@ -221,23 +258,12 @@ impl Runner<'_> {
             phase: Phase::Criticality,
             runs: stage_jobs.len(),
         });
-        let stage_results = self.run_jobs(store, id, cfg, &data, &stage_jobs, Some(&teacher))?;
-        let results: Vec<StageResult> = stage_jobs
-            .iter()
-            .zip(&stage_results)
-            .filter(|(job, _)| job.kd)
-            .map(|(job, r)| StageResult {
-                stage: job
-                    .stage
-                    .clone()
-                    .expect("criticality jobs name their stage"),
-                accuracy: r.accuracy.unwrap_or(0.0),
-                relus: job.relus,
-            })
-            .collect();
+        self.run_jobs(store, id, cfg, &data, &stage_jobs, Some(&teacher))?;
+        let results = criticality::stage_results(store, id, Some(DataSizes::of(&data)))?;
         let scores = criticality::criticality(&results);
         self.send(PipelineEvent::Criticality {
             stages: scores.clone(),
+            did_not_learn: criticality::did_not_learn(&results),
         });
 
         let candidates = planner.candidates(&baseline_job.network, &scores)?;
@@ -318,8 +344,13 @@ impl Runner<'_> {
     ) -> Result<Trained, PipelineError> {
         // One connection per worker thread: WAL lets them write side by side.
         let store = Store::open(&self.store_path)?;
-        let row = store.run(run_id)?.expect("planned above");
-        if row.status == "completed" {
+        let row = store
+            .run(run_id)?
+            .ok_or(PipelineError::UnknownRun(run_id))?;
+        // A run is finished only with its results; one recorded "completed"
+        // without them (by an older version) resumes from its checkpoint.
+        let finished = row.accuracy.is_some() && row.weights.is_some();
+        if row.status == "completed" && finished {
             self.send(PipelineEvent::RunFinished {
                 key: job.key.clone(),
                 description: job.description.clone(),
@@ -335,13 +366,15 @@ impl Runner<'_> {
         if self.cancelled() {
             return Err(PipelineError::Cancelled);
         }
-        let dir = self
-            .store_path
-            .with_extension("runs")
-            .join(run_id.to_string());
+        let dir = self.run_dir(run_id)?;
         let checkpoints = dir.join("checkpoints");
         let resume = Checkpoint::latest(&checkpoints)?;
         store.start_run(run_id, &self.backend.label, &dir)?;
+        // The epoch of the checkpoint may have been written by a process
+        // killed before the store recorded it.
+        if let Some(metrics) = resume.as_ref().and_then(|c| c.metrics.as_ref()) {
+            store.record_epoch(run_id, metrics)?;
+        }
         self.send(PipelineEvent::RunStarted {
             key: job.key.clone(),
             description: job.description.clone(),

