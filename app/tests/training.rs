@@ -151,6 +151,33 @@ fn a_nan_producing_learning_rate_ends_with_the_diverged_status() {
 }
 
 #[test]
+fn an_evaluation_with_non_finite_logits_reports_no_accuracy() {
+    use deepreduce_app::engine::train::{NonFiniteLogits, evaluate};
+    use deepreduce_plugin_api::{Op, Polynomial, analyze};
+    let mut net = common::network(&common::small_resnet("synthetic", 4));
+    // The last ReLU becomes a quadratic beyond f32 for any input but 0.
+    let analysis = analyze(&net).unwrap();
+    let last = net
+        .nodes
+        .iter()
+        .rposition(|n| matches!(n.op, Op::Relu))
+        .unwrap();
+    let (channels, _) = analysis.nodes[last].output.channels_and_plane();
+    net.nodes[last].op = Op::Poly(Polynomial::uniform(channels, (f32::MAX, 0.0, f32::MAX)));
+    let model = deepreduce_models::IrModel::new(&net, &Device::flex()).unwrap();
+    let data = builtin();
+    let test = data.test.subset(100, 1);
+    assert_eq!(
+        evaluate(&model, &test, &data, 32, &Device::flex()),
+        Err(NonFiniteLogits { images: 100 })
+    );
+    // The same network with the identity there is evaluated.
+    net.nodes[last].op = Op::Poly(Polynomial::identity(channels));
+    let model = deepreduce_models::IrModel::new(&net, &Device::flex()).unwrap();
+    assert!(evaluate(&model, &test, &data, 32, &Device::flex()).is_ok());
+}
+
+#[test]
 fn the_cli_reports_divergence_with_a_clear_message() {
     let _serial = common::serial();
     let out = common::cli(&[

@@ -99,6 +99,10 @@ pub fn run(host: &PluginHost, args: &Args) -> Result<(), String> {
         Status::Diverged { epoch, batch, loss } => Err(format!(
             "training diverged: loss {loss} at epoch {epoch}, batch {batch}; try a lower --lr"
         )),
+        Status::DivergedInEvaluation { epoch, images } => Err(format!(
+            "training diverged: after epoch {epoch} the evaluation gave non-finite logits for \
+             {images} test images; try a lower --lr"
+        )),
         _ => Ok(()),
     }
 }

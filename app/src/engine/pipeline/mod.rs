@@ -453,6 +453,12 @@ impl Runner<'_> {
                 result.accuracy = None;
                 result.error = Some(format!("loss {loss} at epoch {epoch}, batch {batch}"));
             }
+            Status::DivergedInEvaluation { epoch, images } => {
+                result.accuracy = None;
+                result.error = Some(format!(
+                    "evaluation after epoch {epoch}: non-finite logits for {images} test images"
+                ));
+            }
         }
         store.finish_run(run_id, &result)?;
         self.send(PipelineEvent::RunFinished {

@@ -225,7 +225,7 @@ pub fn run_status(status: &Status) -> &'static str {
     match status {
         Status::Completed => "completed",
         Status::Cancelled { .. } => "cancelled",
-        Status::Diverged { .. } => "diverged",
+        Status::Diverged { .. } | Status::DivergedInEvaluation { .. } => "diverged",
     }
 }
 

@@ -176,6 +176,10 @@ pub enum Status {
         batch: usize,
         loss: f64,
     },
+    /// Training kept a finite loss but the evaluation-mode forward (with
+    /// BatchNorm's running statistics) gave NaN or infinite logits for
+    /// `images` test images: no accuracy is reported for such a network.
+    DivergedInEvaluation { epoch: usize, images: usize },
 }
 
 #[derive(Debug)]
@@ -313,7 +317,16 @@ pub fn train(
                 },
             );
         }
-        let accuracy = evaluate(&model, &test_split, data, cfg.batch_size, &device);
+        let accuracy = match evaluate(&model, &test_split, data, cfg.batch_size, &device) {
+            Ok(accuracy) => accuracy,
+            Err(NonFiniteLogits { images }) => {
+                let status = Status::DivergedInEvaluation {
+                    epoch: epoch + 1,
+                    images,
+                };
+                return Ok(finish(status, model, None, epochs_done, started));
+            }
+        };
         test_accuracy = Some(accuracy);
         epochs_done = epoch + 1;
         let mut metrics = EpochMetrics {
@@ -334,8 +347,19 @@ pub fn train(
     // A run resumed from the checkpoint of its last epoch (stopped before
     // it was recorded finished) trains nothing more: evaluate it here, so
     // that it completes with its accuracy.
-    let test_accuracy = test_accuracy
-        .unwrap_or_else(|| evaluate(&model, &test_split, data, cfg.batch_size, &device));
+    let test_accuracy = match test_accuracy {
+        Some(accuracy) => accuracy,
+        None => match evaluate(&model, &test_split, data, cfg.batch_size, &device) {
+            Ok(accuracy) => accuracy,
+            Err(NonFiniteLogits { images }) => {
+                let status = Status::DivergedInEvaluation {
+                    epoch: epochs_done,
+                    images,
+                };
+                return Ok(finish(status, model, None, epochs_done, started));
+            }
+        },
+    };
     Ok(finish(
         Status::Completed,
         model,
@@ -491,14 +515,21 @@ fn count_correct(logits: Tensor<2>, labels: &[i64]) -> usize {
         .count()
 }
 
-/// Top-1 accuracy (%) of `model` on `split`, in evaluation mode.
+/// Test images whose logits were NaN or infinite.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NonFiniteLogits {
+    pub images: usize,
+}
+
+/// Top-1 accuracy (%) of `model` on `split`, in evaluation mode; an error
+/// when any logit is not finite (argmax would still name a class).
 pub fn evaluate(
     model: &IrModel,
     split: &Split,
     data: &Dataset,
     batch_size: usize,
     device: &Device,
-) -> f64 {
+) -> Result<f64, NonFiniteLogits> {
     let eval = model.valid();
     let cfg = BatchConfig {
         batch_size,
@@ -507,13 +538,28 @@ pub fn evaluate(
         seed: 0,
         drop_last: false,
     };
-    let (mut correct, mut seen) = (0, 0);
+    let (mut correct, mut seen, mut non_finite) = (0, 0, 0);
     for batch in Batcher::spawn(Arc::new(split.clone()), &data.info, cfg, 0) {
         let (images, _) = to_tensors(&batch, device);
-        correct += count_correct(eval.forward(images), &batch.labels);
+        let logits = eval.forward(images);
+        non_finite += non_finite_rows(logits.clone());
+        correct += count_correct(logits, &batch.labels);
         seen += batch.batch_size;
     }
-    100.0 * correct as f64 / seen.max(1) as f64
+    if non_finite > 0 {
+        return Err(NonFiniteLogits { images: non_finite });
+    }
+    Ok(100.0 * correct as f64 / seen.max(1) as f64)
+}
+
+/// Rows of `logits` holding a NaN or an infinity.
+fn non_finite_rows(logits: Tensor<2>) -> usize {
+    let [rows, classes] = logits.dims();
+    let values = logits.into_data().convert::<f32>();
+    let values = values.as_slice::<f32>().expect("f32 logits");
+    (0..rows)
+        .filter(|r| values[r * classes..(r + 1) * classes].iter().any(|v| !v.is_finite()))
+        .count()
 }
 
 #[cfg(test)]
