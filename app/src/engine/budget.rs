@@ -25,7 +25,7 @@ pub enum DroppedAs {
     /// Passed through unchanged.
     #[default]
     Identity,
-    /// A trainable per-channel quadratic (starting from DELPHI's).
+    /// A trainable per-channel quadratic (starting as the identity).
     Poly,
 }
 

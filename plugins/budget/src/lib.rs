@@ -8,9 +8,14 @@
 //! Which ReLUs: by the size-proportional rule of `spread.rs`, which needs
 //! only the IR, or by `context.scores` (`scores.rs`). Dropped elements become
 //! the identity or, with `"dropped": "poly"`, a per-channel quadratic,
-//! trainable, starting from DELPHI's 0.1997x^2 + 0.5002x + 0.1992 (a fit of
-//! the ReLU itself, so the network changes least where a ReLU goes); a
-//! layer whose dropped elements already have a polynomial keeps it. A layer
+//! trainable, starting as the identity (0, 1, 0): the network starts as the
+//! identity-dropped one and learns each channel's curvature. Starting from
+//! DELPHI's fit of the ReLU (0.1997x^2 + 0.5002x + 0.1992) at most of a
+//! network's elements diverges: on Fashion-MNIST (ResNet18 width 16, 16% of
+//! pixels kept) it stays at chance at lr 0.1 and its evaluation gives
+//! infinite logits at lr 0.01, where the identity start reaches 68% after
+//! two epochs. A layer whose dropped elements already have a polynomial
+//! keeps it. A layer
 //! left with no ReLU becomes `Identity` or a `Poly` layer, one keeping all
 //! its ReLUs stays a `Relu`.
 
@@ -68,7 +73,7 @@ impl Plugin for Budget {
                 DroppedAs::Poly => Dropped::Poly(
                     layer
                         .poly
-                        .unwrap_or_else(|| Polynomial::delphi(layer.channels).into_trainable()),
+                        .unwrap_or_else(|| Polynomial::identity(layer.channels).into_trainable()),
                 ),
             };
             net.nodes[layer.node].op = Op::masked_relu(mask, dropped);

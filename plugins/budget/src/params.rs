@@ -28,7 +28,7 @@ fn pixel() -> Granularity {
 pub enum DroppedAs {
     #[default]
     Identity,
-    /// A trainable per-channel quadratic, starting from DELPHI's.
+    /// A trainable per-channel quadratic, starting as the identity.
     Poly,
 }
 

@@ -84,7 +84,7 @@ fn the_budget_is_deterministic_and_idempotent() {
 }
 
 #[test]
-fn dropped_elements_become_a_trainable_delphi_quadratic() {
+fn dropped_elements_become_a_trainable_quadratic_starting_as_the_identity() {
     let params = json!({"budget": 12_900, "dropped": "poly"});
     let net = apply(&resnet18_cifar100(), params, json!({})).unwrap();
     let Op::MaskedRelu { dropped, .. } = &net.node("S3.B1.relu1").unwrap().op else {
@@ -92,7 +92,7 @@ fn dropped_elements_become_a_trainable_delphi_quadratic() {
     };
     assert_eq!(
         dropped,
-        &Dropped::Poly(Polynomial::delphi(256).into_trainable())
+        &Dropped::Poly(Polynomial::identity(256).into_trainable())
     );
     let a = analyze(&net).unwrap();
     assert_eq!((a.total.relus, a.total.polys), (12_900, 557_056 - 12_900));
@@ -114,7 +114,7 @@ fn a_budget_of_zero_drops_every_relu_and_of_all_keeps_them() {
     let none = apply(&base, json!({"budget": 0, "dropped": "poly"}), json!({})).unwrap();
     assert_eq!(
         none.node("S4.B1.relu2").unwrap().op,
-        Op::Poly(Polynomial::delphi(512).into_trainable())
+        Op::Poly(Polynomial::identity(512).into_trainable())
     );
     assert_eq!(analyze(&none).unwrap().total.polys, 557_056);
     assert_eq!(
