@@ -19,6 +19,7 @@ pub mod describe;
 pub mod export;
 pub mod ir;
 pub mod mask;
+pub mod method;
 pub mod poly;
 pub mod protocol;
 #[cfg(any(test, feature = "testing"))]

@@ -9,6 +9,8 @@ pub const ARCHITECTURE: &str = "deepreduce.architecture/1";
 pub const OPTIMIZATION: &str = "deepreduce.optimization/1";
 pub const OBJECTIVE: &str = "deepreduce.objective/1";
 pub const LATENCY: &str = "deepreduce.latency/1";
+/// A whole ReLU-reduction method (see [`crate::method`]); ABI minor 1.
+pub const METHOD: &str = "deepreduce.method/1";
 
 pub mod method {
     /// -> [`ArchitectureInfo`](super::ArchitectureInfo)
@@ -21,6 +23,10 @@ pub mod method {
     pub const OBJECTIVE_RECIPE: &str = "deepreduce.objective/1:recipe";
     /// [`Network`](crate::ir::Network) -> [`LatencyEstimate`](super::LatencyEstimate)
     pub const LATENCY_ESTIMATE: &str = "deepreduce.latency/1:estimate";
+    /// -> [`MethodInfo`](crate::method::MethodInfo)
+    pub const METHOD_DESCRIBE: &str = "deepreduce.method/1:describe";
+    /// [`StepInput`](crate::method::StepInput) -> [`StepOutput`](crate::method::StepOutput)
+    pub const METHOD_STEP: &str = "deepreduce.method/1:step";
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,0 +1,470 @@
+//! The method protocol, `deepreduce.method/1`: a whole ReLU-reduction method
+//! (DeepReDuce, SNL, ...) as a plugin.
+//!
+//! A method is a pure function of its parameters, the baseline network and
+//! the history of its training requests with their results, to the next
+//! batch of requests or to its final candidates ([`StepInput`] ->
+//! [`StepOutput`]). It keeps no state between calls: the host keeps the
+//! history in its store, so resuming after any stop is a replay, and the
+//! same history must give the same answer. Weights never cross the
+//! boundary: a request names a network and a [`Recipe`], and the host
+//! trains.
+//!
+//! The host checks every answer with [`check_step`] before running
+//! anything: a method that asks again for a run it already has (a loop),
+//! names a run it never asked for, or sends an invalid network stops with
+//! that reason.
+
+use crate::analysis::analyze;
+use crate::ir::Network;
+use crate::mask::Granularity;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeSet;
+
+/// What a method plugin offers: its name and the parameters its form shows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MethodInfo {
+    pub name: String,
+    pub description: String,
+    pub params: Vec<ParamSpec>,
+}
+
+/// One parameter of a method: the GUI draws a field for it, the CLI
+/// checks `--method-params` against it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ParamSpec {
+    pub name: String,
+    #[serde(flatten)]
+    pub kind: ParamKind,
+    /// Used when the user gives none; must be of the parameter's kind.
+    pub default: Value,
+    pub help: String,
+}
+
+/// The type of a parameter's value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ParamKind {
+    /// A whole number (JSON integer) of at least `min`.
+    Integer {
+        min: i64,
+    },
+    /// A non-empty list of whole numbers of at least `min` each.
+    IntegerList {
+        min: i64,
+    },
+    /// A finite number.
+    Number,
+    Boolean,
+    /// One of `options`.
+    Choice {
+        options: Vec<String>,
+    },
+}
+
+impl ParamKind {
+    /// Why `value` is not of this kind, if it is not.
+    fn check(&self, value: &Value) -> Result<(), String> {
+        let integer_at_least = |v: &Value, min: i64| match v.as_i64() {
+            Some(n) if n >= min => Ok(()),
+            Some(n) => Err(format!("{n} is below the minimum {min}")),
+            None => Err(format!("{v} is not a whole number")),
+        };
+        match self {
+            ParamKind::Integer { min } => integer_at_least(value, *min),
+            ParamKind::IntegerList { min } => match value.as_array() {
+                Some(list) if !list.is_empty() => {
+                    list.iter().try_for_each(|v| integer_at_least(v, *min))
+                }
+                Some(_) => Err("the list is empty".into()),
+                None => Err(format!("{value} is not a list of whole numbers")),
+            },
+            ParamKind::Number => match value.as_f64() {
+                Some(x) if x.is_finite() => Ok(()),
+                _ => Err(format!("{value} is not a number")),
+            },
+            ParamKind::Boolean => match value {
+                Value::Bool(_) => Ok(()),
+                _ => Err(format!("{value} is not true or false")),
+            },
+            ParamKind::Choice { options } => match value.as_str() {
+                Some(s) if options.iter().any(|o| o == s) => Ok(()),
+                _ => Err(format!("{value} is not one of {}", options.join(", "))),
+            },
+        }
+    }
+}
+
+impl MethodInfo {
+    /// The parameters the method is called with: `given` (a JSON object, or
+    /// null for none) checked against the declared ones, with the defaults
+    /// of those not given. Unknown names and values of the wrong kind are
+    /// refused, naming the parameter.
+    pub fn resolve_params(&self, given: &Value) -> Result<Map<String, Value>, String> {
+        let given = match given {
+            Value::Null => Map::new(),
+            Value::Object(map) => map.clone(),
+            other => {
+                return Err(format!(
+                    "method parameters must be a JSON object, not {other}"
+                ));
+            }
+        };
+        if let Some(unknown) = given
+            .keys()
+            .find(|k| !self.params.iter().any(|p| &p.name == *k))
+        {
+            let known: Vec<&str> = self.params.iter().map(|p| p.name.as_str()).collect();
+            return Err(format!(
+                "{} has no parameter '{unknown}' (it has: {})",
+                self.name,
+                known.join(", ")
+            ));
+        }
+        let mut resolved = Map::new();
+        for spec in &self.params {
+            let value = given.get(&spec.name).unwrap_or(&spec.default);
+            spec.kind
+                .check(value)
+                .map_err(|e| format!("{}: parameter '{}': {e}", self.name, spec.name))?;
+            resolved.insert(spec.name.clone(), value.clone());
+        }
+        Ok(resolved)
+    }
+}
+
+/// Input of `step`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepInput {
+    /// The resolved parameters (see [`MethodInfo::resolve_params`]).
+    pub params: Map<String, Value>,
+    /// The full-ReLU network of the architecture and dataset the user chose.
+    pub baseline: Network,
+    /// Every request so far, in the order asked, with its result.
+    pub history: Vec<Exchange>,
+}
+
+/// A request and what came of it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Exchange {
+    pub request: TrainingRequest,
+    pub result: TrainingResult,
+}
+
+/// Output of `step`: more trainings, or the method's answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "next", rename_all = "snake_case")]
+pub enum StepOutput {
+    /// Train these (the host may run them in parallel), then call `step`
+    /// again with their results.
+    Train { requests: Vec<TrainingRequest> },
+    /// The method is finished: these finished runs are its candidates.
+    Done { candidates: Vec<FinalCandidate> },
+}
+
+/// A finished run the method offers as a result.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FinalCandidate {
+    pub key: String,
+    pub description: String,
+}
+
+/// One training the method asks for.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainingRequest {
+    /// Unique in the pipeline; later requests refer to the run by it.
+    pub key: String,
+    /// Human description, e.g. "S2^RT + S3^RT, alpha 0.5".
+    pub description: String,
+    pub role: Role,
+    pub network: Network,
+    pub recipe: Recipe,
+}
+
+/// What a run is for in its method.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The full-ReLU network: teacher and reference.
+    Baseline,
+    /// Measures how much a part of the network matters (DeepReDuce's
+    /// stage-only networks).
+    Criticality,
+    /// Learns which ReLUs to keep (SNL's gates).
+    Gates,
+    /// A network offered as a result, trained to the end.
+    Candidate,
+}
+
+/// How to train a request's network.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Recipe {
+    pub epochs: Epochs,
+    #[serde(default)]
+    pub objective: Objective,
+    /// A finished run (by key) whose weights seed every layer of the same
+    /// name and shape: a warm start. The rest start fresh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_from: Option<String>,
+    /// Learn SNL-style gates to a ReLU budget instead of training the
+    /// network as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gates: Option<GateRecipe>,
+}
+
+/// How long to train.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Epochs {
+    /// Exactly this many.
+    Count(usize),
+    /// This fraction of the pipeline's epochs (rounded up, at least 1).
+    Fraction(f64),
+}
+
+impl Epochs {
+    /// The epochs to train in a pipeline of `pipeline_epochs`.
+    pub fn resolve(self, pipeline_epochs: usize) -> usize {
+        match self {
+            Epochs::Count(n) => n,
+            Epochs::Fraction(f) => ((f * pipeline_epochs as f64).ceil() as usize).max(1),
+        }
+    }
+}
+
+/// The loss a run trains on.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "loss", rename_all = "snake_case")]
+pub enum Objective {
+    /// Cross-entropy on the labels.
+    #[default]
+    CrossEntropy,
+    /// Knowledge distillation from a finished run (by key), with the kd
+    /// plugin's recipe.
+    Distillation { teacher: String },
+}
+
+/// SNL-style gate learning: every ReLU element (or channel) gets a gate
+/// `a` in [0, 1], `y = a*relu(x) + (1 - a)*x`, under an L1 penalty on the
+/// gates that grows until at most `budget` gates stay above `threshold`;
+/// the run's network is then the request's with the `budget` largest gates
+/// as its exact mask.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GateRecipe {
+    pub granularity: Granularity,
+    /// ReLUs the learned mask keeps.
+    pub budget: u64,
+    /// What a dropped element becomes.
+    pub dropped: DropAs,
+    /// The L1 weight of the first epoch.
+    pub l1_initial: f64,
+    /// Factor on the L1 weight after each epoch whose gates above the
+    /// threshold are still more than the budget.
+    pub l1_growth: f64,
+    pub threshold: f64,
+}
+
+/// What an element whose ReLU is dropped becomes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropAs {
+    Identity,
+    /// A trainable per-channel quadratic.
+    Poly,
+}
+
+/// What came of a request.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainingResult {
+    pub key: String,
+    pub status: ResultStatus,
+    /// Top-1 test accuracy (%) after each epoch trained.
+    pub epoch_accuracies: Vec<f64>,
+    /// After the last epoch; none unless completed.
+    pub accuracy: Option<f64>,
+    pub relus: u64,
+    pub polys: u64,
+    /// The network actually trained: for a gated run, with its learned mask.
+    pub network: Network,
+    /// Why it failed or diverged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// How a requested run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResultStatus {
+    Completed,
+    /// The loss or the test logits became NaN or infinite.
+    Diverged,
+    Failed,
+}
+
+/// Why the host refuses a method's answer.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StepError {
+    Empty,
+    EmptyKey,
+    /// A key already asked for, in this batch or before: a loop.
+    Repeated(String),
+    /// `what` (init_from, teacher) names `run`, which did not complete.
+    UnknownRun {
+        key: String,
+        what: &'static str,
+        run: String,
+    },
+    InvalidNetwork {
+        key: String,
+        error: String,
+    },
+    GateBudget {
+        key: String,
+        budget: u64,
+        relus: u64,
+    },
+    InvalidRecipe {
+        key: String,
+        error: String,
+    },
+    UnknownCandidate(String),
+}
+
+impl std::fmt::Display for StepError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StepError::Empty => write!(f, "asked for no training and offered no candidates"),
+            StepError::EmptyKey => write!(f, "a request has an empty key"),
+            StepError::Repeated(key) => write!(
+                f,
+                "asks again for '{key}', which it already asked for: a method must move on"
+            ),
+            StepError::UnknownRun { key, what, run } => write!(
+                f,
+                "request '{key}': {what} '{run}' is not a completed run of this pipeline"
+            ),
+            StepError::InvalidNetwork { key, error } => {
+                write!(f, "request '{key}': invalid network: {error}")
+            }
+            StepError::GateBudget { key, budget, relus } => write!(
+                f,
+                "request '{key}': a gate budget of {budget} ReLUs, but the network has {relus}"
+            ),
+            StepError::InvalidRecipe { key, error } => write!(f, "request '{key}': {error}"),
+            StepError::UnknownCandidate(key) => {
+                write!(
+                    f,
+                    "candidate '{key}' is not a completed run of this pipeline"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for StepError {}
+
+/// Checks a method's answer against its history before the host acts on
+/// it: keys new and distinct, every run it names completed, networks
+/// valid, recipes sensible.
+pub fn check_step(output: &StepOutput, history: &[Exchange]) -> Result<(), StepError> {
+    let completed: BTreeSet<&str> = history
+        .iter()
+        .filter(|e| e.result.status == ResultStatus::Completed)
+        .map(|e| e.request.key.as_str())
+        .collect();
+    let asked: BTreeSet<&str> = history.iter().map(|e| e.request.key.as_str()).collect();
+    let requests = match output {
+        StepOutput::Done { candidates } => {
+            if candidates.is_empty() {
+                return Err(StepError::Empty);
+            }
+            return match candidates
+                .iter()
+                .find(|c| !completed.contains(c.key.as_str()))
+            {
+                Some(c) => Err(StepError::UnknownCandidate(c.key.clone())),
+                None => Ok(()),
+            };
+        }
+        StepOutput::Train { requests } if requests.is_empty() => return Err(StepError::Empty),
+        StepOutput::Train { requests } => requests,
+    };
+    let mut batch = BTreeSet::new();
+    for request in requests {
+        let key = &request.key;
+        if key.is_empty() {
+            return Err(StepError::EmptyKey);
+        }
+        if asked.contains(key.as_str()) || !batch.insert(key.as_str()) {
+            return Err(StepError::Repeated(key.clone()));
+        }
+        check_request(request, &completed)?;
+    }
+    Ok(())
+}
+
+fn check_request(request: &TrainingRequest, completed: &BTreeSet<&str>) -> Result<(), StepError> {
+    let key = &request.key;
+    let recipe = &request.recipe;
+    let known = |what: &'static str, run: &str| {
+        if completed.contains(run) {
+            Ok(())
+        } else {
+            Err(StepError::UnknownRun {
+                key: key.clone(),
+                what,
+                run: run.into(),
+            })
+        }
+    };
+    if let Some(run) = &recipe.init_from {
+        known("init_from", run)?;
+    }
+    if let Objective::Distillation { teacher } = &recipe.objective {
+        known("teacher", teacher)?;
+    }
+    let invalid_recipe = |error: String| StepError::InvalidRecipe {
+        key: key.clone(),
+        error,
+    };
+    match recipe.epochs {
+        Epochs::Count(0) => return Err(invalid_recipe("0 epochs".into())),
+        Epochs::Fraction(f) if !(f.is_finite() && f > 0.0 && f <= 1.0) => {
+            return Err(invalid_recipe(format!(
+                "epoch fraction {f} is not in (0, 1]"
+            )));
+        }
+        _ => {}
+    }
+    let analysis = analyze(&request.network).map_err(|e| StepError::InvalidNetwork {
+        key: key.clone(),
+        error: e.to_string(),
+    })?;
+    if let Some(gates) = &recipe.gates {
+        if gates.budget > analysis.total.relus {
+            return Err(StepError::GateBudget {
+                key: key.clone(),
+                budget: gates.budget,
+                relus: analysis.total.relus,
+            });
+        }
+        let finite_positive = |x: f64| x.is_finite() && x > 0.0;
+        if !(finite_positive(gates.l1_initial)
+            && gates.l1_growth.is_finite()
+            && gates.l1_growth >= 1.0)
+        {
+            return Err(invalid_recipe(format!(
+                "gate L1 schedule: initial {} must be positive, growth {} at least 1",
+                gates.l1_initial, gates.l1_growth
+            )));
+        }
+        if !(gates.threshold.is_finite() && (0.0..1.0).contains(&gates.threshold)) {
+            return Err(invalid_recipe(format!(
+                "gate threshold {} is not in [0, 1)",
+                gates.threshold
+            )));
+        }
+    }
+    Ok(())
+}
