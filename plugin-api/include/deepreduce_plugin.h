@@ -15,7 +15,7 @@
  *   descriptor()            -> {"id": "org.example.thing", "name": "...",
  *                               "vendor": "...", "version": "1.0.0",
  *                               "kind": "architecture" | "optimization"
- *                                       | "latency",
+ *                                       | "latency" | "method",
  *                               "description": "...",
  *                               "capabilities": ["deepreduce.optimization/1"]}
  *   call(method, input, &out) -> a status code; *out is the result JSON, or
@@ -131,6 +131,11 @@ extern "C" {
 #define DR_CAPABILITY_OPTIMIZATION "deepreduce.optimization/1"
 #define DR_CAPABILITY_OBJECTIVE "deepreduce.objective/1"
 #define DR_CAPABILITY_LATENCY "deepreduce.latency/1"
+/* ABI minor 1: a whole ReLU-reduction method (plugin-api/src/reduction.rs). A
+ * method keeps no state: each step gets the whole history and answers the
+ * next trainings, or its final candidates; the same history must give the
+ * same answer (resume is a replay). */
+#define DR_CAPABILITY_METHOD "deepreduce.method/1"
 
 /* Method ids (protocol.rs: method), "<capability>:<verb>", with their
  * input -> output payloads. */
@@ -145,6 +150,22 @@ extern "C" {
 #define DR_METHOD_OBJECTIVE_RECIPE "deepreduce.objective/1:recipe"
 /* Network -> LatencyEstimate */
 #define DR_METHOD_LATENCY_ESTIMATE "deepreduce.latency/1:estimate"
+/* (input ignored) -> MethodInfo {"name", "description", "params": [{"name",
+ * "type": "integer" | "integer_list" | "number" | "boolean" | "choice",
+ * "min" (integers), "options" (choice), "default", "help"}, ...]} */
+#define DR_METHOD_METHOD_DESCRIBE "deepreduce.method/1:describe"
+/* StepInput {"params", "baseline": Network, "history": [{"request",
+ * "result"}, ...]} -> StepOutput, either {"next": "train", "requests":
+ * [{"key", "description", "role": "baseline" | "criticality" | "gates" |
+ * "candidate", "network", "recipe": {"epochs": {"count": N} | {"fraction":
+ * F}, "objective": {"loss": "cross_entropy"} | {"loss": "distillation",
+ * "teacher": KEY}, "init_from": KEY, "gates": {"granularity", "budget",
+ * "dropped": "identity" | "poly", "l1_initial", "l1_growth",
+ * "threshold"}}}, ...]} or {"next": "done", "candidates": [{"key",
+ * "description"}, ...]}. A result is {"key", "status": "completed" |
+ * "diverged" | "failed", "epoch_accuracies", "accuracy", "relus", "polys",
+ * "network" (as trained: a gated run's learned mask), "error"}. */
+#define DR_METHOD_METHOD_STEP "deepreduce.method/1:step"
 
 /*
  * DR_EXPORT marks the entry function as exported from the shared library.

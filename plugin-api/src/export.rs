@@ -6,6 +6,7 @@
 use crate::abi::status;
 use crate::analysis::analyze;
 use crate::ir::Network;
+use crate::reduction::{MethodInfo, StepInput, StepOutput};
 use crate::protocol::{
     ArchParams, ArchitectureInfo, Candidate, Candidates, Descriptor, ErrorPayload, LatencyEstimate,
     OptimizationRequest, TrainingObjective, method,
@@ -42,6 +43,17 @@ pub trait Plugin: Send + Sync + 'static {
 
     /// Latency: estimate a (valid) network's private-inference latency.
     fn estimate(&self, _network: &Network) -> Result<LatencyEstimate, String> {
+        Err(unsupported())
+    }
+
+    /// Method: its name and parameter form.
+    fn describe_method(&self) -> Result<MethodInfo, String> {
+        Err(unsupported())
+    }
+
+    /// Method: the next trainings, or the final candidates, from the
+    /// parameters, the (valid) baseline and the history alone.
+    fn step(&self, _input: &StepInput) -> Result<StepOutput, String> {
         Err(unsupported())
     }
 }
@@ -88,6 +100,12 @@ impl Exported {
                 let network = parse::<Network>(input)?;
                 validate(&network)?;
                 respond(p.estimate(&network))
+            }
+            method::METHOD_DESCRIBE => respond(p.describe_method()),
+            method::METHOD_STEP => {
+                let input = parse::<StepInput>(input)?;
+                validate(&input.baseline)?;
+                respond(p.step(&input))
             }
             other => Err((status::UNSUPPORTED, format!("unknown method '{other}'"))),
         }

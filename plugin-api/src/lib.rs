@@ -2,7 +2,8 @@
 //! plugin: the network IR ([`ir`], with ReLU masks in [`mask`] and
 //! polynomial activations in [`poly`]), shape inference and accounting
 //! ([`analysis`]), paper-style descriptions ([`describe`](mod@describe)),
-//! the JSON payloads ([`protocol`]), the C ABI ([`abi`],
+//! the JSON payloads ([`protocol`]; a whole ReLU-reduction method's in
+//! [`reduction`]), the C ABI ([`abi`],
 //! `include/deepreduce_plugin.h`) and the safe Rust side of it ([`export`],
 //! [`export_plugin!`]), and a [`GraphBuilder`] for architecture plugins
 //! ([`builder`]).
@@ -19,7 +20,7 @@ pub mod describe;
 pub mod export;
 pub mod ir;
 pub mod mask;
-pub mod method;
+pub mod reduction;
 pub mod poly;
 pub mod protocol;
 #[cfg(any(test, feature = "testing"))]

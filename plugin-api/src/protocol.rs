@@ -9,7 +9,7 @@ pub const ARCHITECTURE: &str = "deepreduce.architecture/1";
 pub const OPTIMIZATION: &str = "deepreduce.optimization/1";
 pub const OBJECTIVE: &str = "deepreduce.objective/1";
 pub const LATENCY: &str = "deepreduce.latency/1";
-/// A whole ReLU-reduction method (see [`crate::method`]); ABI minor 1.
+/// A whole ReLU-reduction method (see [`crate::reduction`]); ABI minor 1.
 pub const METHOD: &str = "deepreduce.method/1";
 
 pub mod method {
@@ -23,9 +23,9 @@ pub mod method {
     pub const OBJECTIVE_RECIPE: &str = "deepreduce.objective/1:recipe";
     /// [`Network`](crate::ir::Network) -> [`LatencyEstimate`](super::LatencyEstimate)
     pub const LATENCY_ESTIMATE: &str = "deepreduce.latency/1:estimate";
-    /// -> [`MethodInfo`](crate::method::MethodInfo)
+    /// -> [`MethodInfo`](crate::reduction::MethodInfo)
     pub const METHOD_DESCRIBE: &str = "deepreduce.method/1:describe";
-    /// [`StepInput`](crate::method::StepInput) -> [`StepOutput`](crate::method::StepOutput)
+    /// [`StepInput`](crate::reduction::StepInput) -> [`StepOutput`](crate::reduction::StepOutput)
     pub const METHOD_STEP: &str = "deepreduce.method/1:step";
 }
 
@@ -35,6 +35,8 @@ pub enum PluginKind {
     Architecture,
     Optimization,
     Latency,
+    /// A whole ReLU-reduction method ([`crate::reduction`]).
+    Method,
 }
 
 impl PluginKind {
@@ -43,6 +45,7 @@ impl PluginKind {
             PluginKind::Architecture => "architecture",
             PluginKind::Optimization => "optimization",
             PluginKind::Latency => "latency",
+            PluginKind::Method => "method",
         }
     }
 }
@@ -68,6 +71,7 @@ impl Descriptor {
             PluginKind::Architecture => ARCHITECTURE,
             PluginKind::Optimization => OPTIMIZATION,
             PluginKind::Latency => LATENCY,
+            PluginKind::Method => METHOD,
         };
         Descriptor {
             id: id.into(),

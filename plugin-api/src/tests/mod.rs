@@ -13,7 +13,7 @@ mod export;
 mod fixtures;
 mod mask;
 mod masked_ir;
-mod method;
+mod reduction;
 mod poly;
 mod serde_ir;
 mod transform;

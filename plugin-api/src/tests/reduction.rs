@@ -2,7 +2,7 @@
 //! wire shape of a step, and the host's checks of a method's answer.
 
 use crate::Granularity;
-use crate::method::*;
+use crate::reduction::*;
 use crate::testing::tiny;
 use serde_json::json;
 
