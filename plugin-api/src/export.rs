@@ -6,11 +6,11 @@
 use crate::abi::status;
 use crate::analysis::analyze;
 use crate::ir::Network;
-use crate::reduction::{MethodInfo, StepInput, StepOutput};
 use crate::protocol::{
     ArchParams, ArchitectureInfo, Candidate, Candidates, Descriptor, ErrorPayload, LatencyEstimate,
     OptimizationRequest, TrainingObjective, method,
 };
+use crate::reduction::{MethodInfo, StepInput, StepOutput};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::ffi::{CStr, CString, c_char};

@@ -20,9 +20,9 @@ pub mod describe;
 pub mod export;
 pub mod ir;
 pub mod mask;
-pub mod reduction;
 pub mod poly;
 pub mod protocol;
+pub mod reduction;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod transform;

@@ -302,6 +302,16 @@ pub enum ResultStatus {
     Failed,
 }
 
+impl ResultStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResultStatus::Completed => "completed",
+            ResultStatus::Diverged => "diverged",
+            ResultStatus::Failed => "failed",
+        }
+    }
+}
+
 /// Why the host refuses a method's answer.
 #[derive(Clone, Debug, PartialEq)]
 pub enum StepError {

@@ -13,7 +13,7 @@ mod export;
 mod fixtures;
 mod mask;
 mod masked_ir;
-mod reduction;
 mod poly;
+mod reduction;
 mod serde_ir;
 mod transform;
