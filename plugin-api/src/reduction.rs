@@ -141,8 +141,35 @@ pub struct StepInput {
     pub params: Map<String, Value>,
     /// The full-ReLU network of the architecture and dataset the user chose.
     pub baseline: Network,
-    /// Every request so far, in the order asked, with its result.
+    /// Every training so far, in the order asked, with its result.
     pub history: Vec<Exchange>,
+    /// Every optimization applied so far, in the order asked, with the
+    /// candidates it gave.
+    #[serde(default)]
+    pub applied: Vec<Applied>,
+}
+
+/// An optimization plugin's rewrite the method asked the host for (cull,
+/// thin, a budget, a third party's): methods compose the plugins the user
+/// has instead of reimplementing them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApplyRequest {
+    /// Unique among the pipeline's optimizations.
+    pub key: String,
+    /// The optimization plugin's id, e.g. "org.deepreduce.cull".
+    pub plugin: String,
+    pub network: Network,
+    #[serde(default)]
+    pub params: Value,
+    #[serde(default)]
+    pub context: Value,
+}
+
+/// An optimization and the candidates it gave.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Applied {
+    pub request: ApplyRequest,
+    pub candidates: Vec<crate::protocol::Candidate>,
 }
 
 /// A request and what came of it.
@@ -159,6 +186,9 @@ pub enum StepOutput {
     /// Train these (the host may run them in parallel), then call `step`
     /// again with their results.
     Train { requests: Vec<TrainingRequest> },
+    /// Apply these optimizations, then call `step` again with their
+    /// candidates. A plugin's error stops the pipeline with its message.
+    Apply { requests: Vec<ApplyRequest> },
     /// The method is finished: these finished runs are its candidates.
     Done { candidates: Vec<FinalCandidate> },
 }
@@ -374,10 +404,14 @@ impl std::fmt::Display for StepError {
 
 impl std::error::Error for StepError {}
 
-/// Checks a method's answer against its history before the host acts on
-/// it: keys new and distinct, every run it names completed, networks
-/// valid, recipes sensible.
-pub fn check_step(output: &StepOutput, history: &[Exchange]) -> Result<(), StepError> {
+/// Checks a method's answer against what it has (`history`, `applied`)
+/// before the host acts on it: keys new and distinct, every run it names
+/// completed, networks valid, recipes sensible.
+pub fn check_step(
+    output: &StepOutput,
+    history: &[Exchange],
+    applied: &[Applied],
+) -> Result<(), StepError> {
     let completed: BTreeSet<&str> = history
         .iter()
         .filter(|e| e.result.status == ResultStatus::Completed)
@@ -397,6 +431,7 @@ pub fn check_step(output: &StepOutput, history: &[Exchange]) -> Result<(), StepE
                 None => Ok(()),
             };
         }
+        StepOutput::Apply { requests } => return check_apply(requests, applied),
         StepOutput::Train { requests } if requests.is_empty() => return Err(StepError::Empty),
         StepOutput::Train { requests } => requests,
     };
@@ -410,6 +445,28 @@ pub fn check_step(output: &StepOutput, history: &[Exchange]) -> Result<(), StepE
             return Err(StepError::Repeated(key.clone()));
         }
         check_request(request, &completed)?;
+    }
+    Ok(())
+}
+
+fn check_apply(requests: &[ApplyRequest], applied: &[Applied]) -> Result<(), StepError> {
+    if requests.is_empty() {
+        return Err(StepError::Empty);
+    }
+    let asked: BTreeSet<&str> = applied.iter().map(|a| a.request.key.as_str()).collect();
+    let mut batch = BTreeSet::new();
+    for request in requests {
+        let key = &request.key;
+        if key.is_empty() {
+            return Err(StepError::EmptyKey);
+        }
+        if asked.contains(key.as_str()) || !batch.insert(key.as_str()) {
+            return Err(StepError::Repeated(key.clone()));
+        }
+        analyze(&request.network).map_err(|e| StepError::InvalidNetwork {
+            key: key.clone(),
+            error: e.to_string(),
+        })?;
     }
     Ok(())
 }

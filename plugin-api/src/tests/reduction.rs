@@ -142,9 +142,9 @@ fn the_host_refuses_loops_unknown_runs_and_invalid_requests() {
     let train = |requests: Vec<TrainingRequest>| StepOutput::Train { requests };
     let epochs = json!({"count": 2});
     let ok = request("next", json!({"epochs": epochs, "init_from": "baseline"}));
-    assert_eq!(check_step(&train(vec![ok.clone()]), &history), Ok(()));
+    assert_eq!(check_step(&train(vec![ok.clone()]), &history, &[]), Ok(()));
 
-    let refused = |output: StepOutput| check_step(&output, &history).unwrap_err().to_string();
+    let refused = |output: StepOutput| check_step(&output, &history, &[]).unwrap_err().to_string();
     assert_eq!(
         refused(train(vec![request("baseline", json!({"epochs": epochs}))])),
         "asks again for 'baseline', which it already asked for: a method must move on"
@@ -183,7 +183,7 @@ fn the_host_refuses_loops_unknown_runs_and_invalid_requests() {
                "dropped": "poly", "l1_initial": 1e-4, "l1_growth": 1.5, "threshold": 0.5}})
     };
     assert_eq!(
-        check_step(&train(vec![request("g", gates(700))]), &history),
+        check_step(&train(vec![request("g", gates(700))]), &history, &[]),
         Ok(())
     );
     assert_eq!(
@@ -207,9 +207,46 @@ fn the_host_refuses_loops_unknown_runs_and_invalid_requests() {
             description: String::new(),
         }],
     };
-    assert_eq!(check_step(&done("baseline"), &history), Ok(()));
+    assert_eq!(check_step(&done("baseline"), &history, &[]), Ok(()));
     assert_eq!(
         refused(done("broken")),
         "candidate 'broken' is not a completed run of this pipeline"
     );
+}
+
+#[test]
+fn optimizations_are_asked_once_each() {
+    let apply = |key: &str| ApplyRequest {
+        key: key.into(),
+        plugin: "org.deepreduce.cull".into(),
+        network: tiny(),
+        params: json!({"keep": ["S1"]}),
+        context: json!({}),
+    };
+    let applied = [Applied {
+        request: apply("cull:S1"),
+        candidates: vec![],
+    }];
+    let output = |keys: &[&str]| StepOutput::Apply {
+        requests: keys.iter().map(|k| apply(k)).collect(),
+    };
+    assert_eq!(check_step(&output(&["thin"]), &[], &applied), Ok(()));
+    assert_eq!(
+        check_step(&output(&["cull:S1"]), &[], &applied),
+        Err(StepError::Repeated("cull:S1".into()))
+    );
+    assert_eq!(
+        check_step(&output(&["a", "a"]), &[], &applied),
+        Err(StepError::Repeated("a".into()))
+    );
+    assert_eq!(
+        check_step(&output(&[]), &[], &applied),
+        Err(StepError::Empty)
+    );
+    let wire =
+        json!({"next": "apply", "requests": [{"key": "k", "plugin": "p", "network": tiny()}]});
+    let StepOutput::Apply { requests } = serde_json::from_value(wire).unwrap() else {
+        panic!("an optimization step");
+    };
+    assert_eq!(requests[0].params, json!(null));
 }

@@ -17,6 +17,7 @@ fn input(params: Value, history: Vec<Exchange>) -> StepInput {
             .unwrap(),
         baseline: resnet_like(),
         history,
+        applied: Vec::new(),
     }
 }
 
@@ -25,7 +26,7 @@ fn step(params: &Value, history: &[Exchange]) -> Result<StepOutput, String> {
     let first = Snl.step(&input(params.clone(), history.to_vec()));
     assert_eq!(first, Snl.step(&input(params.clone(), history.to_vec())));
     if let Ok(output) = &first {
-        check_step(output, history).unwrap();
+        check_step(output, history, &[]).unwrap();
     }
     first
 }
