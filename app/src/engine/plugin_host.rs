@@ -10,6 +10,7 @@
 use deepreduce_plugin_api::abi::{
     ABI_MAJOR, ABI_MINOR, ENTRY_SYMBOL, EntryFn, PluginEntryV1, status,
 };
+use deepreduce_plugin_api::reduction::{MethodInfo, StepInput, StepOutput};
 use deepreduce_plugin_api::{
     ArchParams, ArchitectureInfo, Candidate, Candidates, Descriptor, ErrorPayload, LatencyEstimate,
     Network, OptimizationRequest, PluginKind, TrainingObjective, analyze, method,
@@ -85,7 +86,7 @@ pub enum Cause {
 fn older_plugin_advice(kind: PluginKind) -> &'static str {
     match kind {
         PluginKind::Optimization => "apply it before the budget, or update it",
-        PluginKind::Architecture | PluginKind::Latency => "update it",
+        PluginKind::Architecture | PluginKind::Latency | PluginKind::Method => "update it",
     }
 }
 
@@ -265,6 +266,23 @@ impl LoadedPlugin {
         self.expect_capability(deepreduce_plugin_api::LATENCY)?;
         self.check_readable(network)?;
         self.call(method::LATENCY_ESTIMATE, network)
+    }
+
+    pub fn describe_method(&self) -> Result<MethodInfo, HostError> {
+        self.expect_capability(deepreduce_plugin_api::METHOD)?;
+        self.call(method::METHOD_DESCRIBE, &serde_json::Value::Null)
+    }
+
+    /// The method's next step. Its answer is checked against the history
+    /// by the caller ([`deepreduce_plugin_api::reduction::check_step`]).
+    pub fn step(&self, input: &StepInput) -> Result<StepOutput, HostError> {
+        self.expect_capability(deepreduce_plugin_api::METHOD)?;
+        self.check_readable(&input.baseline)?;
+        for exchange in &input.history {
+            self.check_readable(&exchange.request.network)?;
+            self.check_readable(&exchange.result.network)?;
+        }
+        self.call(method::METHOD_STEP, input)
     }
 }
 
@@ -451,11 +469,12 @@ fn file_name(p: &Path) -> String {
 
 /// The workspace's plugin crates, whose libraries the build output folder
 /// holds: the built-in plugins. A new plugin crate is added here.
-pub const BUILT_IN_PLUGIN_CRATES: [&str; 9] = [
+pub const BUILT_IN_PLUGIN_CRATES: [&str; 10] = [
     "deepreduce_plugin_budget",
     "deepreduce_plugin_cull",
     "deepreduce_plugin_delphi",
     "deepreduce_plugin_kd",
+    "deepreduce_plugin_method_snl",
     "deepreduce_plugin_mobilenet",
     "deepreduce_plugin_reshape",
     "deepreduce_plugin_resnet",

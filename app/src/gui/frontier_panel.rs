@@ -282,7 +282,13 @@ impl Workbench {
             let series = [
                 (OURS, &layer_level, MarkerShape::Circle, OURS_COLOR, 4.5),
                 (OURS_MASKED, &masked, MarkerShape::Up, MASKED_COLOR, 4.5),
-                (AT_CHANCE, &at_chance, MarkerShape::Cross, AT_CHANCE_COLOR, 5.0),
+                (
+                    AT_CHANCE,
+                    &at_chance,
+                    MarkerShape::Cross,
+                    AT_CHANCE_COLOR,
+                    5.0,
+                ),
             ];
             for (name, set, shape, color, radius) in series {
                 // A legend entry only for networks there are.

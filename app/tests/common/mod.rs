@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The ids of the plugins the workspace builds.
-pub const BUILT_IN_PLUGINS: [&str; 9] = [
+pub const BUILT_IN_PLUGINS: [&str; 10] = [
     "org.deepreduce.resnet",
     "org.deepreduce.vgg",
     "org.deepreduce.mobilenet",
@@ -17,6 +17,7 @@ pub const BUILT_IN_PLUGINS: [&str; 9] = [
     "org.deepreduce.kd",
     "org.deepreduce.delphi",
     "org.deepreduce.budget",
+    "org.deepreduce.method.snl",
 ];
 
 /// The folder holding the built plugins (target/<profile>).

@@ -179,7 +179,10 @@ pub enum Status {
     /// Training kept a finite loss but the evaluation-mode forward (with
     /// BatchNorm's running statistics) gave NaN or infinite logits for
     /// `images` test images: no accuracy is reported for such a network.
-    DivergedInEvaluation { epoch: usize, images: usize },
+    DivergedInEvaluation {
+        epoch: usize,
+        images: usize,
+    },
 }
 
 #[derive(Debug)]
@@ -558,7 +561,11 @@ fn non_finite_rows(logits: Tensor<2>) -> usize {
     let values = logits.into_data().convert::<f32>();
     let values = values.as_slice::<f32>().expect("f32 logits");
     (0..rows)
-        .filter(|r| values[r * classes..(r + 1) * classes].iter().any(|v| !v.is_finite()))
+        .filter(|r| {
+            values[r * classes..(r + 1) * classes]
+                .iter()
+                .any(|v| !v.is_finite())
+        })
         .count()
 }
 
