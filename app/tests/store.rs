@@ -391,13 +391,13 @@ fn wal_schema_version_and_reopen() {
         (p, r)
     };
     assert_eq!(sql::<String>(&path, "PRAGMA journal_mode"), "wal");
-    assert_eq!(sql::<i64>(&path, "PRAGMA user_version"), 2);
+    assert_eq!(sql::<i64>(&path, "PRAGMA user_version"), 3);
 
     let store = Store::open(&path).unwrap();
     assert_eq!(store.pipeline(p).unwrap().unwrap().config, json!({"a": 1}));
     assert_eq!(store.run_by_key(p, "baseline").unwrap().unwrap().id, r);
     assert_eq!(store.epochs(r).unwrap(), [epoch(1, 40.0)]);
-    assert_eq!(sql::<i64>(&path, "PRAGMA user_version"), 2);
+    assert_eq!(sql::<i64>(&path, "PRAGMA user_version"), 3);
 }
 
 #[test]
@@ -565,7 +565,7 @@ fn refuses_files_it_cannot_read() {
         .expect("newer schema opened")
         .to_string();
     assert!(err.contains(&newer.display().to_string()), "{err}");
-    assert!(err.contains("99") && err.contains("up to 2"), "{err}");
+    assert!(err.contains("99") && err.contains("up to 3"), "{err}");
     // Refused untouched: still version 99, not switched to WAL.
     assert_eq!(sql::<i64>(&newer, "PRAGMA user_version"), 99);
     assert_eq!(sql::<String>(&newer, "PRAGMA journal_mode"), "delete");
@@ -605,12 +605,14 @@ fn a_version_1_store_is_migrated_and_keeps_its_rows() {
     };
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "ALTER TABLE pipelines DROP COLUMN error; DROP TABLE leases; PRAGMA user_version = 1;",
+        "ALTER TABLE pipelines DROP COLUMN error; DROP TABLE leases;
+         ALTER TABLE pipelines DROP COLUMN candidates; DROP TABLE applied;
+         PRAGMA user_version = 1;",
     )
     .unwrap();
     drop(conn);
     let store = Store::open(&path).unwrap();
-    assert_eq!(sql::<i64>(&path, "PRAGMA user_version"), 2);
+    assert_eq!(sql::<i64>(&path, "PRAGMA user_version"), 3);
     let row = store.pipeline(p).unwrap().unwrap();
     assert_eq!((row.config, row.error), (json!({"a": 1}), None));
     store.fail_pipeline(p, "why").unwrap();
@@ -619,4 +621,42 @@ fn a_version_1_store_is_migrated_and_keeps_its_rows() {
         Some("why")
     );
     drop(store.acquire_lease("pipeline:1").unwrap());
+}
+
+#[test]
+fn a_methods_optimizations_and_candidates_are_kept_in_order() {
+    let scratch = Scratch::new("applied");
+    let store = Store::open(&scratch.db()).unwrap();
+    let p = store
+        .create_pipeline("resnet18", "synthetic", &json!({}))
+        .unwrap();
+    let other = store
+        .create_pipeline("resnet18", "synthetic", &json!({}))
+        .unwrap();
+    assert!(store.applied(p).unwrap().is_empty());
+    store
+        .record_applied(p, "thin", &json!({"key": "thin"}), &json!([1]))
+        .unwrap();
+    store
+        .record_applied(p, "cull", &json!({"key": "cull"}), &json!([2]))
+        .unwrap();
+    // A replay records the same key again: the first answer stays.
+    store
+        .record_applied(p, "thin", &json!({"key": "thin"}), &json!([3]))
+        .unwrap();
+    store
+        .record_applied(other, "thin", &json!({"key": "thin"}), &json!([4]))
+        .unwrap();
+    assert_eq!(
+        store.applied(p).unwrap(),
+        [
+            (json!({"key": "thin"}), json!([1])),
+            (json!({"key": "cull"}), json!([2]))
+        ]
+    );
+    assert_eq!(store.pipeline_candidates(p).unwrap(), None);
+    let answer = json!([{"key": "finetune:100", "description": "SNL"}]);
+    store.set_pipeline_candidates(p, &answer).unwrap();
+    assert_eq!(store.pipeline_candidates(p).unwrap(), Some(answer));
+    assert!(store.set_pipeline_candidates(99, &json!([])).is_err());
 }

@@ -15,6 +15,7 @@
 //! structure when opened (SQLite's `quick_check`) and stops writing once it
 //! has read a corrupt value: a damaged file is reported, never made worse.
 
+mod applied;
 mod lease;
 mod paths;
 
@@ -91,6 +92,20 @@ CREATE TABLE leases (
     acquired_at  TEXT NOT NULL,     -- RFC 3339 UTC
     heartbeat_at INTEGER NOT NULL   -- seconds since 1970
 );
+",
+    r"
+-- A method plugin's pipeline (engine/method): the optimizations it asked
+-- the host for with the candidates they gave, in the order asked (rowid),
+-- and its final answer. Its trainings are runs; their requests are in the
+-- runs' config.
+CREATE TABLE applied (
+    pipeline_id INTEGER NOT NULL REFERENCES pipelines(id),
+    key         TEXT NOT NULL,
+    request     TEXT NOT NULL,  -- ApplyRequest JSON
+    candidates  TEXT NOT NULL,  -- [Candidate] JSON
+    PRIMARY KEY (pipeline_id, key)
+);
+ALTER TABLE pipelines ADD COLUMN candidates TEXT;  -- [{key, description}] JSON
 ",
 ];
 
