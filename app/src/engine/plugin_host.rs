@@ -85,7 +85,7 @@ pub enum Cause {
 fn older_plugin_advice(kind: PluginKind) -> &'static str {
     match kind {
         PluginKind::Optimization => "apply it before the budget, or update it",
-        PluginKind::Architecture | PluginKind::Latency => "update it",
+        PluginKind::Architecture | PluginKind::Latency | PluginKind::Method => "update it",
     }
 }
 
