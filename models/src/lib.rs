@@ -5,7 +5,11 @@
 
 mod activation;
 pub mod cpu;
+mod gate;
 mod plan;
+mod warm;
+
+pub use gate::{Gate, GateSpec};
 
 use activation::{Mask, Quadratic};
 use burn::module::Module;
@@ -15,13 +19,17 @@ use burn::store::{ModuleRecord, RecordError};
 use burn::tensor::module::{adaptive_avg_pool2d, avg_pool2d, max_pool2d};
 use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
 use burn::tensor::{Bytes, Device, Tensor, activation::relu};
-use deepreduce_plugin_api::{Dropped, IrError, Network, Op, Polynomial, Shape, analyze};
+use deepreduce_plugin_api::{
+    BitSet, Dropped, Granularity, IrError, Network, Op, Polynomial, Shape, analyze,
+};
+use gate::{GatedLayer, gated_layer};
 use plan::{Layer, Plan, Step};
 
 /// A network built from IR. `forward` maps a batch `[N, C, H, W]` to logits `[N, classes]`.
 ///
 /// burn saves and loads fields by name: `polys` is empty for a network
-/// without polynomials, so weights saved before it existed still load.
+/// without polynomials and `gates` for one without gates, so weights saved
+/// before they existed still load.
 #[derive(Module, Debug)]
 pub struct IrModel {
     convs: Vec<Conv2d>,
@@ -32,8 +40,58 @@ pub struct IrModel {
     polys: Vec<Quadratic>,
     /// One per masked ReLU, in node order; constants, not saved.
     masks: Vec<Mask>,
+    /// One per gated ReLU layer, in node order (see [`IrModel::gated`]).
+    gates: Vec<Gate>,
     #[module(skip)]
     plan: Plan,
+    #[module(skip)]
+    layout: Layout,
+}
+
+/// Where the parametric layers come from, in the order of their vectors:
+/// what warm starts match layers by, and what gate results refer to.
+#[derive(Clone, Debug, Default)]
+struct Layout {
+    convs: Vec<String>,
+    norms: Vec<String>,
+    linears: Vec<String>,
+    polys: Vec<String>,
+    gates: Vec<GateInfo>,
+}
+
+#[derive(Clone, Debug)]
+struct GateInfo {
+    node: usize,
+    granularity: Granularity,
+    unit_size: usize,
+    live: BitSet,
+    /// Index in `polys` of the quadratic of its dropped elements.
+    poly: Option<usize>,
+}
+
+/// One gated layer as it is now.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GateLayer {
+    /// The ReLU node's index in the network.
+    pub node: usize,
+    pub granularity: Granularity,
+    /// Elements per unit: 1 for a pixel gate, the plane for a channel gate.
+    pub unit_size: usize,
+    /// Units that still evaluate a ReLU; the others' gates are fixed at 0.
+    pub live: BitSet,
+    /// The gates, one per unit (element or channel, in CHW order).
+    pub values: Vec<f32>,
+    /// What the elements it drops become, with the current (trained)
+    /// coefficients of a polynomial.
+    pub dropped: Dropped,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    #[error("invalid network: {0}")]
+    Network(#[from] IrError),
+    #[error("cannot gate '{node}': {reason}")]
+    Layer { node: String, reason: String },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,14 +116,71 @@ impl IrModel {
     /// which follow PyTorch's: Kaiming-uniform convolutions and linears).
     pub fn new(net: &Network, device: &Device) -> Result<Self, IrError> {
         let analysis = analyze(net)?;
-        let plan = Plan::from_network(net);
+        Ok(Self::build(
+            net,
+            &analysis,
+            vec![None; net.nodes.len()],
+            device,
+        ))
+    }
+
+    /// Builds the module with every layer that evaluates ReLUs (`Relu` or
+    /// `MaskedRelu`) gated as `spec` says, all live gates open: it computes
+    /// what the network computes until the gates move.
+    pub fn gated(net: &Network, spec: GateSpec, device: &Device) -> Result<Self, GateError> {
+        let analysis = analyze(net)?;
+        let gated = net
+            .nodes
+            .iter()
+            .zip(&analysis.nodes)
+            .map(|(node, stats)| {
+                gated_layer(&node.op, stats.output, spec).map_err(|reason| GateError::Layer {
+                    node: node.name.clone(),
+                    reason,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self::build(net, &analysis, gated, device))
+    }
+
+    /// `gated` holds, per node, how its ReLU layer is gated.
+    fn build(
+        net: &Network,
+        analysis: &deepreduce_plugin_api::Analysis,
+        gated: Vec<Option<GatedLayer>>,
+        device: &Device,
+    ) -> Self {
+        let plan = Plan::from_network(net, &gated);
         let (mut convs, mut norms, mut linears) = (Vec::new(), Vec::new(), Vec::new());
-        let (mut polys, mut masks) = (Vec::new(), Vec::new());
-        for (node, stats) in net.nodes.iter().zip(&analysis.nodes) {
+        let (mut polys, mut masks, mut gates) = (Vec::new(), Vec::new(), Vec::new());
+        let mut layout = Layout::default();
+        for (i, ((node, stats), gated)) in
+            net.nodes.iter().zip(&analysis.nodes).zip(gated).enumerate()
+        {
             let in_channels = match stats.input {
                 Shape::Map([c, _, _]) => c,
                 Shape::Vector(n) => n,
             };
+            let name = node.name.clone();
+            if let Some(layer) = gated {
+                let poly = match &layer.dropped {
+                    Dropped::Poly(poly) => {
+                        polys.push(Quadratic::new(poly, device));
+                        layout.polys.push(name);
+                        Some(polys.len() - 1)
+                    }
+                    Dropped::Identity => None,
+                };
+                gates.push(Gate::new(&layer, device));
+                layout.gates.push(GateInfo {
+                    node: i,
+                    granularity: layer.granularity,
+                    unit_size: layer.unit_size,
+                    live: layer.live,
+                    poly,
+                });
+                continue;
+            }
             match &node.op {
                 Op::Conv2d {
                     out_channels,
@@ -74,40 +189,55 @@ impl IrModel {
                     padding,
                     groups,
                     bias,
-                } => convs.push(
-                    Conv2dConfig::new([in_channels, *out_channels], *kernel)
-                        .with_stride(*stride)
-                        .with_padding(PaddingConfig2d::Explicit(
-                            padding[0], padding[1], padding[0], padding[1],
-                        ))
-                        .with_groups(*groups)
-                        .with_bias(*bias)
-                        .init(device),
-                ),
-                Op::BatchNorm2d => norms.push(BatchNormConfig::new(in_channels).init(device)),
-                Op::Linear { out_features, bias } => linears.push(
-                    LinearConfig::new(in_channels, *out_features)
-                        .with_bias(*bias)
-                        .init(device),
-                ),
+                } => {
+                    convs.push(
+                        Conv2dConfig::new([in_channels, *out_channels], *kernel)
+                            .with_stride(*stride)
+                            .with_padding(PaddingConfig2d::Explicit(
+                                padding[0], padding[1], padding[0], padding[1],
+                            ))
+                            .with_groups(*groups)
+                            .with_bias(*bias)
+                            .init(device),
+                    );
+                    layout.convs.push(name);
+                }
+                Op::BatchNorm2d => {
+                    norms.push(BatchNormConfig::new(in_channels).init(device));
+                    layout.norms.push(name);
+                }
+                Op::Linear { out_features, bias } => {
+                    linears.push(
+                        LinearConfig::new(in_channels, *out_features)
+                            .with_bias(*bias)
+                            .init(device),
+                    );
+                    layout.linears.push(name);
+                }
                 Op::MaskedRelu { mask, dropped } => {
                     masks.push(Mask::new(mask, stats.output, device));
                     if let Dropped::Poly(poly) = dropped {
                         polys.push(Quadratic::new(poly, device));
+                        layout.polys.push(name);
                     }
                 }
-                Op::Poly(poly) => polys.push(Quadratic::new(poly, device)),
+                Op::Poly(poly) => {
+                    polys.push(Quadratic::new(poly, device));
+                    layout.polys.push(name);
+                }
                 _ => {}
             }
         }
-        Ok(IrModel {
+        IrModel {
             convs,
             norms,
             linears,
             polys,
             masks,
+            gates,
             plan,
-        })
+            layout,
+        }
     }
 
     /// Builds the module for `net` and loads weights saved by [`IrModel::save`].
@@ -205,11 +335,12 @@ impl IrModel {
             },
             Step::Relu { input } => activation(&slots[input], relu),
             Step::MaskedRelu { input, mask, poly } => activation(&slots[input], |x| {
-                let dropped = match poly {
-                    Some(p) => self.polys[p].forward(x.clone()),
-                    None => x.clone(),
-                };
+                let dropped = self.dropped(poly, &x);
                 self.masks[mask].forward(x, dropped)
+            }),
+            Step::Gated { input, gate, poly } => activation(&slots[input], |x| {
+                let dropped = self.dropped(poly, &x);
+                self.gates[gate].forward(x, dropped)
             }),
             Step::Poly { input, poly } => {
                 activation(&slots[input], |x| self.polys[poly].forward(x))
@@ -245,6 +376,74 @@ impl IrModel {
             Step::GlobalAvgPool { input } => Value::Map(adaptive_avg_pool2d(map(input), [1, 1])),
             Step::Flatten { input } => Value::Flat(map(input).flatten(1, 3)),
         }
+    }
+}
+
+impl IrModel {
+    /// What the dropped elements of `x` become: the quadratic `poly`, or
+    /// the identity.
+    fn dropped(&self, poly: Option<usize>, x: &Tensor<4>) -> Tensor<4> {
+        match poly {
+            Some(p) => self.polys[p].forward(x.clone()),
+            None => x.clone(),
+        }
+    }
+
+    /// The gated layers with their gates as they are now, in node order;
+    /// empty for a model built without gates.
+    pub fn gate_layers(&self) -> Vec<GateLayer> {
+        self.gates
+            .iter()
+            .zip(&self.layout.gates)
+            .map(|(gate, info)| GateLayer {
+                node: info.node,
+                granularity: info.granularity,
+                unit_size: info.unit_size,
+                live: info.live.clone(),
+                values: gate
+                    .values()
+                    .into_data()
+                    .try_to_vec::<f32>()
+                    .expect("f32 gates"),
+                dropped: match info.poly {
+                    Some(p) => Dropped::Poly(self.polys[p].polynomial()),
+                    None => Dropped::Identity,
+                },
+            })
+            .collect()
+    }
+
+    /// The sum of every gate, on the device, for the L1 term of the loss;
+    /// `None` for a model without gates.
+    pub fn gate_sum(&self) -> Option<Tensor<1>> {
+        self.gates
+            .iter()
+            .map(|gate| gate.values().sum())
+            .reduce(|a, b| a + b)
+    }
+
+    /// This model with the gates `values` (one list per gated layer, in
+    /// the order of [`IrModel::gate_layers`]): 0 and 1 make it compute a
+    /// masked network exactly. Live-ness stays: a unit a mask already drops
+    /// keeps gate 0 whatever its value here.
+    ///
+    /// # Panics
+    /// If a list's length is not its layer's units.
+    pub fn with_gate_values(mut self, values: Vec<Vec<f32>>) -> Self {
+        assert_eq!(values.len(), self.gates.len(), "one list per gated layer");
+        self.gates = self
+            .gates
+            .into_iter()
+            .zip(values)
+            .map(|(gate, values)| gate.with_values(values))
+            .collect();
+        self
+    }
+
+    /// The gates projected back onto [0, 1], after an optimizer step.
+    pub fn project_gates(mut self) -> Self {
+        self.gates = self.gates.into_iter().map(Gate::projected).collect();
+        self
     }
 }
 

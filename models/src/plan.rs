@@ -2,6 +2,7 @@
 //! slot i+1 the output of step i) and, for each step, the slots that are
 //! read for the last time there.
 
+use crate::gate::GatedLayer;
 use deepreduce_plugin_api::{Dropped, INPUT, Network, Op};
 use std::collections::HashMap;
 
@@ -29,6 +30,13 @@ pub enum Step {
     MaskedRelu {
         input: usize,
         mask: usize,
+        poly: Option<usize>,
+    },
+    /// A gated ReLU layer: `gate` indexes the model's gates, `poly` its
+    /// quadratics when the dropped elements become one.
+    Gated {
+        input: usize,
+        gate: usize,
         poly: Option<usize>,
     },
     /// A whole layer's quadratic, `poly` in the model's quadratics.
@@ -68,6 +76,7 @@ impl Step {
             | Step::Relu { input }
             | Step::Identity { input }
             | Step::MaskedRelu { input, .. }
+            | Step::Gated { input, .. }
             | Step::Poly { input, .. }
             | Step::MaxPool { input, .. }
             | Step::AvgPool { input, .. }
@@ -85,72 +94,84 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// `net` must have passed shape inference.
-    pub fn from_network(net: &Network) -> Plan {
+    /// `net` must have passed shape inference; `gated` holds, per node, how
+    /// its ReLU layer is gated (all `None` for a network without gates).
+    pub fn from_network(net: &Network, gated: &[Option<GatedLayer>]) -> Plan {
         let mut slot_of: HashMap<&str, usize> = HashMap::new();
         slot_of.insert(INPUT, 0);
         let (mut convs, mut norms, mut linears, mut masks, mut polys) = (0, 0, 0, 0, 0);
+        let mut gates = 0;
         let mut steps = Vec::with_capacity(net.nodes.len());
-        for node in &net.nodes {
+        for (node, gated) in net.nodes.iter().zip(gated) {
             let slot = |k: usize| slot_of[node.inputs[k].as_str()];
             let input = slot(0);
             let next = |counter: &mut usize| {
                 *counter += 1;
                 *counter - 1
             };
-            let step = match &node.op {
-                Op::Conv2d { .. } => Step::Layer {
-                    layer: Layer::Conv(next(&mut convs)),
+            let step = match (&node.op, gated) {
+                (_, Some(layer)) => Step::Gated {
                     input,
-                },
-                Op::BatchNorm2d => Step::Layer {
-                    layer: Layer::Norm(next(&mut norms)),
-                    input,
-                },
-                Op::Linear { .. } => Step::Layer {
-                    layer: Layer::Linear(next(&mut linears)),
-                    input,
-                },
-                Op::Relu => Step::Relu { input },
-                Op::Identity => Step::Identity { input },
-                Op::MaskedRelu { dropped, .. } => Step::MaskedRelu {
-                    input,
-                    mask: next(&mut masks),
-                    poly: match dropped {
+                    gate: next(&mut gates),
+                    poly: match layer.dropped {
                         Dropped::Identity => None,
                         Dropped::Poly(_) => Some(next(&mut polys)),
                     },
                 },
-                Op::Poly(_) => Step::Poly {
-                    input,
-                    poly: next(&mut polys),
+                (op, None) => match op {
+                    Op::Conv2d { .. } => Step::Layer {
+                        layer: Layer::Conv(next(&mut convs)),
+                        input,
+                    },
+                    Op::BatchNorm2d => Step::Layer {
+                        layer: Layer::Norm(next(&mut norms)),
+                        input,
+                    },
+                    Op::Linear { .. } => Step::Layer {
+                        layer: Layer::Linear(next(&mut linears)),
+                        input,
+                    },
+                    Op::Relu => Step::Relu { input },
+                    Op::Identity => Step::Identity { input },
+                    Op::MaskedRelu { dropped, .. } => Step::MaskedRelu {
+                        input,
+                        mask: next(&mut masks),
+                        poly: match dropped {
+                            Dropped::Identity => None,
+                            Dropped::Poly(_) => Some(next(&mut polys)),
+                        },
+                    },
+                    Op::Poly(_) => Step::Poly {
+                        input,
+                        poly: next(&mut polys),
+                    },
+                    Op::Add => Step::Add {
+                        a: input,
+                        b: slot(1),
+                    },
+                    Op::MaxPool2d {
+                        kernel,
+                        stride,
+                        padding,
+                    } => Step::MaxPool {
+                        input,
+                        kernel: *kernel,
+                        stride: *stride,
+                        padding: *padding,
+                    },
+                    Op::AvgPool2d {
+                        kernel,
+                        stride,
+                        padding,
+                    } => Step::AvgPool {
+                        input,
+                        kernel: *kernel,
+                        stride: *stride,
+                        padding: *padding,
+                    },
+                    Op::GlobalAvgPool => Step::GlobalAvgPool { input },
+                    Op::Flatten => Step::Flatten { input },
                 },
-                Op::Add => Step::Add {
-                    a: input,
-                    b: slot(1),
-                },
-                Op::MaxPool2d {
-                    kernel,
-                    stride,
-                    padding,
-                } => Step::MaxPool {
-                    input,
-                    kernel: *kernel,
-                    stride: *stride,
-                    padding: *padding,
-                },
-                Op::AvgPool2d {
-                    kernel,
-                    stride,
-                    padding,
-                } => Step::AvgPool {
-                    input,
-                    kernel: *kernel,
-                    stride: *stride,
-                    padding: *padding,
-                },
-                Op::GlobalAvgPool => Step::GlobalAvgPool { input },
-                Op::Flatten => Step::Flatten { input },
             };
             steps.push(step);
             slot_of.insert(&node.name, steps.len());

@@ -295,6 +295,31 @@ pub struct GateRecipe {
     pub threshold: f64,
 }
 
+impl GateRecipe {
+    /// Why the L1 schedule or the threshold cannot work, if they cannot:
+    /// the L1 weight must start positive and never shrink, the threshold
+    /// lie in [0, 1).
+    pub fn check_schedule(&self) -> Result<(), String> {
+        let finite_positive = |x: f64| x.is_finite() && x > 0.0;
+        if !(finite_positive(self.l1_initial)
+            && self.l1_growth.is_finite()
+            && self.l1_growth >= 1.0)
+        {
+            return Err(format!(
+                "gate L1 schedule: initial {} must be positive, growth {} at least 1",
+                self.l1_initial, self.l1_growth
+            ));
+        }
+        if !(self.threshold.is_finite() && (0.0..1.0).contains(&self.threshold)) {
+            return Err(format!(
+                "gate threshold {} is not in [0, 1)",
+                self.threshold
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// What an element whose ReLU is dropped becomes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -516,22 +541,7 @@ fn check_request(request: &TrainingRequest, completed: &BTreeSet<&str>) -> Resul
                 relus: analysis.total.relus,
             });
         }
-        let finite_positive = |x: f64| x.is_finite() && x > 0.0;
-        if !(finite_positive(gates.l1_initial)
-            && gates.l1_growth.is_finite()
-            && gates.l1_growth >= 1.0)
-        {
-            return Err(invalid_recipe(format!(
-                "gate L1 schedule: initial {} must be positive, growth {} at least 1",
-                gates.l1_initial, gates.l1_growth
-            )));
-        }
-        if !(gates.threshold.is_finite() && (0.0..1.0).contains(&gates.threshold)) {
-            return Err(invalid_recipe(format!(
-                "gate threshold {} is not in [0, 1)",
-                gates.threshold
-            )));
-        }
+        gates.check_schedule().map_err(invalid_recipe)?;
     }
     Ok(())
 }

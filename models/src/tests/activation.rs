@@ -14,21 +14,25 @@ use deepreduce_plugin_api::{
 };
 
 /// tiny's ReLU layers: relu1 (8x8x8, stem) and relu2 (16x4x4, S1).
-const RELU1: usize = 2;
-const RELU2: usize = 7;
+pub(super) const RELU1: usize = 2;
+pub(super) const RELU2: usize = 7;
 
-fn tiny_with(relu1: Op, relu2: Op) -> Network {
+pub(super) fn tiny_with(relu1: Op, relu2: Op) -> Network {
     let mut net = tiny();
     net.nodes[RELU1].op = relu1;
     net.nodes[RELU2].op = relu2;
     net
 }
 
-fn mask(granularity: Granularity, len: usize, kept: impl IntoIterator<Item = usize>) -> ReluMask {
+pub(super) fn mask(
+    granularity: Granularity,
+    len: usize,
+    kept: impl IntoIterator<Item = usize>,
+) -> ReluMask {
     ReluMask::new(granularity, BitSet::from_indices(len, kept))
 }
 
-fn masked(mask: ReluMask, dropped: Dropped) -> Op {
+pub(super) fn masked(mask: ReluMask, dropped: Dropped) -> Op {
     Op::MaskedRelu { mask, dropped }
 }
 
@@ -44,7 +48,7 @@ fn varied(channels: usize) -> Polynomial {
 }
 
 /// tiny's layers, drawn once per test: the weights every variant shares.
-fn reference() -> IrModel {
+pub(super) fn reference() -> IrModel {
     drawn(&tiny(), &Device::flex())
 }
 
@@ -181,7 +185,7 @@ fn pixel_and_channel_masks_by_hand() {
 }
 
 /// Cross-entropy of the fixed batch against fixed labels, summed.
-fn loss(model: &IrModel, device: &Device) -> Tensor<1> {
+pub(super) fn loss(model: &IrModel, device: &Device) -> Tensor<1> {
     let logits = model.forward(input([2, 3, 8, 8], device));
     let labels = Tensor::<1, Int>::from_data(TensorData::new(vec![3i64, 7], [2]), device);
     let one_hot: Tensor<2> = labels.one_hot::<2>(10).float();

@@ -1,9 +1,10 @@
 //! Tests of the model built from IR: the masked ReLU and the polynomial
-//! activation (`activation`), and weights saved before they existed
-//! (`compat`).
+//! activation (`activation`), weights saved before they existed
+//! (`compat`), and gates (`gates`).
 
 mod activation;
 mod compat;
+mod gates;
 
 use crate::IrModel;
 use burn::module::{Module, ModuleVisitor, Param};

@@ -4,11 +4,14 @@
 //! and a clean stop when the loss stops being a number.
 
 mod checkpoint;
+mod gate_mask;
+pub mod gates;
 pub mod loss;
 pub mod memory;
 pub mod schedule;
 
 pub use checkpoint::Checkpoint;
+pub use gates::{GateEpoch, GatedOutcome, learn_gates};
 pub use schedule::Schedule;
 
 use burn::module::Module;
@@ -20,6 +23,7 @@ use deepreduce_datasets::{Batch, BatchConfig, Batcher, Dataset, Split};
 use deepreduce_models::IrModel;
 use deepreduce_plugin_api::{Network, TrainingObjective};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -208,6 +212,8 @@ pub enum TrainError {
     Config(String),
     #[error(transparent)]
     Memory(#[from] memory::MemoryError),
+    #[error("gate learning: {0}")]
+    Gates(String),
 }
 
 /// The teacher for knowledge distillation: a trained model and the recipe.
@@ -234,13 +240,80 @@ pub fn train(
     teacher: Option<Teacher<'_>>,
     ctx: &RunContext<'_>,
 ) -> Result<TrainOutcome, TrainError> {
+    train_from(net, data, cfg, teacher, None, ctx)
+}
+
+/// [`train`], warm-started: the layers of `init` whose IR node has the same
+/// name and shape replace the fresh ones (a fine-tuning of a gated model's
+/// weights, for one).
+pub fn train_from(
+    net: &Network,
+    data: &Dataset,
+    cfg: &TrainConfig,
+    teacher: Option<Teacher<'_>>,
+    init: Option<&IrModel>,
+    ctx: &RunContext<'_>,
+) -> Result<TrainOutcome, TrainError> {
+    check_run(net, data, cfg)?;
+    let model = seeded_model(|d| IrModel::new(net, d), ctx.device, cfg.seed)?;
+    run(warm(model, init), data, cfg, teacher, ctx, &mut Plain)
+}
+
+/// What a kind of run adds to the plain training loop (gate learning adds
+/// an L1 term, a projection and a hard mask for evaluation).
+trait Regime {
+    /// A term added to every step's loss.
+    fn penalty(&self, _model: &IrModel) -> Option<Tensor<1>> {
+        None
+    }
+
+    /// The model after an optimizer step.
+    fn after_step(&self, model: IrModel) -> IrModel {
+        model
+    }
+
+    /// The model whose test accuracy an epoch reports.
+    fn evaluated<'m>(&self, model: &'m IrModel) -> Cow<'m, IrModel> {
+        Cow::Borrowed(model)
+    }
+
+    /// After an epoch, with its metrics (not yet with its checkpoint).
+    fn end_epoch(&mut self, _model: &IrModel, _metrics: &EpochMetrics) {}
+}
+
+/// Training the network as it is.
+struct Plain;
+
+impl Regime for Plain {}
+
+/// The checks before anything is built.
+fn check_run(net: &Network, data: &Dataset, cfg: &TrainConfig) -> Result<(), TrainError> {
     check_input(net, data)?;
     cfg.validate().map_err(TrainError::Config)?;
     memory::check(net, cfg.batch_size)?;
+    Ok(())
+}
+
+/// `model` warm-started from `init`, if given.
+fn warm(model: IrModel, init: Option<&IrModel>) -> IrModel {
+    match init {
+        Some(init) => model.warm_start(init).0,
+        None => model,
+    }
+}
+
+/// The training loop, from `model` (on the training device).
+fn run(
+    mut model: IrModel,
+    data: &Dataset,
+    cfg: &TrainConfig,
+    teacher: Option<Teacher<'_>>,
+    ctx: &RunContext<'_>,
+    regime: &mut impl Regime,
+) -> Result<TrainOutcome, TrainError> {
     let started = Instant::now();
     let device = ctx.device.clone();
     let train_device = device.clone().autodiff();
-    let mut model = seeded_model(net, &train_device, device.clone(), cfg.seed)?;
     let mut optim = sgd(cfg);
     let mut start_epoch = 0;
     if let Some(cp) = &ctx.resume {
@@ -294,8 +367,15 @@ pub fn train(
             let batch_start = Instant::now();
             lr = cfg.schedule.lr(cfg.lr, epoch, cfg.epochs, b, batches);
             let (images, labels) = to_tensors(&batch, &train_device);
-            let (next, loss_value, logits) =
-                sgd_step(model, &mut optim, images, labels, lr, teacher.as_ref());
+            let (next, loss_value, logits) = step(
+                model,
+                &mut optim,
+                images,
+                labels,
+                lr,
+                teacher.as_ref(),
+                regime,
+            );
             model = next;
             if !loss_value.is_finite() {
                 let status = Status::Diverged {
@@ -320,7 +400,8 @@ pub fn train(
                 },
             );
         }
-        let accuracy = match evaluate(&model, &test_split, data, cfg.batch_size, &device) {
+        let evaluated = regime.evaluated(&model);
+        let accuracy = match evaluate(&evaluated, &test_split, data, cfg.batch_size, &device) {
             Ok(accuracy) => accuracy,
             Err(NonFiniteLogits { images }) => {
                 let status = Status::DivergedInEvaluation {
@@ -341,6 +422,7 @@ pub fn train(
             seconds: epoch_start.elapsed().as_secs_f64(),
             checkpoint: None,
         };
+        regime.end_epoch(&model, &metrics);
         if let Some(dir) = &ctx.checkpoint_dir {
             let saved = Checkpoint::save(dir, &metrics, &model, &optim)?;
             metrics.checkpoint = Some(saved.model_path());
@@ -352,7 +434,13 @@ pub fn train(
     // that it completes with its accuracy.
     let test_accuracy = match test_accuracy {
         Some(accuracy) => accuracy,
-        None => match evaluate(&model, &test_split, data, cfg.batch_size, &device) {
+        None => match evaluate(
+            &regime.evaluated(&model),
+            &test_split,
+            data,
+            cfg.batch_size,
+            &device,
+        ) {
             Ok(accuracy) => accuracy,
             Err(NonFiniteLogits { images }) => {
                 let status = Status::DivergedInEvaluation {
@@ -372,22 +460,22 @@ pub fn train(
     ))
 }
 
-/// A freshly initialised model whose weights depend on `seed` only. The
+/// A freshly initialised model (built by `build` on the training device of
+/// `device`) whose weights depend on `seed` only. The
 /// device's random generator is shared by every run in the process, so
 /// seeding and drawing the initial weights happen under one lock: parallel
 /// pipeline jobs and parallel tests still get repeatable weights. burn
 /// initialises a parameter lazily, on first use, so every one is drawn
 /// here, before the lock is released.
-fn seeded_model(
-    net: &Network,
-    train_device: &Device,
-    device: Device,
+fn seeded_model<E>(
+    build: impl FnOnce(&Device) -> Result<IrModel, E>,
+    device: &Device,
     seed: u64,
-) -> Result<IrModel, TrainError> {
+) -> Result<IrModel, E> {
     static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _guard = INIT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     device.seed(seed);
-    let model = IrModel::new(net, train_device)?;
+    let model = build(&device.clone().autodiff())?;
     model.visit(&mut DrawParameters);
     Ok(model)
 }
@@ -413,6 +501,20 @@ pub fn sgd_step(
     lr: f64,
     teacher: Option<&(IrModel, TrainingObjective)>,
 ) -> (IrModel, f64, Tensor<2>) {
+    step(model, optim, images, labels, lr, teacher, &Plain)
+}
+
+/// [`sgd_step`] under `regime`: its penalty joins the loss (and the loss
+/// returned), its `after_step` follows the update.
+fn step(
+    model: IrModel,
+    optim: &mut ModuleOptimizer,
+    images: Tensor<4>,
+    labels: Tensor<1, Int>,
+    lr: f64,
+    teacher: Option<&(IrModel, TrainingObjective)>,
+    regime: &impl Regime,
+) -> (IrModel, f64, Tensor<2>) {
     let logits = model.forward(images.clone());
     let loss = match teacher {
         Some((
@@ -434,12 +536,17 @@ pub fn sgd_step(
         }
         None => loss::cross_entropy(logits.clone(), labels),
     };
+    let loss = match regime.penalty(&model) {
+        Some(penalty) => loss + penalty,
+        None => loss,
+    };
     let loss_value = loss.clone().into_scalar::<f32>() as f64;
     if !loss_value.is_finite() {
         return (model, loss_value, logits.inner());
     }
     let grads = GradientsParams::from_grads(loss.backward(), &model);
-    (optim.step(lr, model, grads), loss_value, logits.inner())
+    let model = regime.after_step(optim.step(lr, model, grads));
+    (model, loss_value, logits.inner())
 }
 
 /// The optimizer of the paper's recipe: SGD, momentum without dampening
@@ -603,9 +710,8 @@ mod tests {
     fn models_seeded_alike_on_parallel_threads_start_alike() {
         let net = tiny();
         let device = Device::flex();
-        let train_device = device.clone().autodiff();
         let make = |seed| {
-            let model = seeded_model(&net, &train_device, device.clone(), seed).unwrap();
+            let model = seeded_model(|d| IrModel::new(&net, d), &device, seed).unwrap();
             // Other threads seed the shared generator meanwhile: weights
             // drawn only now (lazily) would come from their seeds.
             std::thread::sleep(std::time::Duration::from_millis(30));
