@@ -147,6 +147,7 @@ fn small_pipeline() -> PipelineConfig {
         extra_plugins: vec![],
         kd: true,
         jobs: 1,
+        method: None,
     }
 }
 

@@ -3,10 +3,21 @@
 
 mod common;
 
-use deepreduce_app::engine::plugin_host::Cause;
+use deepreduce_app::engine::backend::{BackendChoice, select};
+use deepreduce_app::engine::pipeline::method::MethodChoice;
+use deepreduce_app::engine::pipeline::{
+    PipelineConfig, PipelineError, PipelineEvent, Runner, create,
+};
+use deepreduce_app::engine::plugin_host::{Cause, PluginHost};
+use deepreduce_app::engine::store::Store;
+use deepreduce_app::engine::train::{Schedule, TrainConfig};
 use deepreduce_plugin_api::reduction::{Role, StepInput, StepOutput, check_step};
 use deepreduce_plugin_api::testing::resnet_like;
+use deepreduce_plugin_api::{Network, analyze};
 use serde_json::json;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 
 const SNL: &str = "org.deepreduce.method.snl";
 
@@ -59,4 +70,223 @@ fn a_plugin_of_another_kind_is_not_asked_for_a_step() {
         matches!(error.cause, Cause::WrongKind("optimization")),
         "{error}"
     );
+}
+
+/// A small ResNet18 on the built-in data, trained one short epoch.
+fn config(method: &str, params: serde_json::Value) -> PipelineConfig {
+    PipelineConfig {
+        arch: "resnet18".into(),
+        dataset: "synthetic".into(),
+        blocks: Some(vec![1, 1, 1, 1]),
+        width: Some(4),
+        train: TrainConfig {
+            epochs: 1,
+            batch_size: 64,
+            lr: 0.05,
+            schedule: Schedule::Constant,
+            subset: Some(256),
+            test_subset: Some(200),
+            ..TrainConfig::default()
+        },
+        criticality_without_kd: false,
+        extra_plugins: vec![],
+        kd: true,
+        jobs: 1,
+        method: Some(MethodChoice {
+            id: method.into(),
+            params,
+        }),
+    }
+}
+
+/// Runs pipeline `id`, cancelling it when `stop_at` says so of an event;
+/// returns how it ended and the keys of the runs it trained (not those it
+/// found finished).
+fn run(
+    host: &PluginHost,
+    db: &Path,
+    id: i64,
+    stop_at: impl Fn(&PipelineEvent) -> bool + Send + 'static,
+) -> (Result<(), PipelineError>, Vec<String>) {
+    let backend = select(BackendChoice::Flex);
+    let cancel = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = mpsc::channel();
+    let listener = {
+        let cancel = cancel.clone();
+        std::thread::spawn(move || {
+            let mut trained = Vec::new();
+            for event in rx {
+                if stop_at(&event) {
+                    cancel.store(true, Ordering::Relaxed);
+                }
+                if let PipelineEvent::RunFinished {
+                    key,
+                    retrained: true,
+                    ..
+                } = event
+                {
+                    trained.push(key);
+                }
+            }
+            trained
+        })
+    };
+    let runner = Runner {
+        host,
+        store_path: db.to_path_buf(),
+        backend: &backend,
+        events: Some(tx),
+        cancel: Some(&cancel),
+    };
+    let result = runner.run(id);
+    drop(runner);
+    (result, listener.join().unwrap())
+}
+
+fn finished(key: &str) -> impl Fn(&PipelineEvent) -> bool + Send + 'static {
+    let key = key.to_string();
+    move |e| matches!(e, PipelineEvent::RunFinished { key: k, .. } if *k == key)
+}
+
+#[test]
+fn the_snl_method_reaches_its_budgets_exactly_and_resumes_without_retraining() {
+    let _serial = common::serial();
+    let host = common::host();
+    let dir = common::temp_dir("snl-pipeline");
+    let db = dir.join("runs.db");
+    let cfg = config(SNL, json!({"budgets": [1000, 3000]}));
+    let id = create(&Store::open(&db).unwrap(), &cfg).unwrap();
+
+    // Stopped once the first gate learning finished.
+    let (stopped, first) = run(&host, &db, id, finished("gates:1000"));
+    assert!(
+        matches!(stopped, Err(PipelineError::Cancelled)),
+        "{stopped:?}"
+    );
+    assert_eq!(first[..2], ["baseline", "gates:1000"]);
+    let store = Store::open(&db).unwrap();
+    assert_eq!(store.pipeline(id).unwrap().unwrap().status, "cancelled");
+
+    // The replay trains only what was not finished.
+    let (resumed, second) = run(&host, &db, id, |_| false);
+    resumed.unwrap();
+    assert!(!second.contains(&"baseline".to_string()), "{second:?}");
+    assert!(!second.contains(&"gates:1000".to_string()), "{second:?}");
+    let mut all: Vec<String> = first.into_iter().chain(second).collect();
+    all.sort();
+    assert_eq!(
+        all,
+        [
+            "baseline",
+            "finetune:1000",
+            "finetune:3000",
+            "gates:1000",
+            "gates:3000"
+        ],
+        "each run trained once"
+    );
+
+    let row = store.pipeline(id).unwrap().unwrap();
+    assert_eq!(row.status, "completed");
+    let candidates = store.pipeline_candidates(id).unwrap().unwrap();
+    let keys: Vec<&str> = candidates
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["finetune:1000", "finetune:3000"]);
+    for (key, budget) in [
+        ("gates:1000", 1000),
+        ("finetune:1000", 1000),
+        ("finetune:3000", 3000),
+    ] {
+        let run = store.run_by_key(id, key).unwrap().unwrap();
+        assert_eq!(run.status, "completed", "{key}");
+        let network: Network = serde_json::from_value(run.network).unwrap();
+        assert_eq!(analyze(&network).unwrap().total.relus, budget, "{key}");
+        assert_eq!(run.relus, budget, "{key}");
+    }
+    // The fine-tuning trained the mask the gates learned.
+    let gates = store.run_by_key(id, "gates:1000").unwrap().unwrap();
+    let finetune = store.run_by_key(id, "finetune:1000").unwrap().unwrap();
+    assert_eq!(gates.network, finetune.network);
+}
+
+fn hostile_host() -> PluginHost {
+    let mut host = common::host();
+    let file = common::build_dir().join(format!(
+        "libhostile_method.{}",
+        std::env::consts::DLL_EXTENSION
+    ));
+    host.load(&file)
+        .expect("the hostile method fixture is built");
+    host
+}
+
+/// Runs the hostile method in `mode` to its end; returns the pipeline's
+/// error as the store recorded it.
+fn hostile(mode: &str, stop_at: impl Fn(&PipelineEvent) -> bool + Send + Copy + 'static) -> String {
+    let host = hostile_host();
+    let dir = common::temp_dir(&format!("hostile-{mode}"));
+    let db = dir.join("runs.db");
+    let id = create(
+        &Store::open(&db).unwrap(),
+        &config("org.test.hostile-method", json!({ "mode": mode })),
+    )
+    .unwrap();
+    let mut result = run(&host, &db, id, stop_at).0;
+    if matches!(result, Err(PipelineError::Cancelled)) {
+        result = run(&host, &db, id, |_| false).0;
+    }
+    let error = result.expect_err("a hostile method fails").to_string();
+    let row = Store::open(&db).unwrap().pipeline(id).unwrap().unwrap();
+    assert_eq!(row.status, "failed");
+    assert_eq!(row.error.as_deref(), Some(error.as_str()));
+    error
+}
+
+#[test]
+fn a_method_that_misbehaves_stops_its_pipeline_with_the_reason() {
+    let _serial = common::serial();
+    let never = |_: &PipelineEvent| false;
+    assert_eq!(
+        hostile("loop", never),
+        "method org.test.hostile-method: asks again for 'baseline', which it already asked \
+         for: a method must move on"
+    );
+    assert_eq!(
+        hostile("unknown-init", never),
+        "method org.test.hostile-method: request 'warm': init_from 'nowhere' is not a \
+         completed run of this pipeline"
+    );
+    let garbage = hostile("garbage", never);
+    assert!(
+        garbage.starts_with("method org.test.hostile-method: request 'broken': invalid network"),
+        "{garbage}"
+    );
+    // Stopped during its baseline, it asks for the baseline differently.
+    let started = |e: &PipelineEvent| matches!(e, PipelineEvent::RunStarted { .. });
+    assert_eq!(
+        hostile("fickle", started),
+        "method org.test.hostile-method: asked for 'baseline' differently than before the \
+         stop: a method must give the same answer to the same history"
+    );
+}
+
+#[test]
+fn a_method_and_its_parameters_are_checked_before_anything_is_stored() {
+    let host = common::host();
+    let choice = |id: &str, params| MethodChoice {
+        id: id.into(),
+        params,
+    };
+    assert!(choice(SNL, json!({"budgets": [10]})).check(&host).is_ok());
+    let refused = |c: MethodChoice| c.check(&host).unwrap_err().to_string();
+    assert_eq!(
+        refused(choice(SNL, json!({"budget": 10}))),
+        "SNL has no parameter 'budget' (it has: budgets, granularity, dropped)"
+    );
+    assert!(refused(choice("org.deepreduce.cull", json!(null))).contains("optimization"));
+    assert!(refused(choice("org.nowhere", json!(null))).contains("org.nowhere"));
 }

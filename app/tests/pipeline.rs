@@ -36,6 +36,7 @@ fn config(epochs: usize) -> PipelineConfig {
         extra_plugins: vec![],
         kd: true,
         jobs: 1,
+        method: None,
     }
 }
 

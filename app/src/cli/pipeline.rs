@@ -3,6 +3,7 @@
 
 use super::train_args::TrainArgs;
 use crate::engine::backend::select;
+use crate::engine::pipeline::method::MethodChoice;
 use crate::engine::pipeline::{PipelineConfig, PipelineEvent, Runner, create, results::results};
 use crate::engine::plugin_host::PluginHost;
 use crate::engine::store::{Store, default_db};
@@ -37,6 +38,13 @@ pub struct Args {
     /// Add the candidates of this optimization plugin (its id; repeatable).
     #[arg(long = "with-plugin", value_name = "ID")]
     extra_plugins: Vec<String>,
+    /// Follow this method plugin (its id, e.g. org.deepreduce.method.snl)
+    /// instead of DeepReDuce's phases.
+    #[arg(long, value_name = "ID")]
+    method: Option<String>,
+    /// The method's parameters, a JSON object (see `deepreduce plugins`).
+    #[arg(long, value_name = "JSON", requires = "method")]
+    method_params: Option<String>,
     /// The run store (SQLite); default $DEEPREDUCE_DB or ~/.local/share/deepreduce/runs.db.
     #[arg(long)]
     db: Option<PathBuf>,
@@ -45,12 +53,33 @@ pub struct Args {
     resume: Option<i64>,
 }
 
+/// The method of `--method` with its `--method-params`, checked against
+/// the form the plugin describes before anything is stored.
+fn method_choice(host: &PluginHost, args: &Args) -> Result<Option<MethodChoice>, String> {
+    let Some(id) = &args.method else {
+        return Ok(None);
+    };
+    let params = match &args.method_params {
+        Some(text) => {
+            serde_json::from_str(text).map_err(|e| format!("--method-params is not JSON: {e}"))?
+        }
+        None => serde_json::Value::Null,
+    };
+    let choice = MethodChoice {
+        id: id.clone(),
+        params,
+    };
+    choice.check(host).map_err(|e| e.to_string())?;
+    Ok(Some(choice))
+}
+
 pub fn run(host: &PluginHost, args: &Args) -> Result<(), String> {
     let db = args.db.clone().unwrap_or_else(default_db);
     let store = Store::open(&db).map_err(|e| e.to_string())?;
     let id = match (args.resume, &args.arch) {
         (Some(id), _) => id,
         (None, Some(arch)) => {
+            let method = method_choice(host, args)?;
             let cfg = PipelineConfig {
                 arch: arch.clone(),
                 dataset: args.dataset.clone(),
@@ -61,6 +90,7 @@ pub fn run(host: &PluginHost, args: &Args) -> Result<(), String> {
                 extra_plugins: args.extra_plugins.clone(),
                 kd: !args.no_kd,
                 jobs: args.jobs,
+                method,
             };
             create(&store, &cfg).map_err(|e| e.to_string())?
         }

@@ -255,6 +255,7 @@ impl Workbench {
             extra_plugins: Vec::new(),
             kd: self.settings.training.kd,
             jobs: 1,
+            method: None,
         };
         let store = Store::open(&self.store_path).map_err(|e| e.to_string())?;
         let id = create(&store, &cfg).map_err(|e| e.to_string())?;

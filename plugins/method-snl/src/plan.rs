@@ -10,8 +10,9 @@ use deepreduce_plugin_api::{Network, analyze, describe};
 const BASELINE: &str = "baseline";
 /// Gates learn over half the pipeline's epochs; the fine-tuning gets them all.
 const GATE_EPOCHS: f64 = 0.5;
-/// The L1 weight on the mean gate in the first gate epoch, and its factor
-/// after each epoch that still keeps more gates on than the budget.
+/// The L1 weight on the sum of the gates (each gate's own pull towards 0)
+/// in the first gate epoch, and its factor after each epoch that still
+/// keeps more gates on than the budget.
 const L1_INITIAL: f64 = 0.01;
 const L1_GROWTH: f64 = 2.0;
 /// A gate above this counts as on.

@@ -7,6 +7,7 @@
 //! never retrained; an interrupted run resumes from its last checkpoint.
 
 pub mod criticality;
+pub mod method;
 pub mod pareto;
 mod plan;
 pub mod results;
@@ -17,7 +18,8 @@ use super::network::{NetworkError, ids, plugin};
 use super::plugin_host::{HostError, PluginHost};
 use super::store::{RunResult, Store, StoreError, run_status};
 use super::train::{
-    Checkpoint, RunContext, Status, Teacher, TrainConfig, TrainError, TrainEvent, train,
+    Checkpoint, RunContext, Status, Teacher, TrainConfig, TrainError, TrainEvent, learn_gates,
+    train_from,
 };
 use super::{inference, trained};
 use deepreduce_datasets::Dataset;
@@ -50,6 +52,9 @@ pub struct PipelineConfig {
     /// Trainings run at once. CPU backends share one thread pool, so more
     /// jobs interleave rather than oversubscribe the cores.
     pub jobs: usize,
+    /// A method plugin to follow; without one, DeepReDuce's phases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<method::MethodChoice>,
 }
 
 fn kd_default() -> bool {
@@ -126,6 +131,10 @@ pub enum PipelineError {
     BadRunConfig { id: i64, message: String },
     #[error("the baseline did not train ({0}); the pipeline cannot continue without its teacher")]
     NoBaseline(String),
+    #[error("run '{0}' is not a completed run with weights: nothing to distil or start from")]
+    NotFinished(String),
+    #[error("method {id}: {message}")]
+    Method { id: String, message: String },
     #[error("cancelled")]
     Cancelled,
     #[error("{error} (recording that in the store failed too: {unrecorded})")]
@@ -149,6 +158,28 @@ pub struct Runner<'a> {
     pub backend: &'a Backend,
     pub events: Option<Sender<PipelineEvent>>,
     pub cancel: Option<&'a AtomicBool>,
+}
+
+/// ReLUs of a network that passed shape inference.
+fn analyze_relus(network: &deepreduce_plugin_api::Network) -> u64 {
+    deepreduce_plugin_api::analyze(network).map_or(0, |a| a.total.relus)
+}
+
+/// The finished runs a batch of jobs distils from or starts from.
+#[derive(Default)]
+struct FinishedModels {
+    by_key: std::collections::HashMap<String, IrModel>,
+    /// The kd plugin's recipe, when a job distils.
+    distillation: Option<TrainingObjective>,
+}
+
+impl FinishedModels {
+    fn teacher(&self, key: Option<&str>) -> Option<Teacher<'_>> {
+        Some(Teacher {
+            model: &self.by_key[key?],
+            objective: self.distillation.clone()?,
+        })
+    }
 }
 
 /// A finished (or already finished) run.
@@ -225,6 +256,10 @@ impl Runner<'_> {
     ) -> Result<(), PipelineError> {
         let data = deepreduce_datasets::open(&cfg.dataset)?;
         let planner = plan::Planner::new(self.host, cfg, &data.info);
+        if let Some(method) = &cfg.method {
+            let baseline = planner.baseline()?.network;
+            return self.run_method(store, id, cfg, method, &data, &baseline);
+        }
 
         self.send(PipelineEvent::Phase {
             phase: Phase::Baseline,
@@ -232,33 +267,21 @@ impl Runner<'_> {
         });
         let baseline_job = planner.baseline()?;
         let baseline = self
-            .run_jobs(
-                store,
-                id,
-                cfg,
-                &data,
-                std::slice::from_ref(&baseline_job),
-                None,
-            )?
+            .run_jobs(store, id, cfg, &data, std::slice::from_ref(&baseline_job))?
             .remove(0);
-        let weights = match (&baseline.accuracy, &baseline.weights) {
-            (Some(_), Some(w)) => w.clone(),
-            _ => {
-                return Err(PipelineError::NoBaseline(
-                    "no accuracy or weights recorded".into(),
-                ));
-            }
-        };
-        let (_, teacher) = trained::load(&weights, &self.backend.device)?;
-        let objective = plugin(self.host, ids::KD)?.recipe(&serde_json::json!({}))?;
-        let teacher = (teacher, objective);
+        // The teacher of the runs that distil, loaded by key in run_jobs.
+        if baseline.accuracy.is_none() || baseline.weights.is_none() {
+            return Err(PipelineError::NoBaseline(
+                "no accuracy or weights recorded".into(),
+            ));
+        }
 
         let stage_jobs = planner.criticality(&baseline_job.network)?;
         self.send(PipelineEvent::Phase {
             phase: Phase::Criticality,
             runs: stage_jobs.len(),
         });
-        self.run_jobs(store, id, cfg, &data, &stage_jobs, Some(&teacher))?;
+        self.run_jobs(store, id, cfg, &data, &stage_jobs)?;
         let results = criticality::stage_results(store, id, Some(DataSizes::of(&data)))?;
         let scores = criticality::criticality(&results);
         self.send(PipelineEvent::Criticality {
@@ -271,7 +294,7 @@ impl Runner<'_> {
             phase: Phase::Candidates,
             runs: candidates.len(),
         });
-        self.run_jobs(store, id, cfg, &data, &candidates, Some(&teacher))?;
+        self.run_jobs(store, id, cfg, &data, &candidates)?;
         self.send(PipelineEvent::Phase {
             phase: Phase::Done,
             runs: 0,
@@ -280,6 +303,7 @@ impl Runner<'_> {
     }
 
     /// Runs `jobs` with up to `cfg.jobs` at once; results in job order.
+    /// The finished runs they distil from or start from are loaded once.
     fn run_jobs(
         &self,
         store: &Store,
@@ -287,12 +311,12 @@ impl Runner<'_> {
         cfg: &PipelineConfig,
         data: &Dataset,
         jobs: &[Job],
-        teacher: Option<&(IrModel, TrainingObjective)>,
     ) -> Result<Vec<Trained>, PipelineError> {
         let ids = jobs
             .iter()
             .map(|job| store.plan_run(&job.new_run(pipeline, &cfg.train)))
             .collect::<Result<Vec<_>, _>>()?;
+        let models = self.finished_models(store, pipeline, jobs)?;
         let next = AtomicUsize::new(0);
         let workers = cfg.jobs.clamp(1, jobs.len().max(1));
         let results: Mutex<Vec<Option<Result<Trained, PipelineError>>>> =
@@ -312,7 +336,7 @@ impl Runner<'_> {
                             jobs.len(),
                             &cfg.train,
                             data,
-                            teacher,
+                            &models,
                         );
                         let stop = matches!(result, Err(PipelineError::Cancelled));
                         results.lock().expect("results lock")[i] = Some(result);
@@ -331,6 +355,36 @@ impl Runner<'_> {
         Ok(out)
     }
 
+    /// The trained models of the finished runs `jobs` distil from or start
+    /// from, by key, and the distillation recipe when any job distils.
+    fn finished_models(
+        &self,
+        store: &Store,
+        pipeline: i64,
+        jobs: &[Job],
+    ) -> Result<FinishedModels, PipelineError> {
+        let mut models = FinishedModels::default();
+        let keys = jobs
+            .iter()
+            .flat_map(|j| j.teacher.iter().chain(&j.init_from))
+            .collect::<std::collections::BTreeSet<_>>();
+        for key in keys {
+            let run = store
+                .run_by_key(pipeline, key)?
+                .filter(|r| r.status == "completed")
+                .ok_or_else(|| PipelineError::NotFinished(key.clone()))?;
+            let weights = run
+                .weights
+                .ok_or_else(|| PipelineError::NotFinished(key.clone()))?;
+            let (_, model) = trained::load(&weights, &self.backend.device)?;
+            models.by_key.insert(key.clone(), model);
+        }
+        if jobs.iter().any(|j| j.teacher.is_some()) {
+            models.distillation = Some(plugin(self.host, ids::KD)?.recipe(&serde_json::json!({}))?);
+        }
+        Ok(models)
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn run_job(
         &self,
@@ -340,7 +394,7 @@ impl Runner<'_> {
         total: usize,
         train_cfg: &TrainConfig,
         data: &Dataset,
-        teacher: Option<&(IrModel, TrainingObjective)>,
+        models: &FinishedModels,
     ) -> Result<Trained, PipelineError> {
         // One connection per worker thread: WAL lets them write side by side.
         let store = Store::open(&self.store_path)?;
@@ -368,7 +422,12 @@ impl Runner<'_> {
         }
         let dir = self.run_dir(run_id)?;
         let checkpoints = dir.join("checkpoints");
-        let resume = Checkpoint::latest(&checkpoints)?;
+        // Gate learning starts over: its checkpoints would not hold the L1
+        // weight it reached.
+        let resume = match job.gates {
+            None => Checkpoint::latest(&checkpoints)?,
+            Some(_) => None,
+        };
         store.start_run(run_id, &self.backend.label, &dir)?;
         // The epoch of the checkpoint may have been written by a process
         // killed before the store recorded it.
@@ -398,24 +457,34 @@ impl Runner<'_> {
                 }
                 Ok(())
             });
-            let teacher = teacher.map(|(model, objective)| Teacher {
-                model,
-                objective: objective.clone(),
-            });
+            let teacher = models.teacher(job.teacher.as_deref());
             let ctx = RunContext {
                 device: &self.backend.device,
                 events: Some(&tx),
                 cancel: self.cancel,
-                checkpoint_dir: Some(checkpoints.clone()),
+                checkpoint_dir: job.gates.is_none().then(|| checkpoints.clone()),
                 resume,
             };
-            let outcome = train(
-                &job.network,
-                data,
-                train_cfg,
-                if job.kd { teacher } else { None },
-                &ctx,
-            );
+            let cfg = job.train_config(train_cfg);
+            let init = job.init_from.as_ref().map(|key| &models.by_key[key]);
+            let outcome = match &job.gates {
+                None => train_from(&job.network, data, &cfg, teacher, init, &ctx)
+                    .map(|o| (o.status, o.model, o.test_accuracy, job.network.clone())),
+                Some(recipe) => learn_gates(&job.network, recipe, data, &cfg, teacher, init, &ctx)
+                    .and_then(|o| {
+                        // The learned network, as a plain model: its layers
+                        // from the gated one, gates now the mask.
+                        let plain =
+                            IrModel::new(&o.network, &self.backend.device.clone().autodiff())
+                                .map_err(TrainError::Model)?;
+                        Ok((
+                            o.status,
+                            plain.warm_start(&o.model).0,
+                            o.test_accuracy,
+                            o.network,
+                        ))
+                    }),
+            };
             drop(tx);
             let recorded = recorder.join().expect("recorder thread");
             outcome
@@ -423,23 +492,32 @@ impl Runner<'_> {
                 .and_then(|o| recorded.map(|_| o).map_err(Into::into))
         })?;
 
+        let (status, model, test_accuracy, network) = outcome;
+        if job.gates.is_some() {
+            // What the gates learned is the network this run stands for.
+            store.set_run_network(
+                run_id,
+                &serde_json::to_value(&network).expect("IR"),
+                analyze_relus(&network),
+            )?;
+        }
         let mut result = RunResult {
-            status: run_status(&outcome.status).to_string(),
-            accuracy: outcome.test_accuracy,
+            status: run_status(&status).to_string(),
+            accuracy: test_accuracy,
             latency: None,
             inference_ms: None,
             weights: None,
             error: None,
         };
-        match &outcome.status {
+        match &status {
             Status::Completed => {
                 let final_dir = dir.join("final");
-                trained::save(&final_dir, &job.network, &outcome.model)?;
-                let latency = plugin(self.host, ids::DELPHI)?.estimate(&job.network)?;
+                trained::save(&final_dir, &network, &model)?;
+                let latency = plugin(self.host, ids::DELPHI)?.estimate(&network)?;
                 result.latency = Some(serde_json::to_value(latency).expect("JSON"));
                 result.inference_ms = Some(inference::milliseconds_per_image(
-                    &outcome.model,
-                    job.network.input,
+                    &model,
+                    network.input,
                     &self.backend.device,
                     32,
                 ));

@@ -10,8 +10,12 @@ use super::super::train::TrainConfig;
 use super::{PipelineConfig, PipelineError};
 use crate::engine::plugin_host::PluginHost;
 use deepreduce_datasets::DatasetInfo;
+use deepreduce_plugin_api::reduction::{GateRecipe, TrainingRequest};
 use deepreduce_plugin_api::{InputSpec, Network, OptimizationRequest, analyze, describe};
 use serde_json::json;
+
+/// The key of the full-ReLU network's run, the teacher of the others.
+pub const BASELINE: &str = "baseline";
 
 /// One training the pipeline plans.
 #[derive(Clone, Debug)]
@@ -22,20 +26,41 @@ pub struct Job {
     pub stage: Option<String>,
     pub description: String,
     pub network: Network,
-    /// Retrain with knowledge distillation from the baseline.
-    pub kd: bool,
+    /// Distil from this finished run of the pipeline (by key).
+    pub teacher: Option<String>,
+    /// Start from this finished run's weights, layer by layer (by key).
+    pub init_from: Option<String>,
+    /// Learn gates to a ReLU budget instead of training the network as is.
+    pub gates: Option<GateRecipe>,
+    /// The pipeline's epochs when `None`.
+    pub epochs: Option<usize>,
     pub relus: u64,
     /// (id, version) of the plugins that produced the network.
     pub plugins: Vec<(String, String)>,
+    /// The method's request this job is, kept with the run for the replay.
+    pub request: Option<TrainingRequest>,
 }
 
 impl Job {
+    /// The pipeline's training settings for this job.
+    pub fn train_config(&self, pipeline: &TrainConfig) -> TrainConfig {
+        TrainConfig {
+            epochs: self.epochs.unwrap_or(pipeline.epochs),
+            ..pipeline.clone()
+        }
+    }
+
     pub fn new_run(&self, pipeline: i64, train: &TrainConfig) -> NewRun {
         let plugins: Vec<_> = self
             .plugins
             .iter()
             .map(|(id, v)| json!({ "id": id, "version": v }))
             .collect();
+        let train = self.train_config(train);
+        let mut config = json!({ "train": train, "kd": self.teacher.is_some() });
+        if let Some(request) = &self.request {
+            config["request"] = serde_json::to_value(request).expect("requests serialise");
+        }
         NewRun {
             pipeline_id: Some(pipeline),
             key: self.key.clone(),
@@ -43,7 +68,7 @@ impl Job {
             stage: self.stage.clone(),
             description: self.description.clone(),
             network: serde_json::to_value(&self.network).expect("IR serialises"),
-            config: json!({ "train": train, "kd": self.kd }),
+            config,
             plugins: json!(plugins),
             seed: train.seed,
             relus: self.relus,
@@ -94,9 +119,13 @@ impl<'a> Planner<'a> {
             stage: None,
             description: describe(&network),
             network,
-            kd: kd && self.cfg.kd,
+            teacher: (kd && self.cfg.kd).then(|| BASELINE.to_string()),
+            init_from: None,
+            gates: None,
+            epochs: None,
             relus,
             plugins: versions,
+            request: None,
         })
     }
 
@@ -107,7 +136,7 @@ impl<'a> Planner<'a> {
             ..NetworkSpec::new(&self.cfg.arch, self.input, self.classes)
         };
         let (net, _) = build_network(self.host, &spec)?;
-        self.job("baseline".into(), "baseline", net, false, &[])
+        self.job(BASELINE.into(), "baseline", net, false, &[])
     }
 
     /// One network per stage with ReLUs only there (Conv1's dropped too),

@@ -3,7 +3,7 @@
 //! [`Runner::run_single`], which also resumes it from its last checkpoint.
 
 use super::plan::Job;
-use super::{PipelineError, Runner};
+use super::{FinishedModels, PipelineError, Runner};
 use crate::engine::network::{ids, plugin};
 use crate::engine::store::{NewRun, Store};
 use crate::engine::train::TrainConfig;
@@ -74,25 +74,30 @@ impl Runner<'_> {
         let network: Network =
             serde_json::from_value(row.network.clone()).map_err(|e| bad(e.to_string()))?;
         let data = deepreduce_datasets::open(&run.dataset)?;
-        let teacher = match &run.teacher {
-            Some(path) => {
-                let (_, model) = trained::load(path, &self.backend.device)?;
-                let objective = plugin(self.host, ids::KD)?.recipe(&json!({}))?;
-                Some((model, objective))
-            }
-            None => None,
-        };
+        // The teacher is a weights file, not a run of a pipeline: it goes
+        // by a key of its own.
+        const TEACHER: &str = "teacher";
+        let mut models = FinishedModels::default();
+        if let Some(path) = &run.teacher {
+            let (_, model) = trained::load(path, &self.backend.device)?;
+            models.by_key.insert(TEACHER.into(), model);
+            models.distillation = Some(plugin(self.host, ids::KD)?.recipe(&json!({}))?);
+        }
         let job = Job {
             key: row.key.clone(),
             role: "single",
             stage: None,
             description: row.description.clone(),
             network,
-            kd: teacher.is_some(),
+            teacher: run.teacher.as_ref().map(|_| TEACHER.to_string()),
+            init_from: None,
+            gates: None,
+            epochs: None,
             relus: row.relus,
             plugins: Vec::new(),
+            request: None,
         };
-        let trained = self.run_job(run_id, &job, 0, 1, &run.train, &data, teacher.as_ref())?;
+        let trained = self.run_job(run_id, &job, 0, 1, &run.train, &data, &models)?;
         Ok(trained.accuracy)
     }
 }

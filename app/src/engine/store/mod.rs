@@ -696,6 +696,18 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(self.err(op))
     }
 
+    /// Replaces run `id`'s network and ReLU count by the one it trained
+    /// into (gate learning chooses its mask while it trains).
+    pub fn set_run_network(&self, id: i64, network: &Value, relus: u64) -> Result<(), StoreError> {
+        self.update(
+            "record a run's learned network",
+            "runs",
+            id,
+            "UPDATE runs SET network = ?2, relus = ?3 WHERE id = ?1",
+            params![id, network.to_string(), relus as i64],
+        )
+    }
+
     /// Records how the run ended and sets finished_at, in one statement. A
     /// run is "completed" only with its accuracy and weights.
     pub fn finish_run(&self, id: i64, result: &RunResult) -> Result<(), StoreError> {

@@ -1,0 +1,260 @@
+//! The method host: a pipeline that follows a method plugin
+//! (`deepreduce.method/1`). The plugin decides what to train; the host
+//! trains, applies the optimizations it asks for, and keeps everything in
+//! the store, from which each step's history is read again: a stopped
+//! pipeline resumes by replaying it, and finished runs are never retrained.
+
+use super::plan::Job;
+use super::{PipelineConfig, PipelineError, Runner};
+use crate::engine::network::plugin;
+use crate::engine::plugin_host::PluginHost;
+use crate::engine::store::{RunRow, Store};
+use deepreduce_datasets::Dataset;
+use deepreduce_plugin_api::reduction::{
+    Applied, ApplyRequest, Exchange, ResultStatus, Role, StepInput, StepOutput, TrainingRequest,
+    TrainingResult, check_step,
+};
+use deepreduce_plugin_api::{Candidate, Network, OptimizationRequest, analyze};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// The method a pipeline follows, stored with its configuration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MethodChoice {
+    /// The method plugin's id, e.g. "org.deepreduce.method.snl".
+    pub id: String,
+    /// Its parameters as the user gave them (defaults filled at each run).
+    #[serde(default)]
+    pub params: Value,
+}
+
+impl MethodChoice {
+    /// Refuses an unknown plugin, one that is not a method, and parameters
+    /// its form does not accept.
+    pub fn check(&self, host: &PluginHost) -> Result<(), PipelineError> {
+        plugin(host, &self.id)?
+            .describe_method()?
+            .resolve_params(&self.params)
+            .map_err(PipelineError::Invalid)?;
+        Ok(())
+    }
+}
+
+/// More trainings and optimizations than any method needs: one that keeps
+/// asking for new keys is stopped.
+const MAX_REQUESTS: usize = 10_000;
+
+impl Runner<'_> {
+    /// Runs (or resumes) pipeline `id` by the steps of `method`.
+    pub(super) fn run_method(
+        &self,
+        store: &Store,
+        id: i64,
+        cfg: &PipelineConfig,
+        method: &MethodChoice,
+        data: &Dataset,
+        baseline: &Network,
+    ) -> Result<(), PipelineError> {
+        let plugin_of = plugin(self.host, &method.id)?;
+        let refused = |message: String| PipelineError::Method {
+            id: method.id.clone(),
+            message,
+        };
+        let params = plugin_of
+            .describe_method()?
+            .resolve_params(&method.params)
+            .map_err(PipelineError::Invalid)?;
+        loop {
+            if self.cancelled() {
+                return Err(PipelineError::Cancelled);
+            }
+            let input = StepInput {
+                params: params.clone(),
+                baseline: baseline.clone(),
+                history: history(store, id)?,
+                applied: applied(store, id)?,
+            };
+            if input.history.len() + input.applied.len() > MAX_REQUESTS {
+                return Err(refused(format!(
+                    "asked for more than {MAX_REQUESTS} trainings and optimizations"
+                )));
+            }
+            let output = plugin_of.step(&input).map_err(|e| refused(e.to_string()))?;
+            check_step(&output, &input.history, &input.applied)
+                .map_err(|e| refused(e.to_string()))?;
+            match output {
+                StepOutput::Train { requests } => {
+                    let version = (
+                        plugin_of.descriptor.id.clone(),
+                        plugin_of.descriptor.version.clone(),
+                    );
+                    let jobs = requests
+                        .into_iter()
+                        .map(|r| job(r, cfg.train.epochs, &version))
+                        .collect::<Vec<_>>();
+                    self.check_replay(store, id, &jobs).map_err(&refused)?;
+                    self.run_jobs(store, id, cfg, data, &jobs)?;
+                }
+                StepOutput::Apply { requests } => {
+                    for request in requests {
+                        self.apply(store, id, &request)?;
+                    }
+                }
+                StepOutput::Done { candidates } => {
+                    store.set_pipeline_candidates(id, &json!(candidates))?;
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// A request asked again for a run the store has unfinished (a replay
+    /// after a stop) must be the same request: a method must be a function
+    /// of its history.
+    fn check_replay(&self, store: &Store, pipeline: i64, jobs: &[Job]) -> Result<(), String> {
+        for job in jobs {
+            let Ok(Some(run)) = store.run_by_key(pipeline, &job.key) else {
+                continue;
+            };
+            let asked = json!(job.request);
+            if run.config.get("request") != Some(&asked) {
+                return Err(format!(
+                    "asked for '{}' differently than before the stop: a method must give the \
+                     same answer to the same history",
+                    job.key
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies one optimization the method asked for and records it.
+    fn apply(
+        &self,
+        store: &Store,
+        pipeline: i64,
+        request: &ApplyRequest,
+    ) -> Result<(), PipelineError> {
+        let candidates = plugin(self.host, &request.plugin)?.apply(&OptimizationRequest {
+            network: request.network.clone(),
+            params: request.params.clone(),
+            context: request.context.clone(),
+        })?;
+        store.record_applied(pipeline, &request.key, &json!(request), &json!(candidates))?;
+        Ok(())
+    }
+}
+
+/// The job of a method's request, in a pipeline of `epochs` epochs.
+fn job(request: TrainingRequest, epochs: usize, method: &(String, String)) -> Job {
+    use deepreduce_plugin_api::reduction::Objective;
+    let recipe = &request.recipe;
+    Job {
+        key: request.key.clone(),
+        role: role_name(request.role),
+        stage: None,
+        description: request.description.clone(),
+        network: request.network.clone(),
+        teacher: match &recipe.objective {
+            Objective::Distillation { teacher } => Some(teacher.clone()),
+            Objective::CrossEntropy => None,
+        },
+        init_from: recipe.init_from.clone(),
+        gates: recipe.gates.clone(),
+        epochs: Some(recipe.epochs.resolve(epochs)),
+        relus: analyze(&request.network).map_or(0, |a| a.total.relus),
+        plugins: vec![method.clone()],
+        request: Some(request),
+    }
+}
+
+/// The store's name for a run's role.
+pub fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Baseline => "baseline",
+        Role::Criticality => "criticality",
+        Role::Gates => "gates",
+        Role::Candidate => "candidate",
+    }
+}
+
+/// Every finished run of the pipeline that a method asked for, with its
+/// result, in the order asked. Unfinished ones (a stop) are not history:
+/// the method asks for them again and they resume.
+fn history(store: &Store, pipeline: i64) -> Result<Vec<Exchange>, PipelineError> {
+    let mut exchanges = Vec::new();
+    for run in store.runs(Some(pipeline))? {
+        let Some(status) = finished(&run.status) else {
+            continue;
+        };
+        let Some(request) = run.config.get("request") else {
+            continue;
+        };
+        let bad = |message: String| PipelineError::BadRunConfig {
+            id: run.id,
+            message,
+        };
+        let request: TrainingRequest =
+            serde_json::from_value(request.clone()).map_err(|e| bad(e.to_string()))?;
+        let network: Network =
+            serde_json::from_value(run.network.clone()).map_err(|e| bad(e.to_string()))?;
+        let totals = analyze(&network).map_err(|e| bad(e.to_string()))?.total;
+        let epoch_accuracies = store
+            .epochs(run.id)?
+            .iter()
+            .map(|e| e.test_accuracy)
+            .collect();
+        exchanges.push(Exchange {
+            request,
+            result: result(&run, status, epoch_accuracies, network, totals),
+        });
+    }
+    Ok(exchanges)
+}
+
+fn result(
+    run: &RunRow,
+    status: ResultStatus,
+    epoch_accuracies: Vec<f64>,
+    network: Network,
+    totals: deepreduce_plugin_api::Totals,
+) -> TrainingResult {
+    TrainingResult {
+        key: run.key.clone(),
+        status,
+        epoch_accuracies,
+        accuracy: run.accuracy.filter(|_| status == ResultStatus::Completed),
+        relus: totals.relus,
+        polys: totals.polys,
+        network,
+        error: run.error.clone(),
+    }
+}
+
+/// How a run ended, for the method; `None` while it can still go on.
+fn finished(status: &str) -> Option<ResultStatus> {
+    match status {
+        "completed" => Some(ResultStatus::Completed),
+        "diverged" => Some(ResultStatus::Diverged),
+        "failed" => Some(ResultStatus::Failed),
+        _ => None,
+    }
+}
+
+/// The optimizations recorded for the pipeline, in the order asked.
+fn applied(store: &Store, pipeline: i64) -> Result<Vec<Applied>, PipelineError> {
+    store
+        .applied(pipeline)?
+        .into_iter()
+        .map(|(request, candidates)| {
+            let request: ApplyRequest = serde_json::from_value(request)
+                .map_err(|e| PipelineError::Invalid(format!("a stored optimization: {e}")))?;
+            let candidates: Vec<Candidate> = serde_json::from_value(candidates)
+                .map_err(|e| PipelineError::Invalid(format!("a stored optimization: {e}")))?;
+            Ok(Applied {
+                request,
+                candidates,
+            })
+        })
+        .collect()
+}
