@@ -67,12 +67,17 @@ struct Budgeted {
 }
 
 /// Recounts drafts, keeping between calls the architecture's network (most
-/// clicks change culling, thinning or reshaping, not the architecture) and
-/// the budget's result (masks are ~100 KB of JSON for ResNet18: a hand edit
-/// or a click that leaves the budget's input alone does not resend them).
+/// clicks change culling, thinning or reshaping, not the architecture), the
+/// culled, thinned and reshaped one (a hand edit or a budget change leaves
+/// it alone; building it is three plugin round trips, most of a recount)
+/// and the budget's result (masks are ~100 KB of JSON for ResNet18: a hand
+/// edit or a click that leaves the budget's input alone does not resend
+/// them).
 #[derive(Default)]
 pub struct Recounter {
     base: Option<(ArchParams, Network)>,
+    /// The draft's spec without its budget, and the network it reduces to.
+    reduced: Option<(NetworkSpec, Network)>,
     budgeted: Option<Budgeted>,
 }
 
@@ -80,6 +85,7 @@ impl Recounter {
     /// Forget the cached networks (their plugins may have changed).
     pub fn clear(&mut self) {
         self.base = None;
+        self.reduced = None;
         self.budgeted = None;
     }
 
@@ -90,16 +96,7 @@ impl Recounter {
         host: &PluginHost,
         draft: &Draft,
     ) -> Result<NetworkView, NetworkError> {
-        let params = arch_params(&draft.spec);
-        let base = match &self.base {
-            Some((cached, net)) if *cached == params => net.clone(),
-            _ => {
-                let net = find_architecture(host, &draft.spec.arch)?.build(&params)?;
-                self.base = Some((params, net.clone()));
-                net
-            }
-        };
-        let reduced = reduce(host, base, &draft.spec)?;
+        let reduced = self.reduced(host, &draft.spec)?;
         let (built, description) = match draft.spec.budget {
             Some(budget) => self.budgeted(host, reduced, budget)?,
             None => {
@@ -108,6 +105,32 @@ impl Recounter {
             }
         };
         view(host, draft, built, description)
+    }
+
+    /// The architecture's network culled, thinned and reshaped as `spec`
+    /// says, through the plugins unless the last call had the same spec.
+    fn reduced(&mut self, host: &PluginHost, spec: &NetworkSpec) -> Result<Network, NetworkError> {
+        let key = NetworkSpec {
+            budget: None,
+            ..spec.clone()
+        };
+        if let Some((cached, net)) = &self.reduced
+            && *cached == key
+        {
+            return Ok(net.clone());
+        }
+        let params = arch_params(spec);
+        let base = match &self.base {
+            Some((cached, net)) if *cached == params => net.clone(),
+            _ => {
+                let net = find_architecture(host, &spec.arch)?.build(&params)?;
+                self.base = Some((params, net.clone()));
+                net
+            }
+        };
+        let net = reduce(host, base, spec)?;
+        self.reduced = Some((key, net.clone()));
+        Ok(net)
     }
 
     /// `net` to `budget` and its description, through the budget plugin
