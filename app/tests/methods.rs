@@ -211,6 +211,30 @@ fn the_snl_method_reaches_its_budgets_exactly_and_resumes_without_retraining() {
     let gates = store.run_by_key(id, "gates:1000").unwrap().unwrap();
     let finetune = store.run_by_key(id, "finetune:1000").unwrap().unwrap();
     assert_eq!(gates.network, finetune.network);
+
+    // `results --json` names the method and lists the candidates.
+    let out = common::cli(&[
+        "results",
+        &id.to_string(),
+        "--db",
+        db.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let results: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(results["method"], SNL);
+    let candidates: Vec<(u64, &str)> = results["networks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["role"] == "candidate")
+        .map(|n| (n["relus"].as_u64().unwrap(), n["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(candidates, [(1000, "completed"), (3000, "completed")]);
 }
 
 fn hostile_host() -> PluginHost {

@@ -272,8 +272,14 @@ pub fn show_results(args: &ResultsArgs) -> Result<(), String> {
     }
     let p = &r.pipeline;
     println!(
-        "pipeline {}: {} on {} ({})",
-        p.id, p.arch, p.dataset, p.status
+        "pipeline {}: {} on {} ({}), method {}",
+        p.id,
+        p.arch,
+        p.dataset,
+        p.status,
+        r.method
+            .as_deref()
+            .unwrap_or("DeepReDuce (built-in phases)")
     );
     if !r.criticality.is_empty() {
         println!("criticality (least critical first):");

@@ -44,6 +44,8 @@ pub struct StageCriticality {
 #[derive(Clone, Debug, Serialize)]
 pub struct PipelineResults {
     pub pipeline: PipelineRow,
+    /// The method plugin the pipeline followed; `None`: DeepReDuce's phases.
+    pub method: Option<String>,
     /// Baseline and candidates, in the order they were planned.
     pub networks: Vec<ResultRow>,
     /// Least critical first.
@@ -120,7 +122,14 @@ pub fn results(store: &Store, id: i64) -> Result<Option<PipelineResults>, StoreE
         .iter()
         .filter_map(|r| r.latency.as_ref()?.get("model").cloned())
         .find_map(|m| serde_json::from_value(m).ok());
+    let method = pipeline
+        .config
+        .get("method")
+        .and_then(|m| m.get("id"))
+        .and_then(|id| id.as_str())
+        .map(str::to_string);
     Ok(Some(PipelineResults {
+        method,
         pipeline,
         networks,
         criticality,
