@@ -9,7 +9,7 @@ mod common;
 use deepreduce_app::engine::backend::{BackendChoice, select};
 use deepreduce_app::engine::pipeline::{PipelineConfig, Runner, create};
 use deepreduce_app::engine::store::{NewRun, RunRow, Store};
-use deepreduce_app::engine::train::{Schedule, TrainConfig};
+use deepreduce_app::engine::train::TrainConfig;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -129,25 +129,17 @@ fn a_stored_configuration_that_cannot_be_read_fails_its_pipeline_with_the_reason
 /// Two stages of one block at width 2: a baseline, two stage-only networks
 /// and five candidates, each one epoch on 64 images.
 fn small_pipeline() -> PipelineConfig {
+    let base = common::pipeline_config(1);
     PipelineConfig {
-        arch: "resnet18".into(),
-        dataset: "synthetic".into(),
         blocks: Some(vec![1, 1]),
         width: Some(2),
         train: TrainConfig {
-            epochs: 1,
             batch_size: 32,
-            lr: 0.05,
-            schedule: Schedule::Constant,
             subset: Some(64),
             test_subset: Some(64),
-            ..TrainConfig::default()
+            ..base.train.clone()
         },
-        criticality_without_kd: false,
-        extra_plugins: vec![],
-        kd: true,
-        jobs: 1,
-        method: None,
+        ..base
     }
 }
 

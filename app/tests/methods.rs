@@ -10,7 +10,6 @@ use deepreduce_app::engine::pipeline::{
 };
 use deepreduce_app::engine::plugin_host::{Cause, PluginHost};
 use deepreduce_app::engine::store::Store;
-use deepreduce_app::engine::train::{Schedule, TrainConfig};
 use deepreduce_plugin_api::reduction::{Role, StepInput, StepOutput, check_step};
 use deepreduce_plugin_api::testing::resnet_like;
 use deepreduce_plugin_api::{Network, analyze};
@@ -72,30 +71,15 @@ fn a_plugin_of_another_kind_is_not_asked_for_a_step() {
     );
 }
 
-/// A small ResNet18 on the built-in data, trained one short epoch.
+/// A small ResNet18 on the built-in data, trained one short epoch, by
+/// `method`.
 fn config(method: &str, params: serde_json::Value) -> PipelineConfig {
     PipelineConfig {
-        arch: "resnet18".into(),
-        dataset: "synthetic".into(),
-        blocks: Some(vec![1, 1, 1, 1]),
-        width: Some(4),
-        train: TrainConfig {
-            epochs: 1,
-            batch_size: 64,
-            lr: 0.05,
-            schedule: Schedule::Constant,
-            subset: Some(256),
-            test_subset: Some(200),
-            ..TrainConfig::default()
-        },
-        criticality_without_kd: false,
-        extra_plugins: vec![],
-        kd: true,
-        jobs: 1,
         method: Some(MethodChoice {
             id: method.into(),
             params,
         }),
+        ..common::pipeline_config(1)
     }
 }
 

@@ -8,7 +8,6 @@ use deepreduce_app::engine::backend::{BackendChoice, select};
 use deepreduce_app::engine::pipeline::results::results;
 use deepreduce_app::engine::pipeline::{PipelineConfig, Runner, create};
 use deepreduce_app::engine::store::{RunRow, Store};
-use deepreduce_app::engine::train::{Schedule, TrainConfig};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -18,26 +17,7 @@ use std::time::{Duration, Instant};
 const STAGE_RELUS: [(&str, u64); 4] = [("S1", 8192), ("S2", 4096), ("S3", 2048), ("S4", 1024)];
 
 fn config(epochs: usize) -> PipelineConfig {
-    PipelineConfig {
-        arch: "resnet18".into(),
-        dataset: "synthetic".into(),
-        blocks: Some(vec![1, 1, 1, 1]),
-        width: Some(4),
-        train: TrainConfig {
-            epochs,
-            batch_size: 64,
-            lr: 0.05,
-            schedule: Schedule::Constant,
-            subset: Some(256),
-            test_subset: Some(200),
-            ..TrainConfig::default()
-        },
-        criticality_without_kd: false,
-        extra_plugins: vec![],
-        kd: true,
-        jobs: 1,
-        method: None,
-    }
+    common::pipeline_config(epochs)
 }
 
 /// The ReLUs a description such as "S2*^RT + S3*^RT, alpha 0.5, rho 0.5" implies.

@@ -155,3 +155,29 @@ pub fn train_flex(
     };
     deepreduce_app::engine::train::train(net, data, cfg, teacher, &ctx).expect("training runs")
 }
+
+/// A pipeline of ResNet18 with one block per stage at width 4 on the
+/// built-in data, each training `epochs` short epochs on 256 images (the
+/// DeepReDuce phases; set `method` for a method plugin's).
+pub fn pipeline_config(epochs: usize) -> deepreduce_app::engine::pipeline::PipelineConfig {
+    deepreduce_app::engine::pipeline::PipelineConfig {
+        arch: "resnet18".into(),
+        dataset: "synthetic".into(),
+        blocks: Some(vec![1, 1, 1, 1]),
+        width: Some(4),
+        train: deepreduce_app::engine::train::TrainConfig {
+            epochs,
+            batch_size: 64,
+            lr: 0.05,
+            schedule: deepreduce_app::engine::train::Schedule::Constant,
+            subset: Some(256),
+            test_subset: Some(200),
+            ..Default::default()
+        },
+        criticality_without_kd: false,
+        extra_plugins: vec![],
+        kd: true,
+        jobs: 1,
+        method: None,
+    }
+}
