@@ -650,3 +650,52 @@ fn a_single_training_distils_from_the_teacher_the_runs_panel_offers() {
         weights.to_string_lossy().as_ref()
     );
 }
+
+#[test]
+fn a_method_plugin_is_chosen_in_the_runs_panel_and_its_pipeline_reaches_the_budgets() {
+    const SNL: &str = "org.deepreduce.method.snl";
+    let dir = common::temp_dir("gui-method");
+    let mut s = tiny_training(1, 256, 200);
+    s.training.batch = 64;
+    // The form's values as last set (remembered in the settings).
+    s.method.params.insert(
+        SNL.into(),
+        json!({"budgets": [1000, 3000]})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    let mut h = harness(workbench(
+        &dir.join("runs.db"),
+        ScriptedDialogs::default(),
+        s,
+    ));
+    step_until(&mut h, Duration::from_secs(60), Workbench::backend_ready);
+    h.get_by_label("Run DeepReDuce pipeline");
+    h.get_by_label("method").click();
+    h.run();
+    h.get_by_label("SNL (selective linearization)").click();
+    h.run();
+    assert_eq!(h.state().settings.method.chosen.as_deref(), Some(SNL));
+    // The form the plugin describes, with the remembered budgets.
+    h.get_by_label("budgets");
+    assert!(h.query_all_by_value("1000, 3000").next().is_some());
+    h.get_by_label("granularity");
+    h.get_by_label("dropped");
+    h.get_by_label_contains("the method decides how many trainings");
+    snapshot(&mut h, "runs_panel_method");
+
+    h.get_by_label("Run SNL (selective linearization) pipeline")
+        .click();
+    h.step();
+    step_until(&mut h, Duration::from_secs(900), |wb| wb.jobs().0 == 0);
+    h.get_by_label_contains("pipeline 1 completed");
+    let store = Store::open(&dir.join("runs.db")).unwrap();
+    let pipeline = store.pipeline(1).unwrap().unwrap();
+    assert_eq!(pipeline.config["method"]["id"], SNL);
+    let relus: Vec<u64> = ["finetune:1000", "finetune:3000"]
+        .iter()
+        .map(|key| store.run_by_key(1, key).unwrap().unwrap().relus)
+        .collect();
+    assert_eq!(relus, [1000, 3000]);
+}

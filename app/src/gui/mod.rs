@@ -11,6 +11,7 @@ mod export_panel;
 mod frontier_panel;
 mod jobs;
 mod mask_heatmap;
+mod method_form;
 mod network_panel;
 mod plugins_panel;
 mod runs_panel;

@@ -44,6 +44,8 @@ pub struct RunsState {
     compare: BTreeMap<i64, Vec<EpochMetrics>>,
     /// The KD teacher for a single training (a completed run).
     teacher: Option<i64>,
+    /// The method plugins' parameter forms.
+    methods: super::method_form::MethodForms,
     start_error: Option<String>,
 }
 
@@ -244,6 +246,10 @@ impl Workbench {
 
     /// Runs the whole method on the Network panel's architecture.
     fn start_pipeline(&mut self, ctx: &egui::Context) -> Result<(), String> {
+        let method = self
+            .runs
+            .methods
+            .choice(&self.host, &self.settings.method)?;
         let n = &self.settings.network;
         let cfg = PipelineConfig {
             arch: n.arch.clone(),
@@ -255,7 +261,7 @@ impl Workbench {
             extra_plugins: Vec::new(),
             kd: self.settings.training.kd,
             jobs: 1,
-            method: None,
+            method,
         };
         let store = Store::open(&self.store_path).map_err(|e| e.to_string())?;
         let id = create(&store, &cfg).map_err(|e| e.to_string())?;
@@ -353,12 +359,20 @@ impl Workbench {
         if single.clicked() {
             self.runs.start_error = self.start_single(&ctx).err();
         }
+        ui.separator();
+        let method = self
+            .runs
+            .methods
+            .show(ui, &self.host, &mut self.settings.method);
+        let hover = if self.settings.method.chosen.is_none() {
+            "baseline, stage criticality, culling, thinning, reshaping, retraining: \
+             the Network panel's architecture on the chosen dataset"
+        } else {
+            "the method's trainings, from the Network panel's architecture on the chosen dataset"
+        };
         let pipeline = ui
-            .add_enabled(ready, egui::Button::new("Run DeepReDuce pipeline"))
-            .on_hover_text(
-                "baseline, stage criticality, culling, thinning, reshaping, retraining: \
-                 the Network panel's architecture on the chosen dataset",
-            );
+            .add_enabled(ready, egui::Button::new(format!("Run {method} pipeline")))
+            .on_hover_text(hover);
         if pipeline.clicked() {
             self.runs.start_error = self.start_pipeline(&ctx).err();
         }
@@ -383,9 +397,14 @@ impl Workbench {
             Some(w) => format!("width {w}"),
             None => "full width".into(),
         };
-        format!(
-            "Each training sees {images} images ({width}); the pipeline runs up to {trainings} trainings."
-        )
+        match self.settings.method.chosen {
+            None => format!(
+                "Each training sees {images} images ({width}); the pipeline runs up to {trainings} trainings."
+            ),
+            Some(_) => format!(
+                "Each training sees {images} images ({width}); the method decides how many trainings."
+            ),
+        }
     }
 
     /// Completed runs whose network takes the same input and classes.

@@ -115,6 +115,16 @@ impl Default for NetworkSettings {
     }
 }
 
+/// The method a pipeline follows, and each method's parameters as last
+/// set in its form.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MethodSettings {
+    /// A method plugin's id; `None`: DeepReDuce's built-in phases.
+    pub chosen: Option<String>,
+    pub params: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
+}
+
 /// Training settings exposed in the Runs panel; laptop-sized defaults.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -168,6 +178,8 @@ pub struct Settings {
     pub dataset: String,
     pub network: NetworkSettings,
     pub training: TrainingSettings,
+    /// The method a pipeline follows.
+    pub method: MethodSettings,
     /// Overlay the paper's published points on the frontier plots.
     pub show_paper_points: bool,
     /// The pipeline shown in the Frontier panel (None: every run).
@@ -186,6 +198,7 @@ impl Default for Settings {
             dataset: "synthetic".into(),
             network: NetworkSettings::default(),
             training: TrainingSettings::default(),
+            method: MethodSettings::default(),
             show_paper_points: true,
             frontier_pipeline: None,
             export_run: None,

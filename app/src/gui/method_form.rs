@@ -1,0 +1,227 @@
+//! The Runs panel's method choice: DeepReDuce's built-in phases or a method
+//! plugin, with the parameter form the plugin describes (`describe`, asked
+//! once per plugin). The values are remembered per method in the settings.
+
+use super::settings::MethodSettings;
+use crate::engine::pipeline::method::MethodChoice;
+use crate::engine::plugin_host::PluginHost;
+use deepreduce_plugin_api::PluginKind;
+use deepreduce_plugin_api::reduction::{MethodInfo, ParamKind, ParamSpec};
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+/// What the built-in phases are called where a method's name would be.
+pub const BUILT_IN: &str = "DeepReDuce";
+
+#[derive(Default)]
+pub struct MethodForms {
+    /// Each method plugin's form, or why it has none.
+    described: BTreeMap<String, Result<MethodInfo, String>>,
+    /// The text of list fields as typed, by (method, parameter): "1000, 3000"
+    /// may be half-typed and not yet a list.
+    texts: BTreeMap<(String, String), String>,
+}
+
+impl MethodForms {
+    fn info(&mut self, host: &PluginHost, id: &str) -> &Result<MethodInfo, String> {
+        self.described.entry(id.to_string()).or_insert_with(|| {
+            host.get(id)
+                .ok_or_else(|| format!("method plugin {id} is not loaded"))?
+                .describe_method()
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    /// The chosen method with its parameters, `None` for the built-in
+    /// phases; an error when the form does not hold valid parameters.
+    pub fn choice(
+        &mut self,
+        host: &PluginHost,
+        settings: &MethodSettings,
+    ) -> Result<Option<MethodChoice>, String> {
+        let Some(id) = &settings.chosen else {
+            return Ok(None);
+        };
+        let params = Value::Object(settings.params.get(id).cloned().unwrap_or_default());
+        let info = self.info(host, id).as_ref().map_err(Clone::clone)?;
+        info.resolve_params(&params)?;
+        Ok(Some(MethodChoice {
+            id: id.clone(),
+            params,
+        }))
+    }
+
+    /// Draws the choice and the chosen method's form; returns the chosen
+    /// method's name.
+    pub fn show(
+        &mut self,
+        ui: &mut egui::Ui,
+        host: &PluginHost,
+        settings: &mut MethodSettings,
+    ) -> String {
+        let methods: Vec<(String, String)> = host
+            .of_kind(PluginKind::Method)
+            .map(|p| (p.descriptor.id.clone(), p.descriptor.name.clone()))
+            .collect();
+        if settings
+            .chosen
+            .as_ref()
+            .is_some_and(|id| !methods.iter().any(|(m, _)| m == id))
+        {
+            settings.chosen = None;
+        }
+        let name_of = |chosen: &Option<String>| match chosen {
+            None => BUILT_IN.to_string(),
+            Some(id) => methods
+                .iter()
+                .find(|(m, _)| m == id)
+                .map_or(id.clone(), |(_, name)| name.clone()),
+        };
+        let label = ui.label("method");
+        egui::ComboBox::from_id_salt("method")
+            .selected_text(name_of(&settings.chosen))
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut settings.chosen, None, BUILT_IN);
+                for (id, name) in &methods {
+                    ui.selectable_value(&mut settings.chosen, Some(id.clone()), name);
+                }
+            })
+            .response
+            .labelled_by(label.id);
+        if let Some(id) = settings.chosen.clone() {
+            match self.info(host, &id).clone() {
+                Ok(info) => {
+                    let values = settings.params.entry(id.clone()).or_default();
+                    egui::Grid::new(("method-form", &id))
+                        .num_columns(2)
+                        .show(ui, |ui| {
+                            for spec in &info.params {
+                                let text = self
+                                    .texts
+                                    .entry((id.clone(), spec.name.clone()))
+                                    .or_default();
+                                param_field(ui, spec, values, text);
+                                ui.end_row();
+                            }
+                        });
+                }
+                Err(e) => {
+                    ui.colored_label(ui.visuals().error_fg_color, e);
+                }
+            }
+        }
+        name_of(&settings.chosen)
+    }
+}
+
+/// One parameter's label and field, editing `values[spec.name]` (its
+/// default until edited).
+fn param_field(
+    ui: &mut egui::Ui,
+    spec: &ParamSpec,
+    values: &mut Map<String, Value>,
+    text: &mut String,
+) {
+    let label = ui.label(&spec.name).on_hover_text(&spec.help);
+    let value = values
+        .entry(spec.name.clone())
+        .or_insert_with(|| spec.default.clone());
+    let response = match &spec.kind {
+        ParamKind::Integer { min } => {
+            let mut n = value.as_i64().unwrap_or(*min);
+            let r = ui.add(egui::DragValue::new(&mut n).range(*min..=i64::MAX));
+            *value = json!(n);
+            r
+        }
+        ParamKind::Number => {
+            let mut x = value.as_f64().unwrap_or(0.0);
+            let r = ui.add(egui::DragValue::new(&mut x).speed(0.01));
+            *value = json!(x);
+            r
+        }
+        ParamKind::Boolean => {
+            let mut b = value.as_bool().unwrap_or(false);
+            let r = ui.checkbox(&mut b, "");
+            *value = json!(b);
+            r
+        }
+        ParamKind::Choice { options } => {
+            let mut chosen = value.as_str().unwrap_or_default().to_string();
+            let r = egui::ComboBox::from_id_salt(("param", &spec.name))
+                .selected_text(&chosen)
+                .show_ui(ui, |ui| {
+                    for option in options {
+                        ui.selectable_value(&mut chosen, option.clone(), option);
+                    }
+                })
+                .response;
+            *value = json!(chosen);
+            r
+        }
+        ParamKind::IntegerList { min } => {
+            if text.is_empty() {
+                *text = list_text(value);
+            }
+            let r = ui.add(egui::TextEdit::singleline(text).desired_width(120.0));
+            match parse_list(text, *min) {
+                Ok(list) => *value = json!(list),
+                Err(e) => {
+                    ui.colored_label(ui.visuals().error_fg_color, e);
+                }
+            }
+            r
+        }
+    };
+    response.labelled_by(label.id).on_hover_text(&spec.help);
+}
+
+/// "1000, 3000" for `[1000, 3000]`.
+fn list_text(value: &Value) -> String {
+    value
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(Value::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}
+
+/// Whole numbers of at least `min`, separated by commas or spaces.
+fn parse_list(text: &str, min: i64) -> Result<Vec<i64>, String> {
+    let list = text
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<i64>()
+                .ok()
+                .filter(|n| *n >= min)
+                .ok_or_else(|| format!("'{s}' is not a whole number of at least {min}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if list.is_empty() {
+        return Err("give at least one".into());
+    }
+    Ok(list)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_list;
+
+    #[test]
+    fn lists_are_read_with_commas_or_spaces_and_checked() {
+        assert_eq!(parse_list("1000, 3000", 0), Ok(vec![1000, 3000]));
+        assert_eq!(parse_list(" 5 6 ", 0), Ok(vec![5, 6]));
+        assert_eq!(
+            parse_list("5, x", 0),
+            Err("'x' is not a whole number of at least 0".into())
+        );
+        assert_eq!(
+            parse_list("-1", 0),
+            Err("'-1' is not a whole number of at least 0".into())
+        );
+        assert_eq!(parse_list(" ", 0), Err("give at least one".into()));
+    }
+}
