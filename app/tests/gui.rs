@@ -699,3 +699,52 @@ fn a_method_plugin_is_chosen_in_the_runs_panel_and_its_pipeline_reaches_the_budg
         .collect();
     assert_eq!(relus, [1000, 3000]);
 }
+
+#[test]
+fn the_frontier_overlays_pipelines_each_with_its_own_frontier() {
+    let dir = common::temp_dir("gui-frontier-overlay");
+    let path = filled_store(&dir.join("runs.db"));
+    // A second pipeline, by the SNL method, whose baseline beats the first's.
+    let snl: [(Network, Option<f64>); 3] = [
+        (("baseline", "all ReLUs", 557_056, 76.5, 11.3), None),
+        (("candidate", "SNL 3,000 ReLUs", 3_000, 58.0, 0.2), None),
+        (("candidate", "SNL 1,000 ReLUs", 1_000, 50.0, 0.1), None),
+    ];
+    store_with(&path, &snl);
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute(
+            "UPDATE pipelines SET config = ?1 WHERE id = 2",
+            [json!({"method": {"id": "org.deepreduce.method.snl"}}).to_string()],
+        )
+        .unwrap();
+    let mut s = settings(Tab::Frontier);
+    s.frontier_per_pipeline = true;
+    let mut h = harness(workbench(&path, ScriptedDialogs::default(), s));
+    h.run();
+    let pareto = |h: &Harness<'_, Workbench>| -> Vec<(Option<i64>, u64)> {
+        h.state()
+            .frontier_points()
+            .iter()
+            .filter(|p| p.pareto)
+            .map(|p| (p.pipeline, p.relus))
+            .collect()
+    };
+    // Each pipeline's own frontier: the first pipeline's baseline is on its.
+    assert_eq!(pareto(&h).len(), 8);
+    assert!(pareto(&h).contains(&(Some(1), 557_056)));
+    assert!(h.query_all_by_label("pipeline 1: DeepReDuce").count() >= 1);
+    assert!(
+        h.query_all_by_label("pipeline 2: SNL (selective linearization)")
+            .count()
+            >= 1
+    );
+    h.get_by_label("8 trained networks, 8 on their pipelines' Pareto frontiers");
+    snapshot(&mut h, "frontier_panel_per_pipeline");
+
+    // One frontier over both: the second baseline dominates the first.
+    h.get_by_label("one frontier per pipeline").click();
+    h.run();
+    assert!(!pareto(&h).contains(&(Some(1), 557_056)));
+    assert!(pareto(&h).contains(&(Some(2), 557_056)));
+}

@@ -27,10 +27,49 @@ const MASKED_COLOR: Color32 = Color32::from_rgb(240, 90, 150);
 const AT_CHANCE_COLOR: Color32 = Color32::from_rgb(150, 150, 150);
 const FRONTIER_COLOR: Color32 = Color32::from_rgb(255, 160, 60);
 
+/// Colours of the pipelines' series when each has its own frontier.
+const PIPELINE_COLORS: [Color32; 6] = [
+    Color32::from_rgb(80, 160, 255),
+    Color32::from_rgb(255, 160, 60),
+    Color32::from_rgb(240, 90, 150),
+    Color32::from_rgb(90, 200, 120),
+    Color32::from_rgb(190, 120, 230),
+    Color32::from_rgb(220, 200, 90),
+];
+
+/// Networks drawn alike, with what the legend calls them.
+struct Series {
+    name: String,
+    /// (index in the points, position).
+    members: Vec<(usize, [f64; 2])>,
+    shape: MarkerShape,
+    color: Color32,
+    radius: f32,
+}
+
+impl Series {
+    fn new(
+        name: String,
+        members: Vec<(usize, [f64; 2])>,
+        shape: MarkerShape,
+        color: Color32,
+    ) -> Self {
+        Series {
+            name,
+            members,
+            shape,
+            color,
+            radius: 4.5,
+        }
+    }
+}
+
 /// A trained network on the plots.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FrontierPoint {
     pub run_id: i64,
+    /// Its pipeline; `None` for a single training.
+    pub pipeline: Option<i64>,
     pub relus: u64,
     pub accuracy: f64,
     pub latency_seconds: Option<f64>,
@@ -95,6 +134,7 @@ impl Workbench {
             .filter_map(|r| {
                 Some(FrontierPoint {
                     run_id: r.id,
+                    pipeline: r.pipeline_id,
                     relus: r.relus,
                     accuracy: r.accuracy?,
                     latency_seconds: r
@@ -109,15 +149,28 @@ impl Workbench {
                 })
             })
             .collect();
-        let learned: Vec<usize> = (0..points.len())
-            .filter(|&i| !points[i].did_not_learn)
-            .collect();
-        let pairs: Vec<(u64, f64)> = learned
-            .iter()
-            .map(|&i| (points[i].relus, points[i].accuracy))
-            .collect();
-        for k in frontier(&pairs) {
-            points[learned[k]].pareto = true;
+        // One frontier, or one per pipeline.
+        let group = |p: &FrontierPoint| {
+            if self.per_pipeline() {
+                p.pipeline
+            } else {
+                None
+            }
+        };
+        let mut groups: Vec<Option<i64>> = points.iter().map(group).collect();
+        groups.sort();
+        groups.dedup();
+        for g in groups {
+            let learned: Vec<usize> = (0..points.len())
+                .filter(|&i| !points[i].did_not_learn && group(&points[i]) == g)
+                .collect();
+            let pairs: Vec<(u64, f64)> = learned
+                .iter()
+                .map(|&i| (points[i].relus, points[i].accuracy))
+                .collect();
+            for k in frontier(&pairs) {
+                points[learned[k]].pareto = true;
+            }
         }
         points
     }
@@ -142,12 +195,20 @@ impl Workbench {
                         );
                     }
                 });
+            ui.add_enabled(
+                self.settings.frontier_pipeline.is_none(),
+                egui::Checkbox::new(
+                    &mut self.settings.frontier_per_pipeline,
+                    "one frontier per pipeline",
+                ),
+            )
+            .on_hover_text("each pipeline (method) in its own colour, with its own Pareto line");
             ui.checkbox(
                 &mut self.settings.show_paper_points,
                 "paper's points (ResNet18, CIFAR-100)",
             );
         });
-        ui.label(summary(&points));
+        ui.label(summary(&points, self.per_pipeline()));
         if let Some(id) = self.settings.export_run {
             ui.horizontal(|ui| {
                 ui.label(format!("selected for export: run {id}"));
@@ -169,6 +230,108 @@ impl Workbench {
         }
     }
 
+    /// The point series of one plot and its Pareto lines (name, colour,
+    /// members by ReLUs): this workbench's networks (layer-level and masked
+    /// apart) with one frontier, or, one frontier per pipeline, each
+    /// pipeline's networks in its own colour with its own frontier; the
+    /// networks that did not learn apart either way. A series is drawn
+    /// only when it has networks (no empty legend entries).
+    fn series(
+        &self,
+        points: &[FrontierPoint],
+        ours: &[(usize, [f64; 2])],
+        at_chance: &[(usize, [f64; 2])],
+    ) -> (Vec<Series>, Vec<(String, Color32, Vec<(usize, [f64; 2])>)>) {
+        let on_frontier = |members: &[(usize, [f64; 2])]| {
+            let mut pareto: Vec<(usize, [f64; 2])> = members
+                .iter()
+                .filter(|(i, _)| points[*i].pareto)
+                .copied()
+                .collect();
+            pareto.sort_by(|a, b| a.1[0].total_cmp(&b.1[0]));
+            pareto
+        };
+        let mut series = Vec::new();
+        let mut frontiers = Vec::new();
+        if self.per_pipeline() {
+            let mut pipelines: Vec<Option<i64>> =
+                ours.iter().map(|(i, _)| points[*i].pipeline).collect();
+            pipelines.sort();
+            pipelines.dedup();
+            for (k, pipeline) in pipelines.into_iter().enumerate() {
+                let members: Vec<(usize, [f64; 2])> = ours
+                    .iter()
+                    .filter(|(i, _)| points[*i].pipeline == pipeline)
+                    .copied()
+                    .collect();
+                let name = self.pipeline_name(pipeline);
+                let color = PIPELINE_COLORS[k % PIPELINE_COLORS.len()];
+                frontiers.push((name.clone(), color, on_frontier(&members)));
+                series.push(Series::new(name, members, MarkerShape::Circle, color));
+            }
+        } else {
+            frontiers.push((FRONTIER.to_string(), FRONTIER_COLOR, on_frontier(ours)));
+            let (masked, layer_level): (Vec<_>, Vec<_>) =
+                ours.iter().copied().partition(|(i, _)| points[*i].masked);
+            series.push(Series::new(
+                OURS.into(),
+                layer_level,
+                MarkerShape::Circle,
+                OURS_COLOR,
+            ));
+            series.push(Series::new(
+                OURS_MASKED.into(),
+                masked,
+                MarkerShape::Up,
+                MASKED_COLOR,
+            ));
+        }
+        let mut crosses = Series::new(
+            AT_CHANCE.into(),
+            at_chance.to_vec(),
+            MarkerShape::Cross,
+            AT_CHANCE_COLOR,
+        );
+        crosses.radius = 5.0;
+        series.push(crosses);
+        // The first series keeps its legend entry even when empty.
+        let first = series.first().map(|s| s.name.clone());
+        series.retain(|s| !s.members.is_empty() || Some(&s.name) == first.as_ref());
+        (series, frontiers)
+    }
+
+    /// Whether each pipeline gets its own colour and frontier.
+    fn per_pipeline(&self) -> bool {
+        self.settings.frontier_per_pipeline && self.settings.frontier_pipeline.is_none()
+    }
+
+    /// "pipeline 3: SNL" (its method) or "single runs".
+    fn pipeline_name(&self, pipeline: Option<i64>) -> String {
+        let Some(id) = pipeline else {
+            return "single runs".into();
+        };
+        let method = self
+            .runs
+            .pipelines
+            .iter()
+            .find(|p| p.id == id)
+            .and_then(|p| {
+                p.config
+                    .get("method")?
+                    .get("id")?
+                    .as_str()
+                    .map(str::to_string)
+            });
+        let method = match method {
+            Some(id) => self
+                .host
+                .get(&id)
+                .map_or(id.clone(), |p| p.descriptor.name.clone()),
+            None => super::method_form::BUILT_IN.to_string(),
+        };
+        format!("pipeline {id}: {method}")
+    }
+
     /// Draws one plot; returns the run clicked, if any.
     fn plot(
         &self,
@@ -188,14 +351,7 @@ impl Workbench {
         };
         let ours = placed(false);
         let at_chance = placed(true);
-        let (masked, layer_level): (Vec<(usize, [f64; 2])>, Vec<_>) =
-            ours.iter().copied().partition(|(i, _)| points[*i].masked);
-        let mut pareto: Vec<(usize, [f64; 2])> = ours
-            .iter()
-            .filter(|(i, _)| points[*i].pareto)
-            .copied()
-            .collect();
-        pareto.sort_by(|a, b| a.1[0].total_cmp(&b.1[0]));
+        let (series, frontiers) = self.series(points, &ours, &at_chance);
         let paper = self.settings.show_paper_points;
         let published: [(&str, &[PublishedPoint], MarkerShape, Color32); 3] = [
             (
@@ -229,13 +385,10 @@ impl Workbench {
             else {
                 return None;
             };
-            let point = match *plot_name {
-                OURS => points.get(layer_level.get(*index)?.0),
-                OURS_MASKED => points.get(masked.get(*index)?.0),
-                FRONTIER => points.get(pareto.get(*index)?.0),
-                AT_CHANCE => points.get(at_chance.get(*index)?.0),
-                _ => None,
-            };
+            let point = series
+                .iter()
+                .find(|s| s.name == *plot_name)
+                .and_then(|s| points.get(s.members.get(*index)?.0));
             Some(match point {
                 Some(p) => format!(
                     "{}\nrun {}: {} ReLUs, {:.2}%{}{}",
@@ -273,34 +426,24 @@ impl Workbench {
             plot = plot.x_axis_formatter(|mark, _| compact(10f64.powf(mark.value)));
         }
         let response = plot.show(ui, |plot_ui| {
-            let line: Vec<[f64; 2]> = pareto.iter().map(|(_, xy)| *xy).collect();
-            plot_ui.line(
-                Line::new(FRONTIER, PlotPoints::from(line))
-                    .width(2.0)
-                    .color(FRONTIER_COLOR),
-            );
-            let series = [
-                (OURS, &layer_level, MarkerShape::Circle, OURS_COLOR, 4.5),
-                (OURS_MASKED, &masked, MarkerShape::Up, MASKED_COLOR, 4.5),
-                (
-                    AT_CHANCE,
-                    &at_chance,
-                    MarkerShape::Cross,
-                    AT_CHANCE_COLOR,
-                    5.0,
-                ),
-            ];
-            for (name, set, shape, color, radius) in series {
-                // A legend entry only for networks there are.
-                if !set.is_empty() || name == OURS {
-                    let xy: Vec<[f64; 2]> = set.iter().map(|(_, xy)| *xy).collect();
-                    plot_ui.add(
-                        Points::new(name, PlotPoints::from(xy))
-                            .radius(radius)
-                            .shape(shape)
-                            .color(color),
-                    );
-                }
+            // Lines are not hovered: their corners are points of a series.
+            for (name, color, members) in &frontiers {
+                let line: Vec<[f64; 2]> = members.iter().map(|(_, xy)| *xy).collect();
+                plot_ui.line(
+                    Line::new(name.as_str(), PlotPoints::from(line))
+                        .width(2.0)
+                        .color(*color)
+                        .allow_hover(false),
+                );
+            }
+            for s in &series {
+                let xy: Vec<[f64; 2]> = s.members.iter().map(|(_, xy)| *xy).collect();
+                plot_ui.add(
+                    Points::new(s.name.as_str(), PlotPoints::from(xy))
+                        .radius(s.radius)
+                        .shape(s.shape)
+                        .color(s.color),
+                );
             }
             if paper {
                 for (name, set, shape, color) in published {
@@ -334,11 +477,17 @@ impl Workbench {
     }
 }
 
-/// "12 trained networks, 4 on the Pareto frontier", and how many did not learn.
-fn summary(points: &[FrontierPoint]) -> String {
+/// "12 trained networks, 4 on the Pareto frontier" (or on their
+/// pipelines' frontiers), and how many did not learn.
+fn summary(points: &[FrontierPoint], per_pipeline: bool) -> String {
     let on_frontier = points.iter().filter(|p| p.pareto).count();
+    let frontier = if per_pipeline {
+        "their pipelines' Pareto frontiers"
+    } else {
+        "the Pareto frontier"
+    };
     let mut text = format!(
-        "{} trained networks, {on_frontier} on the Pareto frontier",
+        "{} trained networks, {on_frontier} on {frontier}",
         points.len()
     );
     let at_chance = points.iter().filter(|p| p.did_not_learn).count();

@@ -184,6 +184,9 @@ pub struct Settings {
     pub show_paper_points: bool,
     /// The pipeline shown in the Frontier panel (None: every run).
     pub frontier_pipeline: Option<i64>,
+    /// With every run shown: each pipeline in its own colour with its own
+    /// Pareto line, to compare methods.
+    pub frontier_per_pipeline: bool,
     /// The run chosen for export.
     pub export_run: Option<i64>,
     pub last_plugin_folder: Option<PathBuf>,
@@ -201,6 +204,7 @@ impl Default for Settings {
             method: MethodSettings::default(),
             show_paper_points: true,
             frontier_pipeline: None,
+            frontier_per_pipeline: false,
             export_run: None,
             last_plugin_folder: None,
             last_data_folder: None,
