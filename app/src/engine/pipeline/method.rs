@@ -74,14 +74,21 @@ impl Runner<'_> {
                 history: history(store, id)?,
                 applied: applied(store, id)?,
             };
-            if input.history.len() + input.applied.len() > MAX_REQUESTS {
+            let output = plugin_of.step(&input).map_err(|e| refused(e.to_string()))?;
+            check_step(&output, &input.history, &input.applied)
+                .map_err(|e| refused(e.to_string()))?;
+            let asked = match &output {
+                StepOutput::Train { requests } => requests.len(),
+                StepOutput::Apply { requests } => requests.len(),
+                StepOutput::Done { .. } => 0,
+            };
+            // Counted before anything is planned: a method asking for a
+            // million runs in one step would otherwise fill the store first.
+            if input.history.len() + input.applied.len() + asked > MAX_REQUESTS {
                 return Err(refused(format!(
                     "asked for more than {MAX_REQUESTS} trainings and optimizations"
                 )));
             }
-            let output = plugin_of.step(&input).map_err(|e| refused(e.to_string()))?;
-            check_step(&output, &input.history, &input.applied)
-                .map_err(|e| refused(e.to_string()))?;
             match output {
                 StepOutput::Train { requests } => {
                     let version = (
