@@ -64,6 +64,13 @@ impl Series {
     }
 }
 
+/// A Pareto line: its networks by ReLUs.
+struct FrontierLine {
+    name: String,
+    color: Color32,
+    members: Vec<(usize, [f64; 2])>,
+}
+
 /// A trained network on the plots.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FrontierPoint {
@@ -241,7 +248,7 @@ impl Workbench {
         points: &[FrontierPoint],
         ours: &[(usize, [f64; 2])],
         at_chance: &[(usize, [f64; 2])],
-    ) -> (Vec<Series>, Vec<(String, Color32, Vec<(usize, [f64; 2])>)>) {
+    ) -> (Vec<Series>, Vec<FrontierLine>) {
         let on_frontier = |members: &[(usize, [f64; 2])]| {
             let mut pareto: Vec<(usize, [f64; 2])> = members
                 .iter()
@@ -266,11 +273,19 @@ impl Workbench {
                     .collect();
                 let name = self.pipeline_name(pipeline);
                 let color = PIPELINE_COLORS[k % PIPELINE_COLORS.len()];
-                frontiers.push((name.clone(), color, on_frontier(&members)));
+                frontiers.push(FrontierLine {
+                    name: name.clone(),
+                    color,
+                    members: on_frontier(&members),
+                });
                 series.push(Series::new(name, members, MarkerShape::Circle, color));
             }
         } else {
-            frontiers.push((FRONTIER.to_string(), FRONTIER_COLOR, on_frontier(ours)));
+            frontiers.push(FrontierLine {
+                name: FRONTIER.into(),
+                color: FRONTIER_COLOR,
+                members: on_frontier(ours),
+            });
             let (masked, layer_level): (Vec<_>, Vec<_>) =
                 ours.iter().copied().partition(|(i, _)| points[*i].masked);
             series.push(Series::new(
@@ -427,12 +442,12 @@ impl Workbench {
         }
         let response = plot.show(ui, |plot_ui| {
             // Lines are not hovered: their corners are points of a series.
-            for (name, color, members) in &frontiers {
-                let line: Vec<[f64; 2]> = members.iter().map(|(_, xy)| *xy).collect();
+            for f in &frontiers {
+                let line: Vec<[f64; 2]> = f.members.iter().map(|(_, xy)| *xy).collect();
                 plot_ui.line(
-                    Line::new(name.as_str(), PlotPoints::from(line))
+                    Line::new(f.name.as_str(), PlotPoints::from(line))
                         .width(2.0)
-                        .color(*color)
+                        .color(f.color)
                         .allow_hover(false),
                 );
             }
