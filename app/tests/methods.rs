@@ -298,3 +298,26 @@ fn a_method_and_its_parameters_are_checked_before_anything_is_stored() {
     assert!(refused(choice("org.deepreduce.cull", json!(null))).contains("optimization"));
     assert!(refused(choice("org.nowhere", json!(null))).contains("org.nowhere"));
 }
+
+#[test]
+fn the_plugins_command_shows_a_methods_parameters() {
+    let out = common::cli(&["plugins"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("budgets: a list of whole numbers >= 0, default [1000]"),
+        "{text}"
+    );
+    let out = common::cli(&["plugins", "--json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let snl = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == SNL)
+        .expect("listed");
+    assert_eq!(snl["kind"], "method");
+    assert_eq!(
+        snl["method"]["params"][1]["options"],
+        json!(["pixel", "channel"])
+    );
+}
