@@ -460,16 +460,26 @@ pub fn check_step(
         StepOutput::Train { requests } if requests.is_empty() => return Err(StepError::Empty),
         StepOutput::Train { requests } => requests,
     };
+    check_new_keys(requests.iter().map(|r| r.key.as_str()), &asked)?;
+    requests
+        .iter()
+        .try_for_each(|request| check_request(request, &completed))
+}
+
+/// Keys of one step: none empty, none asked before (`asked`) or twice in
+/// the step (a loop).
+fn check_new_keys<'a>(
+    keys: impl Iterator<Item = &'a str>,
+    asked: &BTreeSet<&str>,
+) -> Result<(), StepError> {
     let mut batch = BTreeSet::new();
-    for request in requests {
-        let key = &request.key;
+    for key in keys {
         if key.is_empty() {
             return Err(StepError::EmptyKey);
         }
-        if asked.contains(key.as_str()) || !batch.insert(key.as_str()) {
-            return Err(StepError::Repeated(key.clone()));
+        if asked.contains(key) || !batch.insert(key) {
+            return Err(StepError::Repeated(key.to_string()));
         }
-        check_request(request, &completed)?;
     }
     Ok(())
 }
@@ -479,17 +489,10 @@ fn check_apply(requests: &[ApplyRequest], applied: &[Applied]) -> Result<(), Ste
         return Err(StepError::Empty);
     }
     let asked: BTreeSet<&str> = applied.iter().map(|a| a.request.key.as_str()).collect();
-    let mut batch = BTreeSet::new();
+    check_new_keys(requests.iter().map(|r| r.key.as_str()), &asked)?;
     for request in requests {
-        let key = &request.key;
-        if key.is_empty() {
-            return Err(StepError::EmptyKey);
-        }
-        if asked.contains(key.as_str()) || !batch.insert(key.as_str()) {
-            return Err(StepError::Repeated(key.clone()));
-        }
         analyze(&request.network).map_err(|e| StepError::InvalidNetwork {
-            key: key.clone(),
+            key: request.key.clone(),
             error: e.to_string(),
         })?;
     }

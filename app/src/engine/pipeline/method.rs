@@ -99,7 +99,12 @@ impl Runner<'_> {
                         .into_iter()
                         .map(|r| job(r, cfg.train.epochs, &version))
                         .collect::<Vec<_>>();
-                    self.check_replay(store, id, &jobs).map_err(&refused)?;
+                    if let Some(key) = self.replayed_differently(store, id, &jobs)? {
+                        return Err(refused(format!(
+                            "asked for '{key}' differently than before the stop: a method \
+                             must give the same answer to the same history"
+                        )));
+                    }
                     self.run_jobs(store, id, cfg, data, &jobs)?;
                 }
                 StepOutput::Apply { requests } => {
@@ -118,21 +123,23 @@ impl Runner<'_> {
     /// A request asked again for a run the store has unfinished (a replay
     /// after a stop) must be the same request: a method must be a function
     /// of its history.
-    fn check_replay(&self, store: &Store, pipeline: i64, jobs: &[Job]) -> Result<(), String> {
+    /// The first job asked differently than the unfinished run of its key
+    /// (a store error is reported as such, not taken for "no run").
+    fn replayed_differently(
+        &self,
+        store: &Store,
+        pipeline: i64,
+        jobs: &[Job],
+    ) -> Result<Option<String>, PipelineError> {
         for job in jobs {
-            let Ok(Some(run)) = store.run_by_key(pipeline, &job.key) else {
+            let Some(run) = store.run_by_key(pipeline, &job.key)? else {
                 continue;
             };
-            let asked = json!(job.request);
-            if run.config.get("request") != Some(&asked) {
-                return Err(format!(
-                    "asked for '{}' differently than before the stop: a method must give the \
-                     same answer to the same history",
-                    job.key
-                ));
+            if run.config.get("request") != Some(&json!(job.request)) {
+                return Ok(Some(job.key.clone()));
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     /// Applies one optimization the method asked for and records it.

@@ -403,11 +403,8 @@ fn run(
         let evaluated = regime.evaluated(&model);
         let accuracy = match evaluate(&evaluated, &test_split, data, cfg.batch_size, &device) {
             Ok(accuracy) => accuracy,
-            Err(NonFiniteLogits { images }) => {
-                let status = Status::DivergedInEvaluation {
-                    epoch: epoch + 1,
-                    images,
-                };
+            Err(non_finite) => {
+                let status = non_finite.status_after(epoch + 1);
                 return Ok(finish(status, model, None, epochs_done, started));
             }
         };
@@ -442,11 +439,8 @@ fn run(
             &device,
         ) {
             Ok(accuracy) => accuracy,
-            Err(NonFiniteLogits { images }) => {
-                let status = Status::DivergedInEvaluation {
-                    epoch: epochs_done,
-                    images,
-                };
+            Err(non_finite) => {
+                let status = non_finite.status_after(epochs_done);
                 return Ok(finish(status, model, None, epochs_done, started));
             }
         },
@@ -629,6 +623,16 @@ fn count_correct(logits: Tensor<2>, labels: &[i64]) -> usize {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct NonFiniteLogits {
     pub images: usize,
+}
+
+impl NonFiniteLogits {
+    /// How a run whose evaluation after `epoch` gave these ends.
+    fn status_after(self, epoch: usize) -> Status {
+        Status::DivergedInEvaluation {
+            epoch,
+            images: self.images,
+        }
+    }
 }
 
 /// Top-1 accuracy (%) of `model` on `split`, in evaluation mode; an error
