@@ -4,7 +4,7 @@
 mod common;
 
 use deepreduce_app::engine::backend::{BackendChoice, select};
-use deepreduce_app::engine::pipeline::method::MethodChoice;
+use deepreduce_app::engine::pipeline::method::{MethodChoice, role_name};
 use deepreduce_app::engine::pipeline::{
     PipelineConfig, PipelineError, PipelineEvent, Runner, create,
 };
@@ -320,4 +320,185 @@ fn the_plugins_command_shows_a_methods_parameters() {
         snl["method"]["params"][1]["options"],
         json!(["pixel", "channel"])
     );
+}
+
+const DEEPREDUCE: &str = "org.deepreduce.method.deepreduce";
+
+/// The runs the hard-coded DeepReDuce pipeline planned, with the results it
+/// recorded (written by that code path before the method was a plugin).
+fn hard_coded_plan() -> (PipelineConfig, Vec<serde_json::Value>) {
+    let fixture: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/deepreduce-pipeline-plan.json")).unwrap();
+    let cfg = serde_json::from_value(fixture["pipeline_config"].clone()).unwrap();
+    (cfg, fixture["runs"].as_array().unwrap().clone())
+}
+
+/// The full-ReLU network of `cfg` on the built-in data.
+fn baseline_of(cfg: &PipelineConfig) -> Network {
+    let spec = deepreduce_app::engine::network::NetworkSpec {
+        blocks: cfg.blocks.clone(),
+        width: cfg.width,
+        ..common::small_resnet(&cfg.dataset, cfg.width.unwrap())
+    };
+    common::network(&spec)
+}
+
+#[test]
+fn the_deepreduce_method_plans_the_runs_the_hard_coded_pipeline_planned() {
+    use deepreduce_plugin_api::OptimizationRequest;
+    use deepreduce_plugin_api::reduction::{
+        Applied, Exchange, Objective, ResultStatus, TrainingResult,
+    };
+    let (cfg, expected) = hard_coded_plan();
+    assert_eq!(
+        cfg.method, None,
+        "a pipeline stored before methods were plugins"
+    );
+    let host = common::host();
+    let method = host
+        .get(DEEPREDUCE)
+        .expect("the DeepReDuce method is built in");
+    let choice = cfg.method_choice();
+    assert_eq!(choice.id, DEEPREDUCE);
+    let params = method
+        .describe_method()
+        .unwrap()
+        .resolve_params(&choice.params)
+        .unwrap();
+    let baseline = baseline_of(&cfg);
+    let (mut history, mut applied) = (Vec::<Exchange>::new(), Vec::<Applied>::new());
+    let mut planned = Vec::new();
+    let candidates = loop {
+        let input = StepInput {
+            params: params.clone(),
+            baseline: baseline.clone(),
+            history: history.clone(),
+            applied: applied.clone(),
+        };
+        let output = method.step(&input).unwrap();
+        check_step(&output, &history, &applied).unwrap();
+        match output {
+            StepOutput::Train { requests } => {
+                for request in requests {
+                    let key = &request.key;
+                    let old = expected
+                        .iter()
+                        .find(|r| r["key"] == json!(key))
+                        .unwrap_or_else(|| panic!("'{key}' was not planned before"));
+                    let network = serde_json::to_value(&request.network).unwrap();
+                    assert_eq!(network, old["network"], "{key}");
+                    let relus = analyze(&request.network).unwrap().total.relus;
+                    assert_eq!(json!(relus), old["relus"], "{key}");
+                    assert_eq!(json!(role_name(request.role)), old["role"], "{key}");
+                    assert_eq!(json!(request.stage), old["stage"], "{key}");
+                    let kd = matches!(request.recipe.objective, Objective::Distillation { .. });
+                    assert_eq!(json!(kd), old["kd"], "{key}");
+                    let status: ResultStatus =
+                        serde_json::from_value(old["status"].clone()).unwrap();
+                    history.push(Exchange {
+                        result: TrainingResult {
+                            key: key.clone(),
+                            status,
+                            epoch_accuracies: vec![old["accuracy"].as_f64().unwrap()],
+                            accuracy: old["accuracy"].as_f64(),
+                            relus,
+                            polys: 0,
+                            network: request.network.clone(),
+                            learned: None,
+                            error: None,
+                        },
+                        request: request.clone(),
+                    });
+                    planned.push(request.key);
+                }
+            }
+            StepOutput::Apply { requests } => {
+                for request in requests {
+                    let candidates = host
+                        .get(&request.plugin)
+                        .unwrap()
+                        .apply(&OptimizationRequest {
+                            network: request.network.clone(),
+                            params: request.params.clone(),
+                            context: request.context.clone(),
+                        })
+                        .unwrap();
+                    applied.push(Applied {
+                        request,
+                        candidates,
+                    });
+                }
+            }
+            StepOutput::Done { candidates } => break candidates,
+        }
+    };
+    let before: Vec<&str> = expected
+        .iter()
+        .map(|r| r["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(planned, before, "the same runs in the same order");
+    assert_eq!(candidates.len(), 16, "the baseline and 15 candidates");
+}
+
+#[test]
+fn a_store_written_before_methods_were_plugins_resumes_under_the_deepreduce_method() {
+    let _serial = common::serial();
+    let host = common::host();
+    let (cfg, old_runs) = hard_coded_plan();
+    let db = common::temp_dir("old-store").join("runs.db");
+    let id = create(&Store::open(&db).unwrap(), &cfg).unwrap();
+    // The old pipeline trained the baseline, planned the stage-only
+    // networks and was stopped: its runs carry no method request.
+    let (stopped, trained) = run(&host, &db, id, finished("baseline"));
+    assert!(
+        matches!(stopped, Err(PipelineError::Cancelled)),
+        "{stopped:?}"
+    );
+    assert_eq!(trained[0], "baseline");
+    let store = Store::open(&db).unwrap();
+    for old in old_runs.iter().filter(|r| r["stage"].is_string()) {
+        store
+            .plan_run(&deepreduce_app::engine::store::NewRun {
+                pipeline_id: Some(id),
+                key: old["key"].as_str().unwrap().into(),
+                role: old["role"].as_str().unwrap().into(),
+                stage: old["stage"].as_str().map(str::to_string),
+                description: "as the old pipeline planned it".into(),
+                network: old["network"].clone(),
+                config: json!({ "train": cfg.train, "kd": old["kd"] }),
+                plugins: json!([]),
+                seed: cfg.train.seed,
+                relus: old["relus"].as_u64().unwrap(),
+            })
+            .unwrap();
+    }
+    let sql = rusqlite::Connection::open(&db).unwrap();
+    sql.execute(
+        "UPDATE runs SET config = json_remove(config, '$.request')",
+        [],
+    )
+    .unwrap();
+    drop(sql);
+
+    // Resumed, it trains the stage-only networks it finds (recording the
+    // method's request with each) and plans the candidates as before.
+    let first_candidate = |e: &PipelineEvent| matches!(e, PipelineEvent::RunStarted { key, .. } if key.starts_with("candidate:"));
+    let (stopped, trained) = run(&host, &db, id, first_candidate);
+    assert!(
+        matches!(stopped, Err(PipelineError::Cancelled)),
+        "{stopped:?}"
+    );
+    assert!(!trained.contains(&"baseline".to_string()), "{trained:?}");
+    let runs = store.runs(Some(id)).unwrap();
+    let keys: Vec<&str> = runs.iter().map(|r| r.key.as_str()).collect();
+    let before: Vec<&str> = old_runs
+        .iter()
+        .map(|r| r["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, before, "the same runs, none twice");
+    for run in runs.iter().filter(|r| r.stage.is_some()) {
+        assert_eq!(run.status, "completed", "{}", run.key);
+        assert!(run.config.get("request").is_some(), "{}", run.key);
+        assert!(trained.contains(&run.key), "{} trained once", run.key);
+    }
 }

@@ -61,6 +61,8 @@ pub enum ParamKind {
     Choice {
         options: Vec<String>,
     },
+    /// A list of texts, possibly empty (e.g. plugin ids).
+    TextList,
 }
 
 impl ParamKind {
@@ -91,6 +93,10 @@ impl ParamKind {
             ParamKind::Choice { options } => match value.as_str() {
                 Some(s) if options.iter().any(|o| o == s) => Ok(()),
                 _ => Err(format!("{value} is not one of {}", options.join(", "))),
+            },
+            ParamKind::TextList => match value.as_array() {
+                Some(list) if list.iter().all(Value::is_string) => Ok(()),
+                _ => Err(format!("{value} is not a list of texts")),
             },
         }
     }
@@ -208,6 +214,10 @@ pub struct TrainingRequest {
     /// Human description, e.g. "S2^RT + S3^RT, alpha 0.5".
     pub description: String,
     pub role: Role,
+    /// The stage a criticality run measures (the host records it with the
+    /// run, and reports criticality per stage from it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
     pub network: Network,
     pub recipe: Recipe,
 }
@@ -221,6 +231,9 @@ pub enum Role {
     /// Measures how much a part of the network matters (DeepReDuce's
     /// stage-only networks).
     Criticality,
+    /// The same measure without distillation, kept for comparison only
+    /// (the paper reports both).
+    CriticalityWithoutKd,
     /// Learns which ReLUs to keep (SNL's gates).
     Gates,
     /// A network offered as a result, trained to the end.
@@ -342,6 +355,11 @@ pub struct TrainingResult {
     pub polys: u64,
     /// The network actually trained: for a gated run, with its learned mask.
     pub network: Network,
+    /// Whether the run rose above chance on its test or train images (the
+    /// host's judgment, three binomial standard errors); `None` when it
+    /// cannot be told. A run at chance measured nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learned: Option<bool>,
     /// Why it failed or diverged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,

@@ -85,6 +85,7 @@ fn print_method_form(plugin: &LoadedPlugin) {
             ParamKind::Number => "a number".into(),
             ParamKind::Boolean => "true or false".into(),
             ParamKind::Choice { options } => format!("one of {}", options.join(", ")),
+            ParamKind::TextList => "a list of texts".into(),
         };
         println!(
             "      {}: {kind}, default {}; {}",

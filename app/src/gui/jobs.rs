@@ -4,9 +4,10 @@
 //! frame and never waits for a worker.
 
 use crate::engine::backend::Backend;
-use crate::engine::pipeline::{Phase, PipelineError, PipelineEvent, Runner};
+use crate::engine::pipeline::{PipelineError, PipelineEvent, Runner};
 use crate::engine::plugin_host::PluginHost;
 use crate::engine::train::TrainEvent;
+use deepreduce_plugin_api::reduction::Role;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -39,7 +40,8 @@ pub struct Curves {
 /// Where the current run is.
 #[derive(Clone, Debug, Default)]
 pub struct Progress {
-    pub phase: Option<Phase>,
+    /// The role of the trainings the method asked for last.
+    pub step: Option<Role>,
     pub run: Option<String>,
     pub run_index: usize,
     pub runs: usize,
@@ -164,8 +166,8 @@ impl Job {
     fn apply(&mut self, event: PipelineEvent) -> bool {
         let p = &mut self.progress;
         match event {
-            PipelineEvent::Phase { phase, .. } => {
-                p.phase = Some(phase);
+            PipelineEvent::Step { role, .. } => {
+                p.step = Some(role);
                 false
             }
             PipelineEvent::RunStarted {

@@ -1,16 +1,17 @@
-//! The Runs panel's method choice: DeepReDuce's built-in phases or a method
-//! plugin, with the parameter form the plugin describes (`describe`, asked
-//! once per plugin). The values are remembered per method in the settings.
+//! The Runs panel's method choice: a method plugin (DeepReDuce's unless the
+//! user picks another), with the parameter form the plugin describes
+//! (`describe`, asked once per plugin). The values are remembered per
+//! method in the settings.
 
 use super::settings::MethodSettings;
-use crate::engine::pipeline::method::MethodChoice;
+use crate::engine::pipeline::method::{DEEPREDUCE, MethodChoice};
 use crate::engine::plugin_host::PluginHost;
 use deepreduce_plugin_api::PluginKind;
 use deepreduce_plugin_api::reduction::{MethodInfo, ParamKind, ParamSpec};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
-/// What the built-in phases are called where a method's name would be.
+/// What a pipeline stored before methods were plugins followed.
 pub const BUILT_IN: &str = "DeepReDuce";
 
 #[derive(Default)]
@@ -32,23 +33,18 @@ impl MethodForms {
         })
     }
 
-    /// The chosen method with its parameters, `None` for the built-in
-    /// phases; an error when the form does not hold valid parameters.
+    /// The chosen method with its parameters; an error when the form does
+    /// not hold valid parameters.
     pub fn choice(
         &mut self,
         host: &PluginHost,
         settings: &MethodSettings,
-    ) -> Result<Option<MethodChoice>, String> {
-        let Some(id) = &settings.chosen else {
-            return Ok(None);
-        };
-        let params = Value::Object(settings.params.get(id).cloned().unwrap_or_default());
-        let info = self.info(host, id).as_ref().map_err(Clone::clone)?;
+    ) -> Result<MethodChoice, String> {
+        let id = chosen(settings);
+        let params = Value::Object(settings.params.get(&id).cloned().unwrap_or_default());
+        let info = self.info(host, &id).as_ref().map_err(Clone::clone)?;
         info.resolve_params(&params)?;
-        Ok(Some(MethodChoice {
-            id: id.clone(),
-            params,
-        }))
+        Ok(MethodChoice { id, params })
     }
 
     /// Draws the choice and the chosen method's form; returns the chosen
@@ -70,25 +66,27 @@ impl MethodForms {
         {
             settings.chosen = None;
         }
-        let name_of = |chosen: &Option<String>| match chosen {
-            None => BUILT_IN.to_string(),
-            Some(id) => methods
-                .iter()
-                .find(|(m, _)| m == id)
-                .map_or(id.clone(), |(_, name)| name.clone()),
-        };
+        let id = chosen(settings);
+        let name = methods
+            .iter()
+            .find(|(m, _)| *m == id)
+            .map_or(id.clone(), |(_, name)| name.clone());
         let label = ui.label("method");
+        let mut picked = id.clone();
         egui::ComboBox::from_id_salt("method")
-            .selected_text(name_of(&settings.chosen))
+            .selected_text(&name)
             .show_ui(ui, |ui| {
-                ui.selectable_value(&mut settings.chosen, None, BUILT_IN);
                 for (id, name) in &methods {
-                    ui.selectable_value(&mut settings.chosen, Some(id.clone()), name);
+                    ui.selectable_value(&mut picked, id.clone(), name);
                 }
             })
             .response
             .labelled_by(label.id);
-        if let Some(id) = settings.chosen.clone() {
+        if picked != id {
+            settings.chosen = Some(picked);
+        }
+        {
+            let id = chosen(settings);
             match self.info(host, &id).clone() {
                 Ok(info) => {
                     let values = settings.params.entry(id.clone()).or_default();
@@ -110,8 +108,18 @@ impl MethodForms {
                 }
             }
         }
-        name_of(&settings.chosen)
+        name
     }
+}
+
+/// Whether the pipeline the panel starts follows the DeepReDuce method.
+pub fn follows_deepreduce(settings: &MethodSettings) -> bool {
+    chosen(settings) == DEEPREDUCE
+}
+
+/// The method chosen, DeepReDuce's until the user picks another.
+fn chosen(settings: &MethodSettings) -> String {
+    settings.chosen.clone().unwrap_or_else(|| DEEPREDUCE.into())
 }
 
 /// One parameter's label and field, editing `values[spec.name]` (its
@@ -171,21 +179,36 @@ fn param_field(
             }
             r
         }
+        ParamKind::TextList => {
+            if text.is_empty() {
+                *text = list_text(value);
+            }
+            let r = ui.add(egui::TextEdit::singleline(text).desired_width(200.0));
+            *value = json!(parse_texts(text));
+            r
+        }
     };
     response.labelled_by(label.id).on_hover_text(&spec.help);
 }
 
-/// "1000, 3000" for `[1000, 3000]`.
+/// "1000, 3000" for `[1000, 3000]`, "a, b" for `["a", "b"]`.
 fn list_text(value: &Value) -> String {
     value
         .as_array()
         .map(|list| {
             list.iter()
-                .map(Value::to_string)
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
                 .collect::<Vec<_>>()
                 .join(", ")
         })
         .unwrap_or_default()
+}
+
+/// Texts separated by commas or spaces (none is an empty list).
+fn parse_texts(text: &str) -> Vec<&str> {
+    text.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 /// Whole numbers of at least `min`, separated by commas or spaces.
@@ -208,7 +231,16 @@ fn parse_list(text: &str, min: i64) -> Result<Vec<i64>, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_list;
+    use super::{parse_list, parse_texts};
+
+    #[test]
+    fn text_lists_are_read_with_commas_or_spaces() {
+        assert_eq!(
+            parse_texts("org.a, org.b org.c"),
+            ["org.a", "org.b", "org.c"]
+        );
+        assert!(parse_texts(" , ").is_empty());
+    }
 
     #[test]
     fn lists_are_read_with_commas_or_spaces_and_checked() {

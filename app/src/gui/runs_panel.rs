@@ -5,8 +5,10 @@
 
 use super::Workbench;
 use super::jobs::{Job, JobKind, JobState, WorkerContext};
+use super::method_form::follows_deepreduce;
 use crate::engine::backend::BackendChoice;
 use crate::engine::network::plugins_used;
+use crate::engine::pipeline::method::role_name;
 use crate::engine::pipeline::results::learning::{DataSizes, run_learned};
 use crate::engine::pipeline::single::{SingleRun, plan_single};
 use crate::engine::pipeline::{PipelineConfig, create};
@@ -261,7 +263,7 @@ impl Workbench {
             extra_plugins: Vec::new(),
             kd: self.settings.training.kd,
             jobs: 1,
-            method,
+            method: Some(method),
         };
         let store = Store::open(&self.store_path).map_err(|e| e.to_string())?;
         let id = create(&store, &cfg).map_err(|e| e.to_string())?;
@@ -364,7 +366,7 @@ impl Workbench {
             .runs
             .methods
             .show(ui, &self.host, &mut self.settings.method);
-        let hover = if self.settings.method.chosen.is_none() {
+        let hover = if follows_deepreduce(&self.settings.method) {
             "baseline, stage criticality, culling, thinning, reshaping, retraining: \
              the Network panel's architecture on the chosen dataset"
         } else {
@@ -397,13 +399,14 @@ impl Workbench {
             Some(w) => format!("width {w}"),
             None => "full width".into(),
         };
-        match self.settings.method.chosen {
-            None => format!(
+        if follows_deepreduce(&self.settings.method) {
+            format!(
                 "Each training sees {images} images ({width}); the pipeline runs up to {trainings} trainings."
-            ),
-            Some(_) => format!(
+            )
+        } else {
+            format!(
                 "Each training sees {images} images ({width}); the method decides how many trainings."
-            ),
+            )
         }
     }
 
@@ -748,9 +751,10 @@ fn job_progress(ui: &mut egui::Ui, job: &Job) {
         1.0
     };
     ui.add(egui::ProgressBar::new(fraction).text(text));
-    if let Some(phase) = p.phase {
+    if let Some(role) = p.step {
         ui.label(format!(
-            "phase: {phase:?}, {} runs finished",
+            "training {} runs, {} runs finished",
+            role_name(role),
             job.finished_runs
         ));
     }

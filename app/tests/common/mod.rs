@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The ids of the plugins the workspace builds.
-pub const BUILT_IN_PLUGINS: [&str; 10] = [
+pub const BUILT_IN_PLUGINS: [&str; 11] = [
     "org.deepreduce.resnet",
     "org.deepreduce.vgg",
     "org.deepreduce.mobilenet",
@@ -18,6 +18,7 @@ pub const BUILT_IN_PLUGINS: [&str; 10] = [
     "org.deepreduce.delphi",
     "org.deepreduce.budget",
     "org.deepreduce.method.snl",
+    "org.deepreduce.method.deepreduce",
 ];
 
 /// The folder holding the built plugins (target/<profile>).

@@ -85,6 +85,7 @@ fn finished(key: &str, status: ResultStatus) -> Exchange {
             relus: 768,
             polys: 0,
             network: request.network.clone(),
+            learned: Some(true),
             error: None,
         },
         request,

@@ -117,6 +117,7 @@ fn baseline(network: &Network) -> TrainingRequest {
         key: BASELINE.into(),
         description: describe(network),
         role: Role::Baseline,
+        stage: None,
         network: network.clone(),
         recipe: Recipe {
             epochs: Epochs::Fraction(1.0),
@@ -152,6 +153,7 @@ fn gate_learning(params: &Params, budget: u64, baseline: &Network) -> TrainingRe
         key: gates_key(budget),
         description: format!("gates to {budget} ReLUs ({})", params.granularity.as_str()),
         role: Role::Gates,
+        stage: None,
         network: baseline.clone(),
         recipe,
     }
@@ -166,6 +168,7 @@ fn finetune(params: &Params, budget: u64, masked: &Network) -> TrainingRequest {
             describe(masked)
         ),
         role: Role::Candidate,
+        stage: None,
         network: masked.clone(),
         recipe: from_baseline(1.0, gates_key(budget)),
     }

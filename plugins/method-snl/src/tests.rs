@@ -50,6 +50,7 @@ fn result(request: &TrainingRequest, status: ResultStatus, network: Network) -> 
             relus: 0,
             polys: 0,
             network,
+            learned: Some(true),
             error: (status != ResultStatus::Completed).then(|| "loss NaN".into()),
         },
     }

@@ -4,8 +4,10 @@
 //! the store, from which each step's history is read again: a stopped
 //! pipeline resumes by replaying it, and finished runs are never retrained.
 
+use super::criticality;
 use super::plan::Job;
-use super::{PipelineConfig, PipelineError, Runner};
+use super::results::learning::{self, DataSizes};
+use super::{PipelineConfig, PipelineError, PipelineEvent, Runner};
 use crate::engine::network::plugin;
 use crate::engine::plugin_host::PluginHost;
 use crate::engine::store::{RunRow, Store};
@@ -17,6 +19,9 @@ use deepreduce_plugin_api::reduction::{
 use deepreduce_plugin_api::{Candidate, Network, OptimizationRequest, analyze};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+/// The built-in DeepReDuce method, followed when a pipeline names none.
+pub const DEEPREDUCE: &str = "org.deepreduce.method.deepreduce";
 
 /// The method a pipeline follows, stored with its configuration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -71,7 +76,7 @@ impl Runner<'_> {
             let input = StepInput {
                 params: params.clone(),
                 baseline: baseline.clone(),
-                history: history(store, id)?,
+                history: history(store, id, DataSizes::of(data))?,
                 applied: applied(store, id)?,
             };
             let output = plugin_of.step(&input).map_err(|e| refused(e.to_string()))?;
@@ -105,7 +110,14 @@ impl Runner<'_> {
                              must give the same answer to the same history"
                         )));
                     }
+                    self.send(PipelineEvent::Step {
+                        role: jobs[0].request.as_ref().expect("a method's job").role,
+                        runs: jobs.len(),
+                    });
                     self.run_jobs(store, id, cfg, data, &jobs)?;
+                    if jobs.iter().any(|j| j.role == role_name(Role::Criticality)) {
+                        self.report_criticality(store, id, data)?;
+                    }
                 }
                 StepOutput::Apply { requests } => {
                     for request in requests {
@@ -122,9 +134,12 @@ impl Runner<'_> {
 
     /// A request asked again for a run the store has unfinished (a replay
     /// after a stop) must be the same request: a method must be a function
-    /// of its history.
-    /// The first job asked differently than the unfinished run of its key
-    /// (a store error is reported as such, not taken for "no run").
+    /// of its history. A run stored before methods were plugins has no
+    /// request: it is the same when it trained the same network in the same
+    /// role, and then the request is recorded with it (and it joins the
+    /// history, finished or not).
+    /// The first job asked differently than the stored run of its key (a
+    /// store error is reported as such, not taken for "no run").
     fn replayed_differently(
         &self,
         store: &Store,
@@ -135,11 +150,31 @@ impl Runner<'_> {
             let Some(run) = store.run_by_key(pipeline, &job.key)? else {
                 continue;
             };
-            if run.config.get("request") != Some(&json!(job.request)) {
-                return Ok(Some(job.key.clone()));
+            let request = json!(job.request);
+            match run.config.get("request") {
+                Some(stored) if *stored == request => {}
+                None if run.role == job.role && run.network == json!(job.network) => {
+                    store.set_run_request(run.id, &request)?;
+                }
+                _ => return Ok(Some(job.key.clone())),
             }
         }
         Ok(None)
+    }
+
+    /// Tells the listeners each stage's criticality as recorded so far.
+    fn report_criticality(
+        &self,
+        store: &Store,
+        pipeline: i64,
+        data: &Dataset,
+    ) -> Result<(), PipelineError> {
+        let results = criticality::stage_results(store, pipeline, Some(DataSizes::of(data)))?;
+        self.send(PipelineEvent::Criticality {
+            stages: criticality::criticality(&results),
+            did_not_learn: criticality::did_not_learn(&results),
+        });
+        Ok(())
     }
 
     /// Applies one optimization the method asked for and records it.
@@ -166,7 +201,7 @@ fn job(request: TrainingRequest, epochs: usize, method: &(String, String)) -> Jo
     Job {
         key: request.key.clone(),
         role: role_name(request.role),
-        stage: None,
+        stage: request.stage.clone(),
         description: request.description.clone(),
         network: request.network.clone(),
         teacher: match &recipe.objective {
@@ -187,6 +222,7 @@ pub fn role_name(role: Role) -> &'static str {
     match role {
         Role::Baseline => "baseline",
         Role::Criticality => "criticality",
+        Role::CriticalityWithoutKd => "criticality-nokd",
         Role::Gates => "gates",
         Role::Candidate => "candidate",
     }
@@ -195,7 +231,7 @@ pub fn role_name(role: Role) -> &'static str {
 /// Every finished run of the pipeline that a method asked for, with its
 /// result, in the order asked. Unfinished ones (a stop) are not history:
 /// the method asks for them again and they resume.
-fn history(store: &Store, pipeline: i64) -> Result<Vec<Exchange>, PipelineError> {
+fn history(store: &Store, pipeline: i64, data: DataSizes) -> Result<Vec<Exchange>, PipelineError> {
     let mut exchanges = Vec::new();
     for run in store.runs(Some(pipeline))? {
         let Some(status) = finished(&run.status) else {
@@ -218,10 +254,9 @@ fn history(store: &Store, pipeline: i64) -> Result<Vec<Exchange>, PipelineError>
             .iter()
             .map(|e| e.test_accuracy)
             .collect();
-        exchanges.push(Exchange {
-            request,
-            result: result(&run, status, epoch_accuracies, network, totals),
-        });
+        let mut result = result(&run, status, epoch_accuracies, network, totals);
+        result.learned = learning::run_learned(store, &run, Some(data))?;
+        exchanges.push(Exchange { request, result });
     }
     Ok(exchanges)
 }
@@ -241,6 +276,7 @@ fn result(
         relus: totals.relus,
         polys: totals.polys,
         network,
+        learned: None,
         error: run.error.clone(),
     }
 }

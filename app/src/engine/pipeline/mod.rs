@@ -1,10 +1,8 @@
-//! The DeepReDuce method end to end (SPEC.md), driven through the plugins:
-//! train the full-ReLU baseline (the KD teacher), measure each stage's
-//! criticality with stage-only networks, cull least-critical stages
-//! cumulatively, derive the five variants of each culled network (plus any
-//! extra optimization plugin's candidates), retrain every candidate with KD,
-//! and record everything in the run store as it happens. Finished runs are
-//! never retrained; an interrupted run resumes from its last checkpoint.
+//! A pipeline: a ReLU-reduction method (a method plugin; DeepReDuce's by
+//! default, SPEC.md) followed end to end on the architecture and dataset
+//! the user chose, every training recorded in the run store as it happens.
+//! Finished runs are never retrained; an interrupted run resumes from its
+//! last checkpoint.
 
 pub mod criticality;
 pub mod method;
@@ -25,8 +23,8 @@ use super::{inference, trained};
 use deepreduce_datasets::Dataset;
 use deepreduce_models::IrModel;
 use deepreduce_plugin_api::TrainingObjective;
+use deepreduce_plugin_api::reduction::Role;
 use plan::Job;
-use results::learning::DataSizes;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -52,28 +50,37 @@ pub struct PipelineConfig {
     /// Trainings run at once. CPU backends share one thread pool, so more
     /// jobs interleave rather than oversubscribe the cores.
     pub jobs: usize,
-    /// A method plugin to follow; without one, DeepReDuce's phases.
+    /// A method plugin to follow; without one, the DeepReDuce method with
+    /// the fields above as its parameters (how pipelines were stored before
+    /// methods were plugins).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<method::MethodChoice>,
+}
+
+impl PipelineConfig {
+    /// The method this pipeline follows, with its parameters.
+    pub fn method_choice(&self) -> method::MethodChoice {
+        self.method.clone().unwrap_or_else(|| method::MethodChoice {
+            id: method::DEEPREDUCE.into(),
+            params: serde_json::json!({
+                "kd": self.kd,
+                "criticality_without_kd": self.criticality_without_kd,
+                "extra_plugins": self.extra_plugins,
+            }),
+        })
+    }
 }
 
 fn kd_default() -> bool {
     true
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub enum Phase {
-    Baseline,
-    Criticality,
-    Candidates,
-    Done,
-}
-
 /// Progress of a pipeline, for the CLI and the GUI.
 #[derive(Clone, Debug)]
 pub enum PipelineEvent {
-    Phase {
-        phase: Phase,
+    /// The method asked for a batch of trainings (their first one's role).
+    Step {
+        role: Role,
         runs: usize,
     },
     RunStarted {
@@ -129,8 +136,6 @@ pub enum PipelineError {
     BadConfig { id: i64, message: String },
     #[error("the stored configuration of run {id} is unreadable: {message}")]
     BadRunConfig { id: i64, message: String },
-    #[error("the baseline did not train ({0}); the pipeline cannot continue without its teacher")]
-    NoBaseline(String),
     #[error("run '{0}' is not a completed run with weights: nothing to distil or start from")]
     NotFinished(String),
     #[error("method {id}: {message}")]
@@ -185,7 +190,6 @@ impl FinishedModels {
 /// A finished (or already finished) run.
 struct Trained {
     accuracy: Option<f64>,
-    weights: Option<PathBuf>,
 }
 
 impl Runner<'_> {
@@ -255,51 +259,8 @@ impl Runner<'_> {
         cfg: &PipelineConfig,
     ) -> Result<(), PipelineError> {
         let data = deepreduce_datasets::open(&cfg.dataset)?;
-        let planner = plan::Planner::new(self.host, cfg, &data.info);
-        if let Some(method) = &cfg.method {
-            let baseline = planner.baseline()?.network;
-            return self.run_method(store, id, cfg, method, &data, &baseline);
-        }
-
-        self.send(PipelineEvent::Phase {
-            phase: Phase::Baseline,
-            runs: 1,
-        });
-        let baseline_job = planner.baseline()?;
-        let baseline = self
-            .run_jobs(store, id, cfg, &data, std::slice::from_ref(&baseline_job))?
-            .remove(0);
-        // The teacher of the runs that distil, loaded by key in run_jobs.
-        if baseline.accuracy.is_none() || baseline.weights.is_none() {
-            return Err(PipelineError::NoBaseline(
-                "no accuracy or weights recorded".into(),
-            ));
-        }
-
-        let stage_jobs = planner.criticality(&baseline_job.network)?;
-        self.send(PipelineEvent::Phase {
-            phase: Phase::Criticality,
-            runs: stage_jobs.len(),
-        });
-        self.run_jobs(store, id, cfg, &data, &stage_jobs)?;
-        let results = criticality::stage_results(store, id, Some(DataSizes::of(&data)))?;
-        let scores = criticality::criticality(&results);
-        self.send(PipelineEvent::Criticality {
-            stages: scores.clone(),
-            did_not_learn: criticality::did_not_learn(&results),
-        });
-
-        let candidates = planner.candidates(&baseline_job.network, &scores)?;
-        self.send(PipelineEvent::Phase {
-            phase: Phase::Candidates,
-            runs: candidates.len(),
-        });
-        self.run_jobs(store, id, cfg, &data, &candidates)?;
-        self.send(PipelineEvent::Phase {
-            phase: Phase::Done,
-            runs: 0,
-        });
-        Ok(())
+        let baseline = plan::baseline_network(self.host, cfg, &data.info)?;
+        self.run_method(store, id, cfg, &cfg.method_choice(), &data, &baseline)
     }
 
     /// Runs `jobs` with up to `cfg.jobs` at once; results in job order.
@@ -414,7 +375,6 @@ impl Runner<'_> {
             });
             return Ok(Trained {
                 accuracy: row.accuracy,
-                weights: row.weights,
             });
         }
         if self.cancelled() {
@@ -548,7 +508,6 @@ impl Runner<'_> {
         });
         Ok(Trained {
             accuracy: result.accuracy,
-            weights: result.weights,
         })
     }
 }

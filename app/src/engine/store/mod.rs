@@ -708,6 +708,18 @@ impl Store {
         )
     }
 
+    /// Records the method's request with a run stored before methods were
+    /// plugins (its configuration had none).
+    pub fn set_run_request(&self, id: i64, request: &Value) -> Result<(), StoreError> {
+        self.update(
+            "record a run's request",
+            "runs",
+            id,
+            "UPDATE runs SET config = json_set(config, '$.request', json(?2)) WHERE id = ?1",
+            params![id, request.to_string()],
+        )
+    }
+
     /// Records how the run ended and sets finished_at, in one statement. A
     /// run is "completed" only with its accuracy and weights.
     pub fn finish_run(&self, id: i64, result: &RunResult) -> Result<(), StoreError> {
