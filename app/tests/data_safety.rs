@@ -8,7 +8,7 @@ mod common;
 
 use deepreduce_app::engine::backend::{BackendChoice, select};
 use deepreduce_app::engine::pipeline::{PipelineConfig, Runner, create};
-use deepreduce_app::engine::store::{NewRun, RunRow, Store};
+use deepreduce_app::engine::store::{NewRun, PipelineStatus, RunRole, RunRow, RunStatus, Store};
 use deepreduce_app::engine::train::TrainConfig;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -122,7 +122,7 @@ fn a_stored_configuration_that_cannot_be_read_fails_its_pipeline_with_the_reason
     let err = runner.run(id).unwrap_err().to_string();
     assert!(err.contains("unreadable"), "{err}");
     let row = store.pipeline(id).unwrap().unwrap();
-    assert_eq!(row.status, "failed");
+    assert_eq!(row.status, PipelineStatus::Failed);
     assert_eq!(row.error.as_deref(), Some(err.as_str()));
 }
 
@@ -176,7 +176,7 @@ fn kill_after_a_last_checkpoint(child: &mut Child, store: &Store, dir: &Path, id
             .runs(Some(id))
             .unwrap()
             .into_iter()
-            .filter(|r| r.status != "completed")
+            .filter(|r| r.status != RunStatus::Completed)
             .collect();
         if let Some(run) = open.iter().find(|r| checkpoint_epoch(dir, r.id) == Some(1)) {
             child.kill().unwrap();
@@ -226,7 +226,7 @@ fn killed_after_its_last_checkpoint_a_run_completes_on_resume_and_one_process_ru
     // run ended first, the next run gets its chance.
     let caught = loop {
         let run = kill_after_a_last_checkpoint(&mut first, &store, &dir, id);
-        if store.run(run).unwrap().unwrap().status == "running" {
+        if store.run(run).unwrap().unwrap().status == RunStatus::Running {
             break run;
         }
         first = resume_in(&dir, id)
@@ -242,14 +242,17 @@ fn killed_after_its_last_checkpoint_a_run_completes_on_resume_and_one_process_ru
     let out = resume_in(&dir, id).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let run = store.run(caught).unwrap().unwrap();
-    assert_eq!(run.status, "completed");
+    assert_eq!(run.status, RunStatus::Completed);
     let epochs = store.epochs(caught).unwrap();
     assert_eq!(epochs.len(), 1, "the checkpoint's epoch is recorded");
     assert_eq!(run.accuracy, Some(epochs[0].test_accuracy));
     if !recorded.is_empty() {
         assert_eq!(epochs, recorded, "not retrained");
     }
-    assert_eq!(store.pipeline(id).unwrap().unwrap().status, "completed");
+    assert_eq!(
+        store.pipeline(id).unwrap().unwrap().status,
+        PipelineStatus::Completed
+    );
     assert_eq!(store.lease_holder(&format!("pipeline:{id}")).unwrap(), None);
 
     // Stored paths are relative to the store: every run's weights are found
@@ -297,7 +300,7 @@ fn new_run(pipeline: i64, description: &str) -> NewRun {
     NewRun {
         pipeline_id: Some(pipeline),
         key: "baseline".into(),
-        role: "baseline".into(),
+        role: RunRole::Baseline,
         stage: None,
         description: description.into(),
         network: json!({}),

@@ -19,7 +19,7 @@ use deepreduce_app::engine::export::{
     ExportError, ExportReport, ExportRequest, Format, Source, export,
 };
 use deepreduce_app::engine::network::{self, NetworkSpec};
-use deepreduce_app::engine::store::{NewRun, RunResult, Store};
+use deepreduce_app::engine::store::{NewRun, RunResult, RunRole, RunStatus, Store};
 use deepreduce_app::engine::train::TrainConfig;
 use deepreduce_app::engine::trained;
 use deepreduce_datasets::{SyntheticConfig, synthetic};
@@ -585,7 +585,7 @@ fn store_with_run(dir: &Path, net: &Network, trained: &Path) -> (PathBuf, i64) {
         .plan_run(&NewRun {
             pipeline_id: Some(pipeline),
             key: "candidate:0".into(),
-            role: "candidate".into(),
+            role: RunRole::Candidate,
             stage: None,
             description: "S2 + S3".into(),
             network: serde_json::to_value(net).unwrap(),
@@ -599,7 +599,7 @@ fn store_with_run(dir: &Path, net: &Network, trained: &Path) -> (PathBuf, i64) {
         .finish_run(
             run,
             &RunResult {
-                status: "completed".into(),
+                status: RunStatus::Completed,
                 accuracy: Some(42.5),
                 latency: None,
                 inference_ms: None,

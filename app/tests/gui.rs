@@ -6,7 +6,7 @@
 mod common;
 
 use deepreduce_app::engine::backend::BackendChoice;
-use deepreduce_app::engine::store::{NewRun, RunResult, Store};
+use deepreduce_app::engine::store::{NewRun, RunResult, RunRole, RunStatus, Store};
 use deepreduce_app::engine::train::{EpochMetrics, TrainConfig};
 use deepreduce_app::gui::Workbench;
 use deepreduce_app::gui::dialogs::ScriptedDialogs;
@@ -294,7 +294,7 @@ fn store_with(path: &Path, networks: &[(Network, Option<f64>)]) -> PathBuf {
             .plan_run(&NewRun {
                 pipeline_id: Some(pipeline),
                 key: format!("run{i}"),
-                role: role.into(),
+                role: RunRole::parse(role).unwrap(),
                 stage: None,
                 description: description.into(),
                 network: json!({}),
@@ -323,7 +323,7 @@ fn store_with(path: &Path, networks: &[(Network, Option<f64>)]) -> PathBuf {
             .finish_run(
                 id,
                 &RunResult {
-                    status: "completed".into(),
+                    status: RunStatus::Completed,
                     accuracy: Some(accuracy),
                     latency: Some(json!({ "online_seconds": latency })),
                     inference_ms: None,
@@ -375,7 +375,7 @@ fn the_frontier_draws_masked_networks_apart() {
         .plan_run(&NewRun {
             pipeline_id: None,
             key: "single".into(),
-            role: "single".into(),
+            role: RunRole::Single,
             stage: None,
             description: "pixel-masked".into(),
             network: serde_json::to_value(&masked).unwrap(),
@@ -392,7 +392,7 @@ fn the_frontier_draws_masked_networks_apart() {
         .finish_run(
             id,
             &RunResult {
-                status: "completed".into(),
+                status: RunStatus::Completed,
                 accuracy: Some(55.0),
                 latency: None,
                 inference_ms: None,
@@ -504,7 +504,7 @@ fn a_tiny_pipeline_started_from_the_runs_panel_ends_on_the_frontier() {
         .unwrap()
         .runs(Some(1))
         .unwrap();
-    assert!(runs.len() > 10 && runs.iter().all(|r| r.status == "completed"));
+    assert!(runs.len() > 10 && runs.iter().all(|r| r.status == RunStatus::Completed));
     assert_eq!(points.len(), runs.len(), "{points:?}");
     // One epoch on 256 images may teach nothing: a frontier exactly when
     // some network learned, the others drawn apart.
@@ -608,7 +608,7 @@ fn a_training_cancelled_from_the_runs_panel_resumes_to_the_end() {
     h.get_by_label("Cancel").click();
     step_until(&mut h, Duration::from_secs(120), |wb| wb.jobs().0 == 0);
     let run = &Store::open(&store).unwrap().runs(None).unwrap()[0];
-    assert_eq!(run.status, "cancelled");
+    assert_eq!(run.status, RunStatus::Cancelled);
     // The run records the plugins that built its network.
     assert_eq!(run.plugins[0]["id"], "org.deepreduce.resnet");
     let kept = epochs_done();
@@ -618,7 +618,7 @@ fn a_training_cancelled_from_the_runs_panel_resumes_to_the_end() {
     h.step();
     step_until(&mut h, Duration::from_secs(300), |wb| wb.jobs().0 == 0);
     let run = &Store::open(&store).unwrap().runs(None).unwrap()[0];
-    assert_eq!(run.status, "completed", "{:?}", run.error);
+    assert_eq!(run.status, RunStatus::Completed, "{:?}", run.error);
     assert_eq!(epochs_done(), 3);
     assert!(run.accuracy.is_some() && run.weights.is_some());
 }
@@ -642,7 +642,7 @@ fn a_single_training_distils_from_the_teacher_the_runs_panel_offers() {
     step_until(&mut h, Duration::from_secs(300), |wb| wb.jobs() == (0, 1));
     let runs = Store::open(&store).unwrap().runs(None).unwrap();
     let student = runs.iter().find(|r| r.id != teacher).expect("the new run");
-    assert_eq!(student.status, "completed", "{:?}", student.error);
+    assert_eq!(student.status, RunStatus::Completed, "{:?}", student.error);
     assert_eq!(student.config["kd"], true);
     let weights = runs[0].weights.as_ref().unwrap();
     assert_eq!(

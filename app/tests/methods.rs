@@ -4,12 +4,12 @@
 mod common;
 
 use deepreduce_app::engine::backend::{BackendChoice, select};
-use deepreduce_app::engine::pipeline::method::{MethodChoice, role_name};
+use deepreduce_app::engine::pipeline::method::MethodChoice;
 use deepreduce_app::engine::pipeline::{
     PipelineConfig, PipelineError, PipelineEvent, Runner, create,
 };
 use deepreduce_app::engine::plugin_host::{Cause, PluginHost};
-use deepreduce_app::engine::store::Store;
+use deepreduce_app::engine::store::{PipelineStatus, RunRole, RunStatus, Store};
 use deepreduce_plugin_api::reduction::{Role, StepInput, StepOutput, check_step};
 use deepreduce_plugin_api::testing::resnet_like;
 use deepreduce_plugin_api::{Network, analyze};
@@ -149,7 +149,10 @@ fn the_snl_method_reaches_its_budgets_exactly_and_resumes_without_retraining() {
     );
     assert_eq!(first[..2], ["baseline", "gates:1000"]);
     let store = Store::open(&db).unwrap();
-    assert_eq!(store.pipeline(id).unwrap().unwrap().status, "cancelled");
+    assert_eq!(
+        store.pipeline(id).unwrap().unwrap().status,
+        PipelineStatus::Cancelled
+    );
 
     // The replay trains only what was not finished.
     let (resumed, second) = run(&host, &db, id, |_| false);
@@ -171,7 +174,7 @@ fn the_snl_method_reaches_its_budgets_exactly_and_resumes_without_retraining() {
     );
 
     let row = store.pipeline(id).unwrap().unwrap();
-    assert_eq!(row.status, "completed");
+    assert_eq!(row.status, PipelineStatus::Completed);
     let candidates = store.pipeline_candidates(id).unwrap().unwrap();
     let keys: Vec<&str> = candidates
         .as_array()
@@ -186,7 +189,7 @@ fn the_snl_method_reaches_its_budgets_exactly_and_resumes_without_retraining() {
         ("finetune:3000", 3000),
     ] {
         let run = store.run_by_key(id, key).unwrap().unwrap();
-        assert_eq!(run.status, "completed", "{key}");
+        assert_eq!(run.status, RunStatus::Completed, "{key}");
         let network: Network = serde_json::from_value(run.network).unwrap();
         assert_eq!(analyze(&network).unwrap().total.relus, budget, "{key}");
         assert_eq!(run.relus, budget, "{key}");
@@ -249,7 +252,7 @@ fn hostile(mode: &str, stop_at: impl Fn(&PipelineEvent) -> bool + Send + Copy + 
     }
     let error = result.expect_err("a hostile method fails").to_string();
     let row = Store::open(&db).unwrap().pipeline(id).unwrap().unwrap();
-    assert_eq!(row.status, "failed");
+    assert_eq!(row.status, PipelineStatus::Failed);
     assert_eq!(row.error.as_deref(), Some(error.as_str()));
     error
 }
@@ -389,7 +392,7 @@ fn the_deepreduce_method_plans_the_runs_the_hard_coded_pipeline_planned() {
                     assert_eq!(network, old["network"], "{key}");
                     let relus = analyze(&request.network).unwrap().total.relus;
                     assert_eq!(json!(relus), old["relus"], "{key}");
-                    assert_eq!(json!(role_name(request.role)), old["role"], "{key}");
+                    assert_eq!(json!(RunRole::from(request.role)), old["role"], "{key}");
                     assert_eq!(json!(request.stage), old["stage"], "{key}");
                     let kd = matches!(request.recipe.objective, Objective::Distillation { .. });
                     assert_eq!(json!(kd), old["kd"], "{key}");
@@ -461,7 +464,7 @@ fn a_store_written_before_methods_were_plugins_resumes_under_the_deepreduce_meth
             .plan_run(&deepreduce_app::engine::store::NewRun {
                 pipeline_id: Some(id),
                 key: old["key"].as_str().unwrap().into(),
-                role: old["role"].as_str().unwrap().into(),
+                role: serde_json::from_value(old["role"].clone()).unwrap(),
                 stage: old["stage"].as_str().map(str::to_string),
                 description: "as the old pipeline planned it".into(),
                 network: old["network"].clone(),
@@ -497,7 +500,7 @@ fn a_store_written_before_methods_were_plugins_resumes_under_the_deepreduce_meth
         .collect();
     assert_eq!(keys, before, "the same runs, none twice");
     for run in runs.iter().filter(|r| r.stage.is_some()) {
-        assert_eq!(run.status, "completed", "{}", run.key);
+        assert_eq!(run.status, RunStatus::Completed, "{}", run.key);
         assert!(run.config.get("request").is_some(), "{}", run.key);
         assert!(trained.contains(&run.key), "{} trained once", run.key);
     }

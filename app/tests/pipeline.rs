@@ -7,7 +7,7 @@ mod common;
 use deepreduce_app::engine::backend::{BackendChoice, select};
 use deepreduce_app::engine::pipeline::results::results;
 use deepreduce_app::engine::pipeline::{PipelineConfig, Runner, create};
-use deepreduce_app::engine::store::{RunRow, Store};
+use deepreduce_app::engine::store::{PipelineStatus, RunRole, RunRow, RunStatus, Store};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -52,13 +52,16 @@ fn runs_of(store: &Store, id: i64, role: &str) -> Vec<RunRow> {
         .runs(Some(id))
         .unwrap()
         .into_iter()
-        .filter(|r| r.role == role)
+        .filter(|r| r.role.as_str() == role)
         .collect()
 }
 
 fn check_complete(db: &Path, id: i64) {
     let store = Store::open(db).unwrap();
-    assert_eq!(store.pipeline(id).unwrap().unwrap().status, "completed");
+    assert_eq!(
+        store.pipeline(id).unwrap().unwrap().status,
+        PipelineStatus::Completed
+    );
     assert_eq!(runs_of(&store, id, "baseline").len(), 1);
     let stages: Vec<String> = runs_of(&store, id, "criticality")
         .iter()
@@ -68,7 +71,7 @@ fn check_complete(db: &Path, id: i64) {
     let candidates = runs_of(&store, id, "candidate");
     assert_eq!(candidates.len(), 5 * 3, "5 x (D-1) candidates");
     for run in store.runs(Some(id)).unwrap() {
-        assert_eq!(run.status, "completed", "{}", run.description);
+        assert_eq!(run.status, RunStatus::Completed, "{}", run.description);
         assert!(
             run.accuracy.is_some() && run.weights.as_ref().is_some_and(|w| w.exists()),
             "{}",
@@ -222,10 +225,10 @@ fn a_killed_pipeline_resumes_without_retraining_finished_runs() {
         let runs = store.runs(Some(id)).unwrap();
         let done = runs
             .iter()
-            .any(|r| r.role == "candidate" && r.status == "completed");
+            .any(|r| r.role == RunRole::Candidate && r.status == RunStatus::Completed);
         let running = runs
             .iter()
-            .find(|r| r.status == "running" && !store.epochs(r.id).unwrap().is_empty());
+            .find(|r| r.status == RunStatus::Running && !store.epochs(r.id).unwrap().is_empty());
         if let (true, Some(r)) = (done, running) {
             break r.clone();
         }
@@ -237,7 +240,7 @@ fn a_killed_pipeline_resumes_without_retraining_finished_runs() {
         .runs(Some(id))
         .unwrap()
         .iter()
-        .filter(|r| r.status == "completed")
+        .filter(|r| r.status == RunStatus::Completed)
         .map(|r| {
             (
                 r.id,
@@ -292,7 +295,7 @@ fn finished_run(
         .plan_run(&NewRun {
             pipeline_id: Some(pipeline),
             key: format!("{role}:{relus}"),
-            role: role.into(),
+            role: RunRole::parse(role).unwrap(),
             stage: stage.map(Into::into),
             description: format!("{role} {relus}"),
             network: json!({}),
@@ -316,7 +319,7 @@ fn finished_run(
     };
     store.record_epoch(id, &last).unwrap();
     let result = RunResult {
-        status: "completed".into(),
+        status: RunStatus::Completed,
         accuracy: Some(test),
         latency: None,
         inference_ms: None,

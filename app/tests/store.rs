@@ -1,7 +1,9 @@
 //! The run store keeps everything it was told across reopens, crashes and
 //! concurrent connections, and refuses files it cannot read.
 
-use deepreduce_app::engine::store::{NewRun, RunResult, Store, rfc3339_utc, run_status};
+use deepreduce_app::engine::store::{
+    NewRun, PipelineStatus, RunResult, RunRole, RunStatus, Store, rfc3339_utc, run_status,
+};
 use deepreduce_app::engine::train::{EpochMetrics, Status};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
@@ -51,7 +53,7 @@ fn new_run(pipeline_id: Option<i64>, key: &str) -> NewRun {
     NewRun {
         pipeline_id,
         key: key.to_owned(),
-        role: "candidate".to_owned(),
+        role: RunRole::Candidate,
         stage: Some("S2".to_owned()),
         description: format!("run {key}"),
         network: ir(),
@@ -101,7 +103,7 @@ fn pipelines_round_trip_newest_first_with_statuses() {
         (first, "resnet18", "cifar10")
     );
     assert_eq!(row.config, config);
-    assert_eq!(row.status, "running");
+    assert_eq!(row.status, PipelineStatus::Running);
     assert_eq!(row.finished_at, None);
     assert!(
         row.created_at.ends_with('Z') && row.created_at.len() == 24,
@@ -112,14 +114,20 @@ fn pipelines_round_trip_newest_first_with_statuses() {
     let ids: Vec<i64> = store.pipelines().unwrap().iter().map(|p| p.id).collect();
     assert_eq!(ids, [second, first]);
 
-    store.set_pipeline_status(first, "completed").unwrap();
+    store
+        .set_pipeline_status(first, PipelineStatus::Completed)
+        .unwrap();
     let done = store.pipeline(first).unwrap().unwrap();
-    assert_eq!(done.status, "completed");
+    assert_eq!(done.status, PipelineStatus::Completed);
     assert!(done.finished_at.as_deref().unwrap() >= done.created_at.as_str());
     // A resumed pipeline runs again: no end time.
-    store.set_pipeline_status(first, "running").unwrap();
+    store
+        .set_pipeline_status(first, PipelineStatus::Running)
+        .unwrap();
     assert_eq!(store.pipeline(first).unwrap().unwrap().finished_at, None);
-    store.set_pipeline_status(second, "cancelled").unwrap();
+    store
+        .set_pipeline_status(second, PipelineStatus::Cancelled)
+        .unwrap();
     assert!(
         store
             .pipeline(second)
@@ -130,15 +138,7 @@ fn pipelines_round_trip_newest_first_with_statuses() {
     );
 
     let err = store
-        .set_pipeline_status(first, "done")
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("\"done\"") && err.contains("completed"),
-        "{err}"
-    );
-    let err = store
-        .set_pipeline_status(999, "failed")
+        .set_pipeline_status(999, PipelineStatus::Failed)
         .unwrap_err()
         .to_string();
     assert!(
@@ -160,7 +160,7 @@ fn runs_round_trip_plan_is_idempotent_and_ordered() {
         .unwrap();
 
     let baseline = NewRun {
-        role: "baseline".to_owned(),
+        role: RunRole::Baseline,
         stage: None,
         ..new_run(Some(p), "baseline")
     };
@@ -204,7 +204,7 @@ fn runs_round_trip_plan_is_idempotent_and_ordered() {
     let want = new_run(Some(p), "candidate:S2+S3:thin:alpha0.5");
     assert_eq!(row.id, c);
     assert_eq!(row.pipeline_id, Some(p));
-    assert_eq!(row.role, "candidate");
+    assert_eq!(row.role, RunRole::Candidate);
     assert_eq!(row.stage.as_deref(), Some("S2"));
     assert_eq!(row.description, want.description);
     assert_eq!(row.network, ir());
@@ -213,7 +213,7 @@ fn runs_round_trip_plan_is_idempotent_and_ordered() {
     assert_eq!(row.config, want.config);
     assert_eq!(row.plugins, want.plugins);
     assert_eq!((row.seed, row.relus), (u64::MAX - 7, 557_056));
-    assert_eq!(row.status, "planned");
+    assert_eq!(row.status, RunStatus::Planned);
     assert_eq!(row.backend, None);
     assert_eq!(
         (row.accuracy, &row.latency, row.inference_ms),
@@ -229,7 +229,7 @@ fn runs_round_trip_plan_is_idempotent_and_ordered() {
 
     // Standalone runs: each plan is a new run, listed under None.
     let single = NewRun {
-        role: "single".to_owned(),
+        role: RunRole::Single,
         ..new_run(None, "single")
     };
     let s1 = store.plan_run(&single).unwrap();
@@ -251,13 +251,13 @@ fn start_and_finish_record_the_lifecycle() {
         .start_run(id, "wgpu", Path::new("/runs/1/ckpt"))
         .unwrap();
     let started = store.run(id).unwrap().unwrap();
-    assert_eq!(started.status, "running");
+    assert_eq!(started.status, RunStatus::Running);
     assert_eq!(started.backend.as_deref(), Some("wgpu"));
     assert_eq!(started.checkpoint_dir, Some(PathBuf::from("/runs/1/ckpt")));
     let first_start = started.started_at.clone().unwrap();
 
     let failure = RunResult {
-        status: "failed".to_owned(),
+        status: RunStatus::Failed,
         accuracy: None,
         latency: None,
         inference_ms: None,
@@ -291,7 +291,7 @@ fn start_and_finish_record_the_lifecycle() {
 
     let latency = json!({"online_ms": 412.5, "communication_mb": 96.25, "per_stage": [1, 2, 3]});
     let done = RunResult {
-        status: "completed".to_owned(),
+        status: RunStatus::Completed,
         accuracy: Some(91.25),
         latency: Some(latency.clone()),
         inference_ms: Some(3.5),
@@ -300,7 +300,7 @@ fn start_and_finish_record_the_lifecycle() {
     };
     store.finish_run(id, &done).unwrap();
     let row = store.run(id).unwrap().unwrap();
-    assert_eq!(row.status, "completed");
+    assert_eq!(row.status, RunStatus::Completed);
     assert_eq!(row.accuracy, Some(91.25));
     assert_eq!(row.latency, Some(latency));
     assert_eq!(row.inference_ms, Some(3.5));
@@ -308,12 +308,12 @@ fn start_and_finish_record_the_lifecycle() {
     assert!(row.finished_at.as_deref().unwrap() >= first_start.as_str());
 
     let planned = RunResult {
-        status: "planned".to_owned(),
+        status: RunStatus::Planned,
         ..done.clone()
     };
     let err = store.finish_run(id, &planned).unwrap_err().to_string();
     assert!(
-        err.contains("finish a run") && err.contains("\"planned\""),
+        err.contains("finish a run") && err.contains("cannot end as planned"),
         "{err}"
     );
     assert!(
@@ -325,14 +325,17 @@ fn start_and_finish_record_the_lifecycle() {
     );
     assert!(store.start_run(4242, "wgpu", Path::new("/x")).is_err());
 
-    assert_eq!(run_status(&Status::Completed), "completed");
-    assert_eq!(run_status(&Status::Cancelled { epoch: 2 }), "cancelled");
+    assert_eq!(run_status(&Status::Completed), RunStatus::Completed);
+    assert_eq!(
+        run_status(&Status::Cancelled { epoch: 2 }),
+        RunStatus::Cancelled
+    );
     let diverged = Status::Diverged {
         epoch: 1,
         batch: 3,
         loss: f64::NAN,
     };
-    assert_eq!(run_status(&diverged), "diverged");
+    assert_eq!(run_status(&diverged), RunStatus::Diverged);
 }
 
 #[test]
@@ -413,7 +416,7 @@ fn a_second_connection_reads_while_the_first_writes() {
     worker.record_epoch(r, &epoch(1, 30.0)).unwrap();
 
     let gui = Store::open(&path).unwrap();
-    assert_eq!(gui.runs(Some(p)).unwrap()[0].status, "running");
+    assert_eq!(gui.runs(Some(p)).unwrap()[0].status, RunStatus::Running);
     assert_eq!(gui.epochs(r).unwrap().len(), 1);
     worker.record_epoch(r, &epoch(2, 35.0)).unwrap();
     assert_eq!(gui.epochs(r).unwrap().len(), 2);
@@ -531,7 +534,7 @@ fn a_killed_writer_loses_no_committed_epoch() {
         assert_eq!(*e, epoch(i + 1, (i + 1) as f64));
     }
     // The crash leaves the run "running": that is how a resume finds it.
-    assert_eq!(store.run(run).unwrap().unwrap().status, "running");
+    assert_eq!(store.run(run).unwrap().unwrap().status, RunStatus::Running);
     assert_eq!(sql::<String>(&path, "PRAGMA integrity_check"), "ok");
 }
 

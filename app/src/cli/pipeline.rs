@@ -3,7 +3,7 @@
 
 use super::train_args::TrainArgs;
 use crate::engine::backend::select;
-use crate::engine::pipeline::method::{MethodChoice, role_name};
+use crate::engine::pipeline::method::MethodChoice;
 use crate::engine::pipeline::{PipelineConfig, PipelineEvent, Runner, create, results::results};
 use crate::engine::plugin_host::PluginHost;
 use crate::engine::store::{Store, default_db};
@@ -139,9 +139,7 @@ fn show_progress(rx: mpsc::Receiver<PipelineEvent>) {
     };
     for event in rx {
         match event {
-            PipelineEvent::Step { role, runs } => {
-                say(format!("== {} ({runs} runs)", role_name(role)))
-            }
+            PipelineEvent::Step { role, runs } => say(format!("== {} ({runs} runs)", role)),
             PipelineEvent::RunStarted {
                 key,
                 description,

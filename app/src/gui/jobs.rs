@@ -6,8 +6,8 @@
 use crate::engine::backend::Backend;
 use crate::engine::pipeline::{PipelineError, PipelineEvent, Runner};
 use crate::engine::plugin_host::PluginHost;
+use crate::engine::store::RunRole;
 use crate::engine::train::TrainEvent;
-use deepreduce_plugin_api::reduction::Role;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,7 +41,7 @@ pub struct Curves {
 #[derive(Clone, Debug, Default)]
 pub struct Progress {
     /// The role of the trainings the method asked for last.
-    pub step: Option<Role>,
+    pub step: Option<RunRole>,
     pub run: Option<String>,
     pub run_index: usize,
     pub runs: usize,

@@ -8,12 +8,11 @@ use super::jobs::{Job, JobKind, JobState, WorkerContext};
 use super::method_form::follows_deepreduce;
 use crate::engine::backend::BackendChoice;
 use crate::engine::network::plugins_used;
-use crate::engine::pipeline::method::role_name;
 use crate::engine::pipeline::results::learning::{DataSizes, run_learned};
 use crate::engine::pipeline::single::{SingleRun, plan_single};
 use crate::engine::pipeline::{PipelineConfig, create};
 use crate::engine::relu_layers::is_masked;
-use crate::engine::store::{PipelineRow, RunRow, Store, StoreError};
+use crate::engine::store::{PipelineRow, PipelineStatus, RunRow, RunStatus, Store, StoreError};
 use crate::engine::train::EpochMetrics;
 use crate::engine::train::schedule::ScheduleKind;
 use crate::format::{duration, group};
@@ -166,8 +165,16 @@ fn run_dataset(run: &RunRow, pipelines: &[PipelineRow]) -> Option<String> {
 }
 
 /// Runs a worker may pick up again: stopped before the end.
-fn resumable(status: &str) -> bool {
-    matches!(status, "planned" | "running" | "cancelled" | "failed")
+fn resumable(status: RunStatus) -> bool {
+    matches!(
+        status,
+        RunStatus::Planned | RunStatus::Running | RunStatus::Cancelled | RunStatus::Failed
+    )
+}
+
+/// Pipelines a worker may pick up again: stopped before the end.
+fn pipeline_resumable(status: PipelineStatus) -> bool {
+    status != PipelineStatus::Completed
 }
 
 impl Workbench {
@@ -420,7 +427,7 @@ impl Workbench {
             .runs
             .runs
             .iter()
-            .filter(|r| r.status == "completed" && r.weights.is_some())
+            .filter(|r| r.status == RunStatus::Completed && r.weights.is_some())
             .filter(|r| input.is_some() && self.runs.shapes.get(&r.id).copied() == input)
             .collect();
         if candidates.is_empty() {
@@ -571,7 +578,7 @@ impl Workbench {
                 .id_salt(("pipeline", id))
                 .show(ui, |ui| {
                     if let Some(p) = pipeline
-                        && resumable(&p.status)
+                        && pipeline_resumable(p.status)
                         && !self.running(JobKind::Pipeline { id: p.id })
                         && ui.button("Resume pipeline").clicked()
                     {
@@ -601,7 +608,7 @@ impl Workbench {
                                 }
                                 ui.label(&r.description);
                                 ui.label(group(r.relus));
-                                ui.label(&r.status)
+                                ui.label(r.status.as_str())
                                     .on_hover_text(r.error.clone().unwrap_or_default());
                                 let accuracy =
                                     r.accuracy.map_or("–".into(), |a| format!("{a:.2}%"));
@@ -615,7 +622,7 @@ impl Workbench {
                                 }
                                 let single = JobKind::Single { run_id: r.id };
                                 if r.pipeline_id.is_none()
-                                    && resumable(&r.status)
+                                    && resumable(r.status)
                                     && !self.running(single)
                                     && ui.button("Resume").clicked()
                                 {
@@ -677,7 +684,7 @@ impl Workbench {
                         r.accuracy.map_or("–".into(), |a| format!("{a:.2}%"))
                     }),
                     ("backend", &|r| r.backend.clone().unwrap_or_default()),
-                    ("status", &|r| r.status.clone()),
+                    ("status", &|r| r.status.to_string()),
                 ];
                 for (name, value) in rows {
                     ui.strong(name);
@@ -754,8 +761,7 @@ fn job_progress(ui: &mut egui::Ui, job: &Job) {
     if let Some(role) = p.step {
         ui.label(format!(
             "training {} runs, {} runs finished",
-            role_name(role),
-            job.finished_runs
+            role, job.finished_runs
         ));
     }
 }

@@ -114,7 +114,10 @@ pub enum ExportError {
     #[error("run {id} is not in the run store {}", db.display())]
     UnknownRun { id: i64, db: PathBuf },
     #[error("run {id} has no saved weights (status {status}); only completed runs can be exported")]
-    NoWeights { id: i64, status: String },
+    NoWeights {
+        id: i64,
+        status: crate::engine::store::RunStatus,
+    },
     #[error("checkpoint {} does not exist", .0.display())]
     NoCheckpoint(PathBuf),
     #[error("checkpoint: {0}")]

@@ -61,7 +61,7 @@ impl Source {
                 })?;
                 let weights = run.weights.ok_or_else(|| ExportError::NoWeights {
                     id: *id,
-                    status: run.status.clone(),
+                    status: run.status,
                 })?;
                 // A pipeline's runs share its dataset; a standalone run
                 // records its own in its config.

@@ -3,12 +3,8 @@
 //! [`deepreduce_plugin_api::criticality`].
 
 use super::results::learning::{self, DataSizes};
-use crate::engine::store::{RunRow, Store, StoreError};
+use crate::engine::store::{RunRole, RunRow, RunStatus, Store, StoreError};
 pub use deepreduce_plugin_api::criticality::{StageResult, criticality, did_not_learn};
-
-/// The role of the stage-only networks that measure criticality (with KD
-/// when the pipeline distils); the "criticality-nokd" ones are reported only.
-const ROLE: &str = "criticality";
 
 /// The stage-only networks of pipeline `pipeline` that finished, judged
 /// against data of sizes `data`. One that diverged has no accuracy: it
@@ -35,12 +31,12 @@ fn stage_result(
     let Some(stage) = run.stage.clone() else {
         return Ok(None);
     };
-    if run.role != ROLE {
+    if run.role != RunRole::Criticality {
         return Ok(None);
     }
-    let (accuracy, learned) = match (run.status.as_str(), run.accuracy) {
-        ("completed", Some(a)) => (a, learning::run_learned(store, run, data)?),
-        ("diverged", _) => (0.0, Some(false)),
+    let (accuracy, learned) = match (run.status, run.accuracy) {
+        (RunStatus::Completed, Some(a)) => (a, learning::run_learned(store, run, data)?),
+        (RunStatus::Diverged, _) => (0.0, Some(false)),
         _ => return Ok(None),
     };
     Ok(Some(StageResult {

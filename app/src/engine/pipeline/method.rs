@@ -10,10 +10,10 @@ use super::results::learning::{self, DataSizes};
 use super::{PipelineConfig, PipelineError, PipelineEvent, Runner};
 use crate::engine::network::plugin;
 use crate::engine::plugin_host::PluginHost;
-use crate::engine::store::{RunRow, Store};
+use crate::engine::store::{RunRole, RunRow, RunStatus, Store};
 use deepreduce_datasets::Dataset;
 use deepreduce_plugin_api::reduction::{
-    Applied, ApplyRequest, Exchange, ResultStatus, Role, StepInput, StepOutput, TrainingRequest,
+    Applied, ApplyRequest, Exchange, ResultStatus, StepInput, StepOutput, TrainingRequest,
     TrainingResult, check_step,
 };
 use deepreduce_plugin_api::{Candidate, Network, OptimizationRequest, analyze};
@@ -111,11 +111,11 @@ impl Runner<'_> {
                         )));
                     }
                     self.send(PipelineEvent::Step {
-                        role: jobs[0].request.as_ref().expect("a method's job").role,
+                        role: jobs[0].role,
                         runs: jobs.len(),
                     });
                     self.run_jobs(store, id, cfg, data, &jobs)?;
-                    if jobs.iter().any(|j| j.role == role_name(Role::Criticality)) {
+                    if jobs.iter().any(|j| j.role == RunRole::Criticality) {
                         self.report_criticality(store, id, data)?;
                     }
                 }
@@ -200,7 +200,7 @@ fn job(request: TrainingRequest, epochs: usize, method: &(String, String)) -> Jo
     let recipe = &request.recipe;
     Job {
         key: request.key.clone(),
-        role: role_name(request.role),
+        role: request.role.into(),
         stage: request.stage.clone(),
         description: request.description.clone(),
         network: request.network.clone(),
@@ -217,24 +217,13 @@ fn job(request: TrainingRequest, epochs: usize, method: &(String, String)) -> Jo
     }
 }
 
-/// The store's name for a run's role.
-pub fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Baseline => "baseline",
-        Role::Criticality => "criticality",
-        Role::CriticalityWithoutKd => "criticality-nokd",
-        Role::Gates => "gates",
-        Role::Candidate => "candidate",
-    }
-}
-
 /// Every finished run of the pipeline that a method asked for, with its
 /// result, in the order asked. Unfinished ones (a stop) are not history:
 /// the method asks for them again and they resume.
 fn history(store: &Store, pipeline: i64, data: DataSizes) -> Result<Vec<Exchange>, PipelineError> {
     let mut exchanges = Vec::new();
     for run in store.runs(Some(pipeline))? {
-        let Some(status) = finished(&run.status) else {
+        let Some(status) = finished(run.status) else {
             continue;
         };
         let Some(request) = run.config.get("request") else {
@@ -282,12 +271,12 @@ fn result(
 }
 
 /// How a run ended, for the method; `None` while it can still go on.
-fn finished(status: &str) -> Option<ResultStatus> {
+fn finished(status: RunStatus) -> Option<ResultStatus> {
     match status {
-        "completed" => Some(ResultStatus::Completed),
-        "diverged" => Some(ResultStatus::Diverged),
-        "failed" => Some(ResultStatus::Failed),
-        _ => None,
+        RunStatus::Completed => Some(ResultStatus::Completed),
+        RunStatus::Diverged => Some(ResultStatus::Diverged),
+        RunStatus::Failed => Some(ResultStatus::Failed),
+        RunStatus::Planned | RunStatus::Running | RunStatus::Cancelled => None,
     }
 }
 

@@ -14,7 +14,7 @@ pub mod single;
 use super::backend::Backend;
 use super::network::{NetworkError, ids, plugin};
 use super::plugin_host::{HostError, PluginHost};
-use super::store::{RunResult, Store, StoreError, run_status};
+use super::store::{PipelineStatus, RunResult, RunRole, RunStatus, Store, StoreError, run_status};
 use super::train::{
     Checkpoint, RunContext, Status, Teacher, TrainConfig, TrainError, TrainEvent, learn_gates,
     train_from,
@@ -23,7 +23,6 @@ use super::{inference, trained};
 use deepreduce_datasets::Dataset;
 use deepreduce_models::IrModel;
 use deepreduce_plugin_api::TrainingObjective;
-use deepreduce_plugin_api::reduction::Role;
 use plan::Job;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -80,7 +79,7 @@ fn kd_default() -> bool {
 pub enum PipelineEvent {
     /// The method asked for a batch of trainings (their first one's role).
     Step {
-        role: Role,
+        role: RunRole,
         runs: usize,
     },
     RunStarted {
@@ -97,7 +96,7 @@ pub enum PipelineEvent {
     RunFinished {
         key: String,
         description: String,
-        status: String,
+        status: RunStatus,
         accuracy: Option<f64>,
         retrained: bool,
     },
@@ -221,12 +220,14 @@ impl Runner<'_> {
                 cfg.train
                     .validate()
                     .map_err(|message| PipelineError::BadConfig { id, message })?;
-                store.set_pipeline_status(id, "running")?;
+                store.set_pipeline_status(id, PipelineStatus::Running)?;
                 self.run_phases(&store, id, &cfg)
             });
         let recorded = match &result {
-            Ok(()) => store.set_pipeline_status(id, "completed"),
-            Err(PipelineError::Cancelled) => store.set_pipeline_status(id, "cancelled"),
+            Ok(()) => store.set_pipeline_status(id, PipelineStatus::Completed),
+            Err(PipelineError::Cancelled) => {
+                store.set_pipeline_status(id, PipelineStatus::Cancelled)
+            }
             Err(e) => store.fail_pipeline(id, &e.to_string()),
         };
         match (result, recorded) {
@@ -332,7 +333,7 @@ impl Runner<'_> {
         for key in keys {
             let run = store
                 .run_by_key(pipeline, key)?
-                .filter(|r| r.status == "completed")
+                .filter(|r| r.status == RunStatus::Completed)
                 .ok_or_else(|| PipelineError::NotFinished(key.clone()))?;
             let weights = run
                 .weights
@@ -365,7 +366,7 @@ impl Runner<'_> {
         // A run is finished only with its results; one recorded "completed"
         // without them (by an older version) resumes from its checkpoint.
         let finished = row.accuracy.is_some() && row.weights.is_some();
-        if row.status == "completed" && finished {
+        if row.status == RunStatus::Completed && finished {
             self.send(PipelineEvent::RunFinished {
                 key: job.key.clone(),
                 description: job.description.clone(),
@@ -462,7 +463,7 @@ impl Runner<'_> {
             )?;
         }
         let mut result = RunResult {
-            status: run_status(&status).to_string(),
+            status: run_status(&status),
             accuracy: test_accuracy,
             latency: None,
             inference_ms: None,
@@ -502,7 +503,7 @@ impl Runner<'_> {
         self.send(PipelineEvent::RunFinished {
             key: job.key.clone(),
             description: job.description.clone(),
-            status: result.status.clone(),
+            status: result.status,
             accuracy: result.accuracy,
             retrained: true,
         });

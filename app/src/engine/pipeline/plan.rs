@@ -3,7 +3,7 @@
 
 use super::super::dataset_shape::info_shape;
 use super::super::network::{NetworkSpec, build_network};
-use super::super::store::NewRun;
+use super::super::store::{NewRun, RunRole};
 use super::super::train::TrainConfig;
 use super::{PipelineConfig, PipelineError};
 use crate::engine::plugin_host::PluginHost;
@@ -17,7 +17,7 @@ use serde_json::json;
 pub struct Job {
     /// Unique within the pipeline; how a resumed pipeline finds the run.
     pub key: String,
-    pub role: &'static str,
+    pub role: RunRole,
     pub stage: Option<String>,
     pub description: String,
     pub network: Network,
@@ -59,7 +59,7 @@ impl Job {
         NewRun {
             pipeline_id: Some(pipeline),
             key: self.key.clone(),
-            role: self.role.to_string(),
+            role: self.role,
             stage: self.stage.clone(),
             description: self.description.clone(),
             network: serde_json::to_value(&self.network).expect("IR serialises"),

@@ -9,7 +9,7 @@ pub mod learning;
 
 use super::criticality::{criticality, stage_results};
 use super::pareto::{accuracy_per_kilo_relu, frontier};
-use crate::engine::store::{PipelineRow, RunRow, Store, StoreError};
+use crate::engine::store::{PipelineRow, RunRole, RunRow, RunStatus, Store, StoreError};
 use deepreduce_plugin_api::LatencyModel;
 use learning::{DataSizes, run_learned};
 use serde::Serialize;
@@ -17,9 +17,9 @@ use serde::Serialize;
 #[derive(Clone, Debug, Serialize)]
 pub struct ResultRow {
     pub run_id: i64,
-    pub role: String,
+    pub role: RunRole,
     pub description: String,
-    pub status: String,
+    pub status: RunStatus,
     pub relus: u64,
     pub accuracy: Option<f64>,
     pub accuracy_per_kilo_relu: Option<f64>,
@@ -62,9 +62,9 @@ fn row(run: &RunRow, learned: Option<bool>) -> ResultRow {
     };
     ResultRow {
         run_id: run.id,
-        role: run.role.clone(),
+        role: run.role,
         description: run.description.clone(),
-        status: run.status.clone(),
+        status: run.status,
         relus: run.relus,
         accuracy: run.accuracy,
         accuracy_per_kilo_relu: run.accuracy.map(|a| accuracy_per_kilo_relu(a, run.relus)),
@@ -100,7 +100,7 @@ pub fn results(store: &Store, id: i64) -> Result<Option<PipelineResults>, StoreE
     let mut networks = Vec::new();
     for run in runs
         .iter()
-        .filter(|r| r.role == "baseline" || r.role == "candidate")
+        .filter(|r| matches!(r.role, RunRole::Baseline | RunRole::Candidate))
     {
         networks.push(row(run, run_learned(store, run, data)?));
     }

@@ -5,7 +5,7 @@
 use super::plan::Job;
 use super::{FinishedModels, PipelineError, Runner};
 use crate::engine::network::{ids, plugin};
-use crate::engine::store::{NewRun, Store};
+use crate::engine::store::{NewRun, RunRole, Store};
 use crate::engine::train::TrainConfig;
 use crate::engine::trained;
 use deepreduce_plugin_api::{Network, analyze};
@@ -45,7 +45,7 @@ pub fn plan_single(
     Ok(store.plan_run(&NewRun {
         pipeline_id: None,
         key: "single".into(),
-        role: "single".into(),
+        role: RunRole::Single,
         stage: None,
         description: description.into(),
         network: serde_json::to_value(network).expect("IR serialises"),
@@ -85,7 +85,7 @@ impl Runner<'_> {
         }
         let job = Job {
             key: row.key.clone(),
-            role: "single",
+            role: RunRole::Single,
             stage: None,
             description: row.description.clone(),
             network,

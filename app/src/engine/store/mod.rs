@@ -16,9 +16,11 @@
 //! has read a corrupt value: a damaged file is reported, never made worse.
 
 mod applied;
+mod kinds;
 mod lease;
 mod paths;
 
+pub use kinds::{PipelineStatus, RunRole, RunStatus};
 pub use lease::{Holder, Lease};
 
 use crate::engine::train::{EpochMetrics, Status};
@@ -118,11 +120,6 @@ pub fn default_db() -> PathBuf {
     super::plugin_host::user_data_dir().join("runs.db")
 }
 
-/// The statuses a pipeline can have; it starts "running".
-pub const PIPELINE_STATUSES: &[&str] = &["running", "completed", "failed", "cancelled"];
-/// The statuses `finish_run` accepts; a run is otherwise planned or running.
-pub const RUN_END_STATUSES: &[&str] = &["completed", "cancelled", "diverged", "failed"];
-
 /// What went wrong, with the database file and the operation.
 #[derive(Debug, thiserror::Error)]
 #[error("run store {}: {op}: {cause}", path.display())]
@@ -145,11 +142,8 @@ pub enum StoreErrorKind {
     Version { found: i64, supported: i64 },
     #[error("no {table} row with id {id}")]
     NotFound { table: &'static str, id: i64 },
-    #[error("status {status:?} is not one of {allowed:?}")]
-    Status {
-        status: String,
-        allowed: &'static [&'static str],
-    },
+    #[error("a run cannot end as {0}")]
+    NotAnEnd(RunStatus),
     #[error("path {} is not valid UTF-8", .0.display())]
     NonUtf8Path(PathBuf),
     #[error(
@@ -174,7 +168,7 @@ pub struct PipelineRow {
     pub arch: String,
     pub dataset: String,
     pub config: Value,
-    pub status: String,
+    pub status: PipelineStatus,
     pub created_at: String,
     pub finished_at: Option<String>,
     /// Why it failed, when it did.
@@ -187,7 +181,7 @@ pub struct NewRun {
     /// None for a standalone run (role "single").
     pub pipeline_id: Option<i64>,
     pub key: String,
-    pub role: String,
+    pub role: RunRole,
     pub stage: Option<String>,
     pub description: String,
     pub network: Value,
@@ -198,10 +192,10 @@ pub struct NewRun {
     pub relus: u64,
 }
 
-/// How a run ended; `status` is one of `RUN_END_STATUSES`.
+/// How a run ended; `status` is an end state.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunResult {
-    pub status: String,
+    pub status: RunStatus,
     pub accuracy: Option<f64>,
     pub latency: Option<Value>,
     pub inference_ms: Option<f64>,
@@ -214,7 +208,7 @@ pub struct RunRow {
     pub id: i64,
     pub pipeline_id: Option<i64>,
     pub key: String,
-    pub role: String,
+    pub role: RunRole,
     pub stage: Option<String>,
     pub description: String,
     pub network: Value,
@@ -224,7 +218,7 @@ pub struct RunRow {
     pub backend: Option<String>,
     pub seed: u64,
     pub relus: u64,
-    pub status: String,
+    pub status: RunStatus,
     pub accuracy: Option<f64>,
     pub latency: Option<Value>,
     pub inference_ms: Option<f64>,
@@ -235,12 +229,12 @@ pub struct RunRow {
     pub finished_at: Option<String>,
 }
 
-/// The store's name for how training ended.
-pub fn run_status(status: &Status) -> &'static str {
+/// The run state a training's end is recorded as.
+pub fn run_status(status: &Status) -> RunStatus {
     match status {
-        Status::Completed => "completed",
-        Status::Cancelled { .. } => "cancelled",
-        Status::Diverged { .. } | Status::DivergedInEvaluation { .. } => "diverged",
+        Status::Completed => RunStatus::Completed,
+        Status::Cancelled { .. } => RunStatus::Cancelled,
+        Status::Diverged { .. } | Status::DivergedInEvaluation { .. } => RunStatus::Diverged,
     }
 }
 
@@ -434,20 +428,6 @@ impl Store {
             .ok_or_else(|| self.fail(op, StoreErrorKind::NonUtf8Path(path.clone())))
     }
 
-    fn check_status(
-        &self,
-        op: &'static str,
-        status: &str,
-        allowed: &'static [&'static str],
-    ) -> Result<(), StoreError> {
-        if allowed.contains(&status) {
-            Ok(())
-        } else {
-            let status = status.to_owned();
-            Err(self.fail(op, StoreErrorKind::Status { status, allowed }))
-        }
-    }
-
     /// An UPDATE of one row by id: an unknown id is an error, not a no-op.
     fn update(
         &self,
@@ -526,19 +506,23 @@ impl Store {
 
     /// Sets finished_at for the end statuses and clears it for "running";
     /// clears the error of an earlier failure.
-    pub fn set_pipeline_status(&self, id: i64, status: &str) -> Result<(), StoreError> {
+    pub fn set_pipeline_status(&self, id: i64, status: PipelineStatus) -> Result<(), StoreError> {
         self.end_pipeline(id, status, None)
     }
 
     /// Marks the pipeline failed with the reason.
     pub fn fail_pipeline(&self, id: i64, reason: &str) -> Result<(), StoreError> {
-        self.end_pipeline(id, "failed", Some(reason))
+        self.end_pipeline(id, PipelineStatus::Failed, Some(reason))
     }
 
-    fn end_pipeline(&self, id: i64, status: &str, error: Option<&str>) -> Result<(), StoreError> {
+    fn end_pipeline(
+        &self,
+        id: i64,
+        status: PipelineStatus,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
         let op = "set a pipeline's status";
-        self.check_status(op, status, PIPELINE_STATUSES)?;
-        let finished = (status != "running").then(now);
+        let finished = (status != PipelineStatus::Running).then(now);
         self.update(
             op,
             "pipelines",
@@ -724,8 +708,11 @@ impl Store {
     /// run is "completed" only with its accuracy and weights.
     pub fn finish_run(&self, id: i64, result: &RunResult) -> Result<(), StoreError> {
         let op = "finish a run";
-        self.check_status(op, &result.status, RUN_END_STATUSES)?;
-        if result.status == "completed" && (result.accuracy.is_none() || result.weights.is_none()) {
+        if !result.status.is_end() {
+            return Err(self.fail(op, StoreErrorKind::NotAnEnd(result.status)));
+        }
+        let completed = result.status == RunStatus::Completed;
+        if completed && (result.accuracy.is_none() || result.weights.is_none()) {
             return Err(self.fail(op, StoreErrorKind::CompletedWithoutResult));
         }
         let weights = result
