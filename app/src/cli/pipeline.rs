@@ -279,7 +279,7 @@ pub fn show_results(args: &ResultsArgs) -> Result<(), String> {
         p.status,
         r.method
             .as_deref()
-            .unwrap_or("DeepReDuce (built-in phases)")
+            .unwrap_or("unknown (its configuration does not read)")
     );
     if !r.criticality.is_empty() {
         println!("criticality (least critical first):");

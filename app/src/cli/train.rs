@@ -4,10 +4,9 @@
 use super::network_args::NetworkArgs;
 use super::train_args::TrainArgs;
 use crate::engine::backend::select;
-use crate::engine::network::{ids, plugin};
 use crate::engine::plugin_host::PluginHost;
-use crate::engine::train::{RunContext, Status, Teacher, TrainEvent, train};
-use crate::engine::trained;
+use crate::engine::run::{Models, RunEnv, RunFolder, RunSpec, TEACHER, execute};
+use crate::engine::train::{Status, TrainEvent};
 use deepreduce_plugin_api::analyze;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -39,49 +38,39 @@ pub fn run(host: &PluginHost, args: &Args) -> Result<(), String> {
         data.info.name, backend.label
     );
 
-    let teacher_model = match &args.kd_teacher {
-        Some(path) => Some(
-            trained::load(path, &backend.device)
-                .map_err(|e| format!("KD teacher: {e}"))?
-                .1,
-        ),
-        None => None,
+    let teacher = args
+        .kd_teacher
+        .iter()
+        .map(|path| (TEACHER.to_string(), path.clone()));
+    let models = Models::load(host, &backend, teacher, args.kd_teacher.is_some())
+        .map_err(|e| format!("--kd-teacher: {e}"))?;
+    let spec = RunSpec {
+        network: &net,
+        train: args.training.config(&args.network.dataset),
+        teacher: args.kd_teacher.as_ref().map(|_| TEACHER),
+        init_from: None,
+        gates: None,
     };
-    let teacher = match &teacher_model {
-        Some(model) => {
-            let objective = plugin(host, ids::KD)
-                .map_err(|e| e.to_string())?
-                .recipe(&json!({}))
-                .map_err(|e| e.to_string())?;
-            Some(Teacher { model, objective })
-        }
-        None => None,
+    // `--out` holds the final weights themselves, its checkpoints beside.
+    let folder = RunFolder {
+        checkpoints: args.out.as_ref().map(|d| d.join("checkpoints")),
+        weights: args.out.clone(),
     };
 
     let (tx, rx) = mpsc::channel();
     let progress = std::thread::spawn(move || show_progress(rx));
-    let ctx = RunContext {
-        device: &backend.device,
+    let env = RunEnv {
+        host,
+        backend: &backend,
         events: Some(&tx),
         cancel: None,
-        checkpoint_dir: args.out.as_ref().map(|d| d.join("checkpoints")),
-        resume: None,
     };
-    let outcome = train(
-        &net,
-        &data,
-        &args.training.config(&args.network.dataset),
-        teacher,
-        &ctx,
-    );
+    let outcome = execute(&env, &spec, &data, &models, &folder, None);
     drop(tx);
     let _ = progress.join();
     let outcome = outcome.map_err(|e| e.to_string())?;
-    if let Some(dir) = &args.out {
-        trained::save(dir, &net, &outcome.model).map_err(|e| e.to_string())?;
-    }
     let mut summary = json!({
-        "accuracy": outcome.test_accuracy,
+        "accuracy": outcome.accuracy,
         "relus": relus,
         "polys": totals.polys,
         "epochs": outcome.epochs_done,
@@ -89,6 +78,8 @@ pub fn run(host: &PluginHost, args: &Args) -> Result<(), String> {
         "description": description,
         "backend": backend.label,
         "out": args.out,
+        "latency": outcome.latency,
+        "inference_ms_per_image": outcome.inference_ms,
     });
     // {"status": "completed"} or {"status": "diverged", "epoch": .., "batch": .., "loss": ..}
     if let serde_json::Value::Object(status) = json!(outcome.status) {

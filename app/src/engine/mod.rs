@@ -17,6 +17,7 @@ pub mod paper;
 pub mod pipeline;
 pub mod plugin_host;
 pub mod relu_layers;
+pub mod run;
 pub mod store;
 pub mod threads;
 pub mod train;

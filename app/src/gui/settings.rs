@@ -120,7 +120,7 @@ impl Default for NetworkSettings {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct MethodSettings {
-    /// A method plugin's id; `None`: DeepReDuce's built-in phases.
+    /// A method plugin's id; `None`: the DeepReDuce method.
     pub chosen: Option<String>,
     pub params: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
 }

@@ -12,17 +12,13 @@ pub mod results;
 pub mod single;
 
 use super::backend::Backend;
-use super::network::{NetworkError, ids, plugin};
+use super::network::NetworkError;
 use super::plugin_host::{HostError, PluginHost};
+use super::run::{Models, ModelsError, RunEnv, RunError, RunFolder, RunSpec, execute};
 use super::store::{PipelineStatus, RunResult, RunRole, RunStatus, Store, StoreError, run_status};
-use super::train::{
-    Checkpoint, RunContext, Status, Teacher, TrainConfig, TrainError, TrainEvent, learn_gates,
-    train_from,
-};
-use super::{inference, trained};
+use super::train::{Status, TrainConfig, TrainError, TrainEvent};
+use super::trained;
 use deepreduce_datasets::Dataset;
-use deepreduce_models::IrModel;
-use deepreduce_plugin_api::TrainingObjective;
 use plan::Job;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -121,6 +117,10 @@ pub enum PipelineError {
     Train(#[from] TrainError),
     #[error(transparent)]
     Trained(#[from] trained::TrainedError),
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error("a trained model to distil from or start from: {0}")]
+    Models(#[from] ModelsError),
     #[error("pipeline {0} is not in the store")]
     UnknownPipeline(i64),
     #[error("run {0} is not in the store")]
@@ -167,23 +167,6 @@ pub struct Runner<'a> {
 /// ReLUs of a network that passed shape inference.
 fn analyze_relus(network: &deepreduce_plugin_api::Network) -> u64 {
     deepreduce_plugin_api::analyze(network).map_or(0, |a| a.total.relus)
-}
-
-/// The finished runs a batch of jobs distils from or starts from.
-#[derive(Default)]
-struct FinishedModels {
-    by_key: std::collections::HashMap<String, IrModel>,
-    /// The kd plugin's recipe, when a job distils.
-    distillation: Option<TrainingObjective>,
-}
-
-impl FinishedModels {
-    fn teacher(&self, key: Option<&str>) -> Option<Teacher<'_>> {
-        Some(Teacher {
-            model: &self.by_key[key?],
-            objective: self.distillation.clone()?,
-        })
-    }
 }
 
 /// A finished (or already finished) run.
@@ -324,27 +307,32 @@ impl Runner<'_> {
         store: &Store,
         pipeline: i64,
         jobs: &[Job],
-    ) -> Result<FinishedModels, PipelineError> {
-        let mut models = FinishedModels::default();
+    ) -> Result<Models, PipelineError> {
         let keys = jobs
             .iter()
             .flat_map(|j| j.teacher.iter().chain(&j.init_from))
             .collect::<std::collections::BTreeSet<_>>();
+        let mut sources = Vec::new();
         for key in keys {
-            let run = store
+            let weights = store
                 .run_by_key(pipeline, key)?
                 .filter(|r| r.status == RunStatus::Completed)
+                .and_then(|r| r.weights)
                 .ok_or_else(|| PipelineError::NotFinished(key.clone()))?;
-            let weights = run
-                .weights
-                .ok_or_else(|| PipelineError::NotFinished(key.clone()))?;
-            let (_, model) = trained::load(&weights, &self.backend.device)?;
-            models.by_key.insert(key.clone(), model);
+            sources.push((key.clone(), weights));
         }
-        if jobs.iter().any(|j| j.teacher.is_some()) {
-            models.distillation = Some(plugin(self.host, ids::KD)?.recipe(&serde_json::json!({}))?);
+        let distils = jobs.iter().any(|j| j.teacher.is_some());
+        Ok(Models::load(self.host, self.backend, sources, distils)?)
+    }
+
+    /// Where this runner's runs train and who hears them.
+    fn env<'a>(&'a self, events: Option<&'a Sender<TrainEvent>>) -> RunEnv<'a> {
+        RunEnv {
+            host: self.host,
+            backend: self.backend,
+            events,
+            cancel: self.cancel,
         }
-        Ok(models)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -356,7 +344,7 @@ impl Runner<'_> {
         total: usize,
         train_cfg: &TrainConfig,
         data: &Dataset,
-        models: &FinishedModels,
+        models: &Models,
     ) -> Result<Trained, PipelineError> {
         // One connection per worker thread: WAL lets them write side by side.
         let store = Store::open(&self.store_path)?;
@@ -382,13 +370,15 @@ impl Runner<'_> {
             return Err(PipelineError::Cancelled);
         }
         let dir = self.run_dir(run_id)?;
-        let checkpoints = dir.join("checkpoints");
-        // Gate learning starts over: its checkpoints would not hold the L1
-        // weight it reached.
-        let resume = match job.gates {
-            None => Checkpoint::latest(&checkpoints)?,
-            Some(_) => None,
+        let folder = RunFolder::stored(&dir);
+        let spec = RunSpec {
+            network: &job.network,
+            train: job.train_config(train_cfg),
+            teacher: job.teacher.as_deref(),
+            init_from: job.init_from.as_deref(),
+            gates: job.gates.as_ref(),
         };
+        let resume = folder.resume_point(&spec)?;
         store.start_run(run_id, &self.backend.label, &dir)?;
         // The epoch of the checkpoint may have been written by a process
         // killed before the store recorded it.
@@ -404,7 +394,7 @@ impl Runner<'_> {
         });
 
         let (tx, rx) = std::sync::mpsc::channel::<TrainEvent>();
-        let outcome = std::thread::scope(|scope| {
+        let executed = std::thread::scope(|scope| {
             // Epochs reach the store as they finish, not at the end of the run.
             let recorder = scope.spawn(|| -> Result<(), StoreError> {
                 for event in rx {
@@ -418,72 +408,32 @@ impl Runner<'_> {
                 }
                 Ok(())
             });
-            let teacher = models.teacher(job.teacher.as_deref());
-            let ctx = RunContext {
-                device: &self.backend.device,
-                events: Some(&tx),
-                cancel: self.cancel,
-                checkpoint_dir: job.gates.is_none().then(|| checkpoints.clone()),
-                resume,
-            };
-            let cfg = job.train_config(train_cfg);
-            let init = job.init_from.as_ref().map(|key| &models.by_key[key]);
-            let outcome = match &job.gates {
-                None => train_from(&job.network, data, &cfg, teacher, init, &ctx)
-                    .map(|o| (o.status, o.model, o.test_accuracy, job.network.clone())),
-                Some(recipe) => learn_gates(&job.network, recipe, data, &cfg, teacher, init, &ctx)
-                    .and_then(|o| {
-                        // The learned network, as a plain model: its layers
-                        // from the gated one, gates now the mask.
-                        let plain =
-                            IrModel::new(&o.network, &self.backend.device.clone().autodiff())
-                                .map_err(TrainError::Model)?;
-                        Ok((
-                            o.status,
-                            plain.warm_start(&o.model).0,
-                            o.test_accuracy,
-                            o.network,
-                        ))
-                    }),
-            };
+            let executed = execute(&self.env(Some(&tx)), &spec, data, models, &folder, resume);
             drop(tx);
             let recorded = recorder.join().expect("recorder thread");
-            outcome
+            executed
                 .map_err(PipelineError::from)
                 .and_then(|o| recorded.map(|_| o).map_err(Into::into))
         })?;
 
-        let (status, model, test_accuracy, network) = outcome;
         if job.gates.is_some() {
             // What the gates learned is the network this run stands for.
             store.set_run_network(
                 run_id,
-                &serde_json::to_value(&network).expect("IR"),
-                analyze_relus(&network),
+                &serde_json::to_value(&executed.network).expect("IR"),
+                analyze_relus(&executed.network),
             )?;
         }
         let mut result = RunResult {
-            status: run_status(&status),
-            accuracy: test_accuracy,
-            latency: None,
-            inference_ms: None,
-            weights: None,
+            status: run_status(&executed.status),
+            accuracy: executed.accuracy,
+            latency: executed.latency,
+            inference_ms: executed.inference_ms,
+            weights: executed.weights,
             error: None,
         };
-        match &status {
-            Status::Completed => {
-                let final_dir = dir.join("final");
-                trained::save(&final_dir, &network, &model)?;
-                let latency = plugin(self.host, ids::DELPHI)?.estimate(&network)?;
-                result.latency = Some(serde_json::to_value(latency).expect("JSON"));
-                result.inference_ms = Some(inference::milliseconds_per_image(
-                    &model,
-                    network.input,
-                    &self.backend.device,
-                    32,
-                ));
-                result.weights = Some(final_dir.join(trained::WEIGHTS_FILE));
-            }
+        match &executed.status {
+            Status::Completed => {}
             Status::Cancelled { .. } => {
                 store.finish_run(run_id, &result)?;
                 return Err(PipelineError::Cancelled);

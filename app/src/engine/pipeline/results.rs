@@ -44,7 +44,8 @@ pub struct StageCriticality {
 #[derive(Clone, Debug, Serialize)]
 pub struct PipelineResults {
     pub pipeline: PipelineRow,
-    /// The method plugin the pipeline followed; `None`: DeepReDuce's phases.
+    /// The method plugin the pipeline followed; `None` when its configuration
+    /// does not read.
     pub method: Option<String>,
     /// Baseline and candidates, in the order they were planned.
     pub networks: Vec<ResultRow>,
@@ -122,12 +123,10 @@ pub fn results(store: &Store, id: i64) -> Result<Option<PipelineResults>, StoreE
         .iter()
         .filter_map(|r| r.latency.as_ref()?.get("model").cloned())
         .find_map(|m| serde_json::from_value(m).ok());
-    let method = pipeline
-        .config
-        .get("method")
-        .and_then(|m| m.get("id"))
-        .and_then(|id| id.as_str())
-        .map(str::to_string);
+    // A pipeline stored before methods were plugins followed DeepReDuce's.
+    let method = serde_json::from_value::<super::PipelineConfig>(pipeline.config.clone())
+        .ok()
+        .map(|cfg| cfg.method_choice().id);
     Ok(Some(PipelineResults {
         method,
         pipeline,

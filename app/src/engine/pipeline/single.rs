@@ -3,11 +3,10 @@
 //! [`Runner::run_single`], which also resumes it from its last checkpoint.
 
 use super::plan::Job;
-use super::{FinishedModels, PipelineError, Runner};
-use crate::engine::network::{ids, plugin};
+use super::{PipelineError, Runner};
+use crate::engine::run::{Models, TEACHER};
 use crate::engine::store::{NewRun, RunRole, Store};
 use crate::engine::train::TrainConfig;
-use crate::engine::trained;
 use deepreduce_plugin_api::{Network, analyze};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -76,13 +75,11 @@ impl Runner<'_> {
         let data = deepreduce_datasets::open(&run.dataset)?;
         // The teacher is a weights file, not a run of a pipeline: it goes
         // by a key of its own.
-        const TEACHER: &str = "teacher";
-        let mut models = FinishedModels::default();
-        if let Some(path) = &run.teacher {
-            let (_, model) = trained::load(path, &self.backend.device)?;
-            models.by_key.insert(TEACHER.into(), model);
-            models.distillation = Some(plugin(self.host, ids::KD)?.recipe(&json!({}))?);
-        }
+        let teacher = run
+            .teacher
+            .iter()
+            .map(|path| (TEACHER.into(), path.clone()));
+        let models = Models::load(self.host, self.backend, teacher, run.teacher.is_some())?;
         let job = Job {
             key: row.key.clone(),
             role: RunRole::Single,
