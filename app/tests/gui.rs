@@ -351,7 +351,7 @@ fn frontier_panel_plots_runs_with_their_pareto_frontier() {
         ScriptedDialogs::default(),
         settings(Tab::Frontier),
     ));
-    h.run();
+    step_until(&mut h, Duration::from_secs(60), Workbench::store_read);
     h.get_by_label("5 trained networks, 5 on the Pareto frontier");
     let points = h.state().frontier_points();
     assert_eq!(points.len(), 5);
@@ -406,7 +406,7 @@ fn the_frontier_draws_masked_networks_apart() {
         ScriptedDialogs::default(),
         settings(Tab::Frontier),
     ));
-    h.run();
+    step_until(&mut h, Duration::from_secs(60), Workbench::store_read);
     let points = h.state().frontier_points();
     let flagged: Vec<i64> = points
         .iter()
@@ -436,6 +436,7 @@ fn a_network_that_did_not_learn_is_marked_and_kept_off_the_frontier() {
         settings(Tab::Runs),
     ));
     step_until(&mut h, Duration::from_secs(60), Workbench::backend_ready);
+    step_until(&mut h, Duration::from_secs(60), Workbench::store_read);
     h.get_by_label_contains("pipeline 1: resnet18 on synthetic")
         .click();
     h.run();
@@ -469,6 +470,7 @@ fn runs_panel_lists_the_store() {
         settings(Tab::Runs),
     ));
     step_until(&mut h, Duration::from_secs(60), Workbench::backend_ready);
+    step_until(&mut h, Duration::from_secs(60), Workbench::store_read);
     h.get_by_label_contains("pipeline 1: resnet18 on synthetic")
         .click();
     h.run();
@@ -557,7 +559,7 @@ fn the_export_panel_saves_onnx_with_its_manifest() {
     s.export_run = Some(run);
     let dialogs = ScriptedDialogs::answering([Some(out.clone())]);
     let mut h = harness(workbench(&store, dialogs, s));
-    h.run();
+    step_until(&mut h, Duration::from_secs(60), Workbench::store_read);
     h.get_by_label("Fold BatchNorm into the convolutions")
         .click();
     h.get_by_label("Save as…").click();
@@ -631,6 +633,7 @@ fn a_single_training_distils_from_the_teacher_the_runs_panel_offers() {
     let s = tiny_training(1, 128, 64);
     let mut h = harness(workbench(&store, ScriptedDialogs::default(), s));
     step_until(&mut h, Duration::from_secs(60), Workbench::backend_ready);
+    step_until(&mut h, Duration::from_secs(60), Workbench::store_read);
     let offered = format!("run {teacher}:");
     let choice = h.get_by_label("teacher").accesskit_node().value();
     assert!(
@@ -721,7 +724,7 @@ fn the_frontier_overlays_pipelines_each_with_its_own_frontier() {
     let mut s = settings(Tab::Frontier);
     s.frontier_per_pipeline = true;
     let mut h = harness(workbench(&path, ScriptedDialogs::default(), s));
-    h.run();
+    step_until(&mut h, Duration::from_secs(60), Workbench::store_read);
     let pareto = |h: &Harness<'_, Workbench>| -> Vec<(Option<i64>, u64)> {
         h.state()
             .frontier_points()

@@ -82,7 +82,7 @@ impl Workbench {
     }
 
     pub(super) fn export_panel(&mut self, ui: &mut egui::Ui) {
-        self.refresh_runs();
+        self.refresh_runs(ui.ctx());
         if let Some(result) = self
             .export
             .running

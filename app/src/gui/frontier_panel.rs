@@ -183,7 +183,7 @@ impl Workbench {
     }
 
     pub(super) fn frontier_panel(&mut self, ui: &mut egui::Ui) {
-        self.refresh_runs();
+        self.refresh_runs(ui.ctx());
         let points = self.frontier_points();
         ui.horizontal(|ui| {
             let scope = match self.settings.frontier_pipeline {

@@ -16,6 +16,7 @@ mod network_panel;
 mod plugins_panel;
 mod runs_panel;
 pub mod settings;
+mod store_reader;
 
 use crate::engine::plugin_host::PluginHost;
 use backend_slot::BackendSlot;
@@ -180,6 +181,12 @@ impl Workbench {
 
     pub fn backend_ready(&self) -> bool {
         self.backend.get().is_some()
+    }
+
+    /// Whether the panels show the run store as last asked for (it is read
+    /// off the UI thread).
+    pub fn store_read(&self) -> bool {
+        self.runs.is_current()
     }
 }
 

@@ -8,17 +8,16 @@ use super::jobs::{Job, JobKind, JobState, WorkerContext};
 use super::method_form::follows_deepreduce;
 use crate::engine::backend::BackendChoice;
 use crate::engine::network::plugins_used;
-use crate::engine::pipeline::results::learning::{DataSizes, run_learned};
+use super::store_reader::{StoreReader, StoreSnapshot};
 use crate::engine::pipeline::single::{SingleRun, plan_single};
 use crate::engine::pipeline::{PipelineConfig, create};
-use crate::engine::relu_layers::is_masked;
-use crate::engine::store::{PipelineRow, PipelineStatus, RunRow, RunStatus, Store, StoreError};
+use crate::engine::store::{PipelineRow, PipelineStatus, RunRow, RunStatus, Store};
 use crate::engine::train::EpochMetrics;
 use crate::engine::train::schedule::ScheduleKind;
 use crate::format::{duration, group};
-use deepreduce_plugin_api::{InputSpec, Network, analyze};
+use deepreduce_plugin_api::InputSpec;
 use egui_plot::{Legend, Line, Plot, PlotPoints};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 /// How often the store is reread while workers run.
@@ -28,7 +27,7 @@ const REFRESH_EVERY: Duration = Duration::from_secs(2);
 pub struct RunsState {
     dirty: bool,
     refreshed: Option<Instant>,
-    store: Option<Store>,
+    reader: Option<StoreReader>,
     pub error: Option<String>,
     pub pipelines: Vec<PipelineRow>,
     /// Every run: the pipelines' and the standalone ones.
@@ -39,9 +38,8 @@ pub struct RunsState {
     masked: BTreeSet<i64>,
     /// Finished runs whose accuracy stayed at chance.
     did_not_learn: BTreeSet<i64>,
-    /// Classes and split sizes of each dataset a run used, opened once.
-    datasets: HashMap<String, Option<DataSizes>>,
-    /// Runs ticked for side-by-side comparison, with their epochs.
+    /// Runs ticked for side-by-side comparison, with their epochs (empty
+    /// until the reader has read them).
     compare: BTreeMap<i64, Vec<EpochMetrics>>,
     /// The KD teacher for a single training (a completed run).
     teacher: Option<i64>,
@@ -55,60 +53,52 @@ impl RunsState {
         self.dirty = true;
     }
 
-    /// Rereads the store on the next frame, whenever it was last read.
+    /// Rereads the store as soon as possible, whenever it was last read.
     pub fn refresh_now(&mut self) {
         self.dirty = true;
         self.refreshed = None;
     }
 
-    fn refresh(&mut self, path: &std::path::Path) {
-        let due = self.refreshed.is_none_or(|t| t.elapsed() >= REFRESH_EVERY);
-        if !self.dirty || !due {
-            return;
+    /// Whether what the panels show is the store as last asked for: no
+    /// read waiting or under way.
+    pub fn is_current(&self) -> bool {
+        !self.dirty && !self.reader.as_ref().is_some_and(StoreReader::busy)
+    }
+
+    /// Takes a snapshot the reader finished, and asks for a new one when
+    /// the store changed (at most every [`REFRESH_EVERY`]).
+    fn refresh(&mut self, path: &std::path::Path, ctx: &egui::Context) {
+        let reader = self.reader.get_or_insert_with(|| {
+            let ctx = ctx.clone();
+            StoreReader::start(path.to_path_buf(), move || ctx.request_repaint())
+        });
+        match reader.take() {
+            Some(Ok(snapshot)) => self.show(snapshot),
+            Some(Err(e)) => self.error = Some(e),
+            None => {}
         }
-        self.dirty = false;
-        self.refreshed = Some(Instant::now());
-        if let Err(e) = self.reload(path) {
-            self.error = Some(e.to_string());
+        let reader = self.reader.as_mut().expect("started above");
+        let due = self.refreshed.is_none_or(|t| t.elapsed() >= REFRESH_EVERY);
+        if self.dirty && due && !reader.busy() {
+            self.dirty = false;
+            self.refreshed = Some(Instant::now());
+            reader.request(self.compare.keys().copied().collect());
         }
     }
 
-    fn reload(&mut self, path: &std::path::Path) -> Result<(), StoreError> {
-        if self.store.is_none() {
-            self.store = Some(Store::open(path)?);
-        }
-        let store = self.store.as_ref().expect("opened above");
-        self.pipelines = store.pipelines()?;
-        let mut runs = Vec::new();
-        for p in &self.pipelines {
-            runs.extend(store.runs(Some(p.id))?);
-        }
-        runs.extend(store.runs(None)?);
-        for (id, epochs) in self.compare.iter_mut() {
-            *epochs = store.epochs(*id)?;
-        }
-        let networks: Vec<(i64, Network)> = runs
-            .iter()
-            .filter_map(|r| Some((r.id, serde_json::from_value(r.network.clone()).ok()?)))
-            .collect();
-        self.shapes = networks
-            .iter()
-            .filter_map(|(id, net)| Some((*id, (net.input, analyze(net).ok()?.output.elements()))))
-            .collect();
-        self.masked = networks
-            .iter()
-            .filter(|(_, net)| is_masked(net))
-            .map(|(id, _)| *id)
-            .collect();
-        self.did_not_learn = BTreeSet::new();
-        for run in &runs {
-            if self.judge(run)? == Some(false) {
-                self.did_not_learn.insert(run.id);
+    fn show(&mut self, snapshot: StoreSnapshot) {
+        self.pipelines = snapshot.pipelines;
+        self.runs = snapshot.runs;
+        self.shapes = snapshot.shapes;
+        self.masked = snapshot.masked;
+        self.did_not_learn = snapshot.did_not_learn;
+        for (id, epochs) in snapshot.epochs {
+            // A run unticked while it was read stays unticked.
+            if let Some(shown) = self.compare.get_mut(&id) {
+                *shown = epochs;
             }
         }
-        self.runs = runs;
         self.error = None;
-        Ok(())
     }
 
     /// Whether run `id`'s network has ReLU masks.
@@ -116,51 +106,20 @@ impl RunsState {
         self.masked.contains(&id)
     }
 
-    /// Whether finished run `run` learned (see the engine's rule).
-    fn judge(&mut self, run: &RunRow) -> Result<Option<bool>, StoreError> {
-        // An unfinished run is not judged: no dataset to open for it.
-        if run.accuracy.is_none() {
-            return Ok(None);
-        }
-        let store = self.store.as_ref().expect("opened before");
-        let data = run_dataset(run, &self.pipelines).and_then(|name| {
-            *self
-                .datasets
-                .entry(name.clone())
-                .or_insert_with(|| DataSizes::open(&name))
-        });
-        run_learned(store, run, data)
-    }
-
     /// Whether run `id` finished without rising above chance.
     pub fn did_not_learn(&self, id: i64) -> bool {
         self.did_not_learn.contains(&id)
     }
 
+    /// Ticks or unticks run `id`; a ticked run's epochs come with the next
+    /// read, asked for now.
     fn toggle_compare(&mut self, id: i64, on: bool) {
-        if !on {
+        if on {
+            self.compare.insert(id, Vec::new());
+            self.refresh_now();
+        } else {
             self.compare.remove(&id);
-            return;
         }
-        let epochs = self
-            .store
-            .as_ref()
-            .and_then(|s| s.epochs(id).ok())
-            .unwrap_or_default();
-        self.compare.insert(id, epochs);
-    }
-}
-
-/// The dataset `run` trained on: its pipeline's, or its own for a single run.
-fn run_dataset(run: &RunRow, pipelines: &[PipelineRow]) -> Option<String> {
-    match run.pipeline_id {
-        Some(id) => pipelines
-            .iter()
-            .find(|p| p.id == id)
-            .map(|p| p.dataset.clone()),
-        None => serde_json::from_value::<SingleRun>(run.config.clone())
-            .ok()
-            .map(|s| s.dataset),
     }
 }
 
@@ -178,9 +137,10 @@ fn pipeline_resumable(status: PipelineStatus) -> bool {
 }
 
 impl Workbench {
-    /// Rereads the store when something changed (at most every 2 s).
-    pub(super) fn refresh_runs(&mut self) {
-        self.runs.refresh(&self.store_path);
+    /// Shows the store as last read, and rereads it when something changed
+    /// (at most every 2 s), off the UI thread.
+    pub(super) fn refresh_runs(&mut self, ctx: &egui::Context) {
+        self.runs.refresh(&self.store_path, ctx);
     }
 
     fn worker_context(&self, ctx: &egui::Context) -> Option<WorkerContext> {
@@ -280,7 +240,7 @@ impl Workbench {
     }
 
     pub(super) fn runs_panel(&mut self, ui: &mut egui::Ui) {
-        self.refresh_runs();
+        self.refresh_runs(ui.ctx());
         egui::Panel::left("training-settings")
             .resizable(true)
             .default_size(260.0)
