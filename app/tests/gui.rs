@@ -498,7 +498,7 @@ fn a_tiny_pipeline_started_from_the_runs_panel_ends_on_the_frontier() {
 
     h.get_by_label("Frontier").click();
     step_until(&mut h, Duration::from_secs(10), |wb| {
-        !wb.frontier_points().is_empty()
+        wb.store_read() && !wb.frontier_points().is_empty()
     });
     let points = h.state().frontier_points();
     // Every network the pipeline trained: baseline, criticality, candidates.

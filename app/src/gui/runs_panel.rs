@@ -6,9 +6,9 @@
 use super::Workbench;
 use super::jobs::{Job, JobKind, JobState, WorkerContext};
 use super::method_form::follows_deepreduce;
+use super::store_reader::{StoreReader, StoreSnapshot};
 use crate::engine::backend::BackendChoice;
 use crate::engine::network::plugins_used;
-use super::store_reader::{StoreReader, StoreSnapshot};
 use crate::engine::pipeline::single::{SingleRun, plan_single};
 use crate::engine::pipeline::{PipelineConfig, create};
 use crate::engine::store::{PipelineRow, PipelineStatus, RunRow, RunStatus, Store};

@@ -156,7 +156,11 @@ impl Reader {
     }
 
     /// Whether finished run `run` learned (see the engine's rule).
-    fn judge(&mut self, run: &RunRow, pipelines: &[PipelineRow]) -> Result<Option<bool>, StoreError> {
+    fn judge(
+        &mut self,
+        run: &RunRow,
+        pipelines: &[PipelineRow],
+    ) -> Result<Option<bool>, StoreError> {
         // An unfinished run is not judged: no dataset to open for it.
         if run.accuracy.is_none() {
             return Ok(None);
