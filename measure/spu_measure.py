@@ -1,0 +1,263 @@
+"""Measures an exported network's private inference in SecretFlow SPU with
+the Cheetah 2PC protocol: two OS processes (rank 0 owns the model, rank 1
+owns the images) linked by brpc over TCP on 127.0.0.1; each owner secret-
+shares its input and sends the other party its share; the logits are
+revealed at the end.
+
+    python spu_measure.py --onnx model.onnx --images batch.npy \
+        [--repeat 3] [--port 9920] > report.json
+
+The first run of a session pays Cheetah's one-time OT setup: it is reported
+apart (`setup_seconds`, `setup_bytes`), the online figures are the median of
+the runs after it. Security setting: Cheetah needs no trusted third party;
+SPU refuses plaintext weights held by one party, so the weights are
+secret-shared too.
+"""
+
+import argparse
+import json
+import os
+import pickle
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+SECURITY = (
+    "Cheetah 2PC (semi-honest, no trusted third party, HE-based linear layers "
+    "and OT-based non-linear ones); weights secret-shared by the model owner, "
+    "images by the input owner; 64-bit ring, 18 fraction bits"
+)
+MODEL_OWNER, INPUT_OWNER = 0, 1
+IMAGES = "images"
+
+
+def runtime_config():
+    from spu import libspu
+
+    config = libspu.RuntimeConfig()
+    config.protocol = libspu.ProtocolKind.CHEETAH
+    config.field = libspu.FieldType.FM64
+    config.fxp_fraction_bits = 18
+    config.enable_pphlo_profile = True
+    return config
+
+
+def link(rank, port):
+    from spu import libspu
+
+    desc = libspu.link.Desc()
+    desc.recv_timeout_ms = 600_000
+    for r in (0, 1):
+        desc.add_party(f"party{r}", f"127.0.0.1:{port + r}")
+    return libspu.link.create_brpc(desc, rank)
+
+
+OP_LINE = re.compile(
+    r"- (pphlo\.\w+), executed (\d+) times, duration ([\d.e-]+)s, send bytes (\d+) "
+    r"recv bytes (\d+), send actions (\d+)"
+)
+TOTAL_LINE = re.compile(
+    r"Link details: total send bytes (\d+), recv bytes (\d+), send actions (\d+)"
+)
+
+
+def profiled_runs(log_path):
+    """The runs SPU's profile logged (enable_pphlo_profile), in order: per
+    run the link totals of this party and the per-op counts."""
+    runs, ops = [], []
+    with open(log_path, errors="replace") as f:
+        for line in f:
+            if m := OP_LINE.search(line):
+                ops.append({
+                    "op": m[1], "executed": int(m[2]), "seconds": float(m[3]),
+                    "bytes": int(m[4]), "rounds": int(m[6]),
+                })
+            elif m := TOTAL_LINE.search(line):
+                runs.append({"sent_bytes": int(m[1]), "recv_bytes": int(m[2]),
+                             "sent_actions": int(m[3]), "ops": ops})
+                ops = []
+    return runs
+
+
+def compile_network(onnx_path, weights, images):
+    import spu.utils.frontend as frontend
+    from spu import libspu
+    import onnx_jax
+
+    forward, _, _ = onnx_jax.load(onnx_path)
+    names = sorted(weights)
+
+    def network(*flat):
+        return forward(dict(zip(names, flat[:-1])), flat[-1])
+
+    args = [weights[n] for n in names] + [images]
+    executable, _ = frontend.compile(
+        frontend.Kind.JAX,
+        network,
+        args,
+        {},
+        names + [IMAGES],
+        [libspu.Visibility.VIS_SECRET] * len(args),
+        lambda outputs: [f"logits{i}" for i in range(len(outputs))],
+    )
+    return executable, names
+
+
+def share_inputs(ctx, io, rt, rank, mine):
+    """Each owner shares its own arrays and sends the other party its
+    share; both set their share of every input."""
+    from spu import libspu
+
+    peer = 1 - rank
+    for owner in (MODEL_OWNER, INPUT_OWNER):
+        if owner == rank:
+            outgoing = {}
+            for name, value in mine.items():
+                shares = io.make_shares(value, libspu.Visibility.VIS_SECRET)
+                rt.set_var(name, shares[rank])
+                outgoing[name] = (shares[peer].meta, list(shares[peer].share_chunks))
+            ctx.send(peer, pickle.dumps(outgoing))
+        else:
+            for name, (meta, chunks) in pickle.loads(ctx.recv(peer)).items():
+                share = libspu.Share()
+                share.meta, share.share_chunks = meta, chunks
+                rt.set_var(name, share)
+
+
+def reveal(ctx, io, rt, rank, name):
+    from spu import libspu
+
+    mine = rt.get_var(name)
+    ctx.send(1 - rank, pickle.dumps((mine.meta, list(mine.share_chunks))))
+    meta, chunks = pickle.loads(ctx.recv(1 - rank))
+    theirs = libspu.Share()
+    theirs.meta, theirs.share_chunks = meta, chunks
+    return io.reconstruct([mine, theirs] if rank == 0 else [theirs, mine])
+
+
+def party(args):
+    import spu
+    import onnx_jax
+
+    rank = int(os.environ["SPU_RANK"])
+    _, weights, _ = onnx_jax.load(args.onnx)
+    images = np.load(args.images).astype(np.float32)
+    executable, names = compile_network(args.onnx, weights, images)
+    config = runtime_config()
+    ctx = link(rank, args.port)
+    rt, io = spu.Runtime(ctx, config), spu.Io(2, config)
+    mine = weights if rank == MODEL_OWNER else {IMAGES: images}
+    share_inputs(ctx, io, rt, rank, mine)
+    runs = []
+    for _ in range(args.repeat + 1):
+        ctx.barrier()
+        start = time.perf_counter()
+        rt.run(executable)
+        runs.append({"seconds": time.perf_counter() - start})
+    logits = reveal(ctx, io, rt, rank, executable.output_names[0])
+    if rank == INPUT_OWNER:
+        np.save(args.logits_out, logits)
+    with open(args.report_out, "w") as f:
+        json.dump({"rank": rank, "runs": runs}, f)
+    ctx.stop_link()
+
+
+def drive(args):
+    from importlib import metadata
+    import onnx_jax
+    import onnxruntime
+
+    with tempfile.TemporaryDirectory() as tmp:
+        reports = [os.path.join(tmp, f"party{r}.json") for r in (0, 1)]
+        logs = [os.path.join(tmp, f"party{r}.log") for r in (0, 1)]
+        logits_file = os.path.join(tmp, "logits.npy")
+        procs = []
+        for rank in (MODEL_OWNER, INPUT_OWNER):
+            cmd = [
+                sys.executable, __file__, "--party",
+                "--onnx", args.onnx, "--images", args.images,
+                "--repeat", str(args.repeat), "--port", str(args.port),
+                "--report-out", reports[rank], "--logits-out", logits_file,
+            ]
+            env = dict(os.environ, SPU_RANK=str(rank))
+            with open(logs[rank], "w") as log:
+                procs.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=log))
+        deadline = time.monotonic() + args.timeout
+        for p in procs:
+            try:
+                p.wait(timeout=max(1.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                for q in procs:
+                    q.kill()
+                sys.exit(f"spu: the parties did not finish within {args.timeout} s")
+        if any(p.returncode != 0 for p in procs):
+            tail = open(logs[0], errors="replace").read()[-2000:]
+            sys.exit(f"spu: a party failed (exit codes {[p.returncode for p in procs]}):\n{tail}")
+        parties = [json.load(open(r)) for r in reports]
+        for party_report, log in zip(parties, logs):
+            profiled = profiled_runs(log)
+            if len(profiled) != len(party_report["runs"]):
+                sys.exit(f"spu: {len(profiled)} profiled runs for {len(party_report['runs'])} runs")
+            for run, counts in zip(party_report["runs"], profiled):
+                run.update(counts)
+        revealed = np.load(logits_file)
+
+    images = np.load(args.images).astype(np.float32)
+    _, _, input_name = onnx_jax.load(args.onnx)
+    session = onnxruntime.InferenceSession(args.onnx, providers=["CPUExecutionProvider"])
+    expected = session.run(None, {input_name: images})[0]
+
+    def both(run_index, key):
+        return sum(p["runs"][run_index][key] for p in parties)
+
+    steady = range(1, args.repeat + 1)
+    report = {
+        "framework": "spu",
+        "version": metadata.version("spu"),
+        "protocol": "cheetah",
+        "security": SECURITY,
+        "parties": "two OS processes linked by brpc over TCP on 127.0.0.1",
+        "batch": int(images.shape[0]),
+        "repeat": args.repeat,
+        "setup_seconds": max(p["runs"][0]["seconds"] for p in parties),
+        "setup_bytes": both(0, "sent_bytes"),
+        "online_seconds": statistics.median(
+            max(p["runs"][i]["seconds"] for p in parties) for i in steady
+        ),
+        "bytes": both(1, "sent_bytes"),
+        "rounds": max(p["runs"][1]["sent_actions"] for p in parties),
+        "rounds_named": "messages sent per party (SPU's link send actions)",
+        # Per SPU op (the compiled graph's), not per ONNX node: bytes and
+        # messages sent by the model owner in the first steady-state run.
+        "ops": [op for op in parties[0]["runs"][1]["ops"] if op["bytes"] or op["rounds"]],
+        "max_abs_diff": float(np.max(np.abs(revealed - expected))),
+        "top1_agreement": float(np.mean(revealed.argmax(1) == expected.argmax(1))),
+    }
+    json.dump(report, sys.stdout, indent=1)
+    print()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--onnx", required=True)
+    ap.add_argument("--images", required=True)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--port", type=int, default=9920)
+    ap.add_argument("--timeout", type=float, default=1800)
+    ap.add_argument("--party", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--report-out", help=argparse.SUPPRESS)
+    ap.add_argument("--logits-out", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.repeat < 1:
+        sys.exit("--repeat must be at least 1")
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    party(args) if args.party else drive(args)
+
+
+if __name__ == "__main__":
+    main()
