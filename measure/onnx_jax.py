@@ -102,7 +102,9 @@ def _pool(node, x, init, op, average):
     strides = a.get("strides", k)
     pads = [(0, 0), (0, 0)] + _pads(a, 2)
     y = lax.reduce_window(x, init, op, (1, 1, *k), (1, 1, *strides), pads)
-    if average:
+    if average and a.get("count_include_pad", 0):
+        y = y / float(np.prod(k))
+    elif average:
         # count_include_pad = 0 (ONNX default): divide by the real window.
         ones = np.ones((1, 1, *x.shape[2:]), dtype=np.float32)
         count = lax.reduce_window(ones, 0.0, lax.add, (1, 1, *k), (1, 1, *strides), pads)

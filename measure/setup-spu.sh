@@ -12,7 +12,17 @@
 # only parsed), so no ONNX-to-JAX package is needed.
 set -euo pipefail
 VENV="${DEEPREDUCE_SPU_VENV:-$HOME/.cache/deepreduce/spu-venv}"
-PYTHON="${PYTHON:-python3.11}"
+# spu 0.9.5 has wheels for CPython 3.10 and 3.11 only.
+if [ -z "${PYTHON:-}" ]; then
+  for candidate in python3.11 python3.10 python3; do
+    if command -v "$candidate" >/dev/null &&
+      "$candidate" -c 'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 11))'; then
+      PYTHON="$candidate"
+      break
+    fi
+  done
+fi
+[ -n "${PYTHON:-}" ] || { echo "setup-spu: needs Python 3.10 or 3.11 (set PYTHON)" >&2; exit 1; }
 check='import spu, jax, onnx, onnxruntime, numpy; import importlib.metadata as m; assert m.version("spu") == "0.9.5"'
 if [ ! -x "$VENV/bin/python" ]; then
   mkdir -p "$(dirname "$VENV")"

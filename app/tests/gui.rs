@@ -515,45 +515,11 @@ fn a_tiny_pipeline_started_from_the_runs_panel_ends_on_the_frontier() {
     h.get_by_label_contains(&format!("{} trained networks", runs.len()));
 }
 
-/// Trains a tiny network as a standalone run in `store`; returns its id.
-fn trained_run(store: &Path) -> i64 {
-    use deepreduce_app::engine::backend::{BackendChoice, select};
-    use deepreduce_app::engine::pipeline::Runner;
-    use deepreduce_app::engine::pipeline::single::{SingleRun, plan_single};
-    let host = common::host();
-    let mut spec = common::small_resnet("synthetic", 4);
-    spec.keep = Some(vec!["S2".into(), "S3".into()]);
-    spec.thin = true;
-    let (net, description) = deepreduce_app::engine::network::build_network(&host, &spec).unwrap();
-    let run = SingleRun {
-        dataset: "synthetic".into(),
-        train: TrainConfig {
-            epochs: 1,
-            batch_size: 32,
-            subset: Some(64),
-            test_subset: Some(64),
-            ..TrainConfig::default()
-        },
-        teacher: None,
-    };
-    let id = plan_single(&Store::open(store).unwrap(), &net, &description, &[], &run).unwrap();
-    let backend = select(BackendChoice::Flex);
-    let runner = Runner {
-        host: &host,
-        store_path: store.to_path_buf(),
-        backend: &backend,
-        events: None,
-        cancel: None,
-    };
-    runner.run_single(id).unwrap();
-    id
-}
-
 #[test]
 fn the_export_panel_saves_onnx_with_its_manifest() {
     let dir = common::temp_dir("gui-export");
     let store = dir.join("runs.db");
-    let run = trained_run(&store);
+    let run = common::trained_run(&store, &["S2", "S3"], true);
     let out = dir.join("exported.onnx");
     let mut s = settings(Tab::Export);
     s.export_run = Some(run);
@@ -629,7 +595,7 @@ fn a_training_cancelled_from_the_runs_panel_resumes_to_the_end() {
 fn a_single_training_distils_from_the_teacher_the_runs_panel_offers() {
     let dir = common::temp_dir("gui-kd");
     let store = dir.join("runs.db");
-    let teacher = trained_run(&store);
+    let teacher = common::trained_run(&store, &["S2", "S3"], true);
     let s = tiny_training(1, 128, 64);
     let mut h = harness(workbench(&store, ScriptedDialogs::default(), s));
     step_until(&mut h, Duration::from_secs(60), Workbench::backend_ready);

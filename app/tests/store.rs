@@ -394,13 +394,13 @@ fn wal_schema_version_and_reopen() {
         (p, r)
     };
     assert_eq!(sql::<String>(&path, "PRAGMA journal_mode"), "wal");
-    assert_eq!(sql::<i64>(&path, "PRAGMA user_version"), 3);
+    assert_eq!(sql::<i64>(&path, "PRAGMA user_version"), 4);
 
     let store = Store::open(&path).unwrap();
     assert_eq!(store.pipeline(p).unwrap().unwrap().config, json!({"a": 1}));
     assert_eq!(store.run_by_key(p, "baseline").unwrap().unwrap().id, r);
     assert_eq!(store.epochs(r).unwrap(), [epoch(1, 40.0)]);
-    assert_eq!(sql::<i64>(&path, "PRAGMA user_version"), 3);
+    assert_eq!(sql::<i64>(&path, "PRAGMA user_version"), 4);
 }
 
 #[test]
@@ -568,7 +568,7 @@ fn refuses_files_it_cannot_read() {
         .expect("newer schema opened")
         .to_string();
     assert!(err.contains(&newer.display().to_string()), "{err}");
-    assert!(err.contains("99") && err.contains("up to 3"), "{err}");
+    assert!(err.contains("99") && err.contains("up to 4"), "{err}");
     // Refused untouched: still version 99, not switched to WAL.
     assert_eq!(sql::<i64>(&newer, "PRAGMA user_version"), 99);
     assert_eq!(sql::<String>(&newer, "PRAGMA journal_mode"), "delete");
@@ -610,12 +610,12 @@ fn a_version_1_store_is_migrated_and_keeps_its_rows() {
     conn.execute_batch(
         "ALTER TABLE pipelines DROP COLUMN error; DROP TABLE leases;
          ALTER TABLE pipelines DROP COLUMN candidates; DROP TABLE applied;
-         PRAGMA user_version = 1;",
+         DROP TABLE measurements; PRAGMA user_version = 1;",
     )
     .unwrap();
     drop(conn);
     let store = Store::open(&path).unwrap();
-    assert_eq!(sql::<i64>(&path, "PRAGMA user_version"), 3);
+    assert_eq!(sql::<i64>(&path, "PRAGMA user_version"), 4);
     let row = store.pipeline(p).unwrap().unwrap();
     assert_eq!((row.config, row.error), (json!({"a": 1}), None));
     store.fail_pipeline(p, "why").unwrap();

@@ -3,9 +3,11 @@
 mod bench;
 mod count;
 mod export;
+mod measure;
 mod network_args;
 mod pipeline;
 mod plugins;
+mod source_args;
 mod train;
 mod train_args;
 
@@ -50,6 +52,8 @@ pub enum Command {
     Results(pipeline::ResultsArgs),
     /// Export a trained network (ONNX, safetensors or burn) with a manifest of its ReLUs.
     Export(export::Args),
+    /// Measure a trained network's private inference in a real two-party framework (Cheetah, CrypTen).
+    Measure(measure::Args),
 }
 
 /// Runs a parsed command; the error is printed by `main`.
@@ -69,6 +73,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::Pipeline(args) => pipeline::run(&host, &args),
         Command::Results(args) => pipeline::show_results(&args),
         Command::Export(args) => export::run(&host, &args),
+        Command::Measure(args) => measure::run(&host, &args),
     }
 }
 

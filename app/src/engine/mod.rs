@@ -11,6 +11,7 @@ pub mod dataset_shape;
 pub mod export;
 pub mod inference;
 pub mod mask_map;
+pub mod measure;
 pub mod network;
 pub mod network_view;
 pub mod paper;

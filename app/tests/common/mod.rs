@@ -182,3 +182,41 @@ pub fn pipeline_config(epochs: usize) -> deepreduce_app::engine::pipeline::Pipel
         method: None,
     }
 }
+
+/// Trains a tiny ResNet18 (width 4, one block per stage, the ReLUs of
+/// `keep` only, `thin` for DeepReDuce's thinning) one epoch on 64 images of
+/// the built-in data, as a standalone run in `store`; returns its id.
+pub fn trained_run(store: &Path, keep: &[&str], thin: bool) -> i64 {
+    use deepreduce_app::engine::backend::{BackendChoice, select};
+    use deepreduce_app::engine::pipeline::Runner;
+    use deepreduce_app::engine::pipeline::single::{SingleRun, plan_single};
+    use deepreduce_app::engine::store::Store;
+    use deepreduce_app::engine::train::TrainConfig;
+    let host = host();
+    let mut spec = small_resnet("synthetic", 4);
+    spec.keep = Some(keep.iter().map(|s| s.to_string()).collect());
+    spec.thin = thin;
+    let (net, description) = deepreduce_app::engine::network::build_network(&host, &spec).unwrap();
+    let run = SingleRun {
+        dataset: "synthetic".into(),
+        train: TrainConfig {
+            epochs: 1,
+            batch_size: 32,
+            subset: Some(64),
+            test_subset: Some(64),
+            ..TrainConfig::default()
+        },
+        teacher: None,
+    };
+    let id = plan_single(&Store::open(store).unwrap(), &net, &description, &[], &run).unwrap();
+    let backend = select(BackendChoice::Flex);
+    let runner = Runner {
+        host: &host,
+        store_path: store.to_path_buf(),
+        backend: &backend,
+        events: None,
+        cancel: None,
+    };
+    runner.run_single(id).unwrap();
+    id
+}

@@ -103,6 +103,9 @@ pub struct ExportReport {
     pub relus: u64,
     /// Things the manifest could not include, e.g. an unavailable dataset.
     pub warnings: Vec<String>,
+    /// The dataset named for the normalisation constants (given, the run's,
+    /// or the network's note), whether or not it opened.
+    pub dataset: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -212,6 +215,7 @@ pub fn export(host: &PluginHost, request: &ExportRequest) -> Result<ExportReport
         macs_after: graph.macs(),
         relus: graph.nodes.iter().map(Node::relus).sum(),
         warnings,
+        dataset: dataset_name.map(str::to_string),
     };
     let manifest = manifest::manifest(
         net,

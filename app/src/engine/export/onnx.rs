@@ -162,6 +162,10 @@ pub(super) fn int(name: &str, i: i64) -> Msg {
     attribute(name, pb::attribute::TYPE_INT).int(pb::attribute::I, i)
 }
 
+fn float(name: &str, x: f32) -> Msg {
+    attribute(name, pb::attribute::TYPE_FLOAT).float(pb::attribute::F, x)
+}
+
 fn ints(name: &str, values: &[usize]) -> Msg {
     attribute(name, pb::attribute::TYPE_INTS)
         .ints(pb::attribute::INTS, values.iter().map(|&v| v as i64))
@@ -190,10 +194,7 @@ fn attributes(op: &Op) -> Vec<Msg> {
             a.push(int("group", *groups as i64));
             a
         }
-        Op::BatchNorm { epsilon, .. } => vec![
-            attribute("epsilon", pb::attribute::TYPE_FLOAT)
-                .float(pb::attribute::F, *epsilon as f32),
-        ],
+        Op::BatchNorm { epsilon, .. } => vec![float("epsilon", *epsilon as f32)],
         Op::MaxPool {
             kernel,
             stride,
@@ -209,7 +210,14 @@ fn attributes(op: &Op) -> Vec<Msg> {
             a
         }
         Op::Flatten => vec![int("axis", 1)],
-        Op::Gemm { .. } => vec![int("transB", 1)],
+        // All four written out: CrypTen's importer refuses a Gemm without
+        // alpha and beta, although ONNX gives them defaults.
+        Op::Gemm { .. } => vec![
+            float("alpha", 1.0),
+            float("beta", 1.0),
+            int("transA", 0),
+            int("transB", 1),
+        ],
         Op::Relu | Op::Add | Op::GlobalAvgPool => Vec::new(),
         Op::MaskedRelu { .. } | Op::Poly(_) => unreachable!("lowered by mask_lowering"),
     }

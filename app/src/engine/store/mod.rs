@@ -18,10 +18,12 @@
 mod applied;
 mod kinds;
 mod lease;
+mod measurements;
 mod paths;
 
 pub use kinds::{PipelineStatus, RunRole, RunStatus};
 pub use lease::{Holder, Lease};
+pub use measurements::MeasurementRow;
 
 use crate::engine::train::{EpochMetrics, Status};
 use rusqlite::types::Type;
@@ -108,6 +110,18 @@ CREATE TABLE applied (
     PRIMARY KEY (pipeline_id, key)
 );
 ALTER TABLE pipelines ADD COLUMN candidates TEXT;  -- [{key, description}] JSON
+",
+    r"
+-- A run's private inference measured in a two-party framework (engine/measure),
+-- any number per run and framework, newest last.
+CREATE TABLE measurements (
+    id          INTEGER PRIMARY KEY,
+    run_id      INTEGER NOT NULL REFERENCES runs(id),
+    framework   TEXT NOT NULL,   -- cheetah | crypten
+    batch       INTEGER NOT NULL,
+    report      TEXT NOT NULL,   -- the runner's JSON report
+    measured_at TEXT NOT NULL
+);
 ",
 ];
 
