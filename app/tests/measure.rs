@@ -5,10 +5,11 @@
 
 mod common;
 
+use deepreduce_app::engine::budget::{Budget, DroppedAs};
 use deepreduce_app::engine::export::Source;
 use deepreduce_app::engine::measure::{Framework, MeasureRequest, measure};
 use deepreduce_app::engine::store::Store;
-use deepreduce_plugin_api::{Network, analyze};
+use deepreduce_plugin_api::{Granularity, Network, analyze};
 use serde_json::Value;
 use std::path::Path;
 use std::time::Duration;
@@ -71,6 +72,28 @@ fn crypten_measures_bytes_linear_in_relus_and_reveals_the_plaintext_logits() {
     assert!(
         (first - second).abs() / first < 0.02,
         "one cost per ReLU: {first} and {second} bytes per ReLU ({points:?})"
+    );
+
+    // The second network with a pixel mask keeping half its ReLUs: the
+    // export lets only kept elements into a ReLU, so the bytes drop by the
+    // dropped ReLUs times that cost.
+    let parent = relus(&db, runs[1]);
+    let mut spec = common::small_resnet("synthetic", 4);
+    spec.keep = Some(vec!["S3".into(), "S4".into()]);
+    spec.budget = Some(Budget {
+        relus: parent / 2,
+        granularity: Granularity::Pixel,
+        dropped: DroppedAs::Identity,
+    });
+    let masked = common::trained_run_of(&db, &spec);
+    assert_eq!(relus(&db, masked), parent / 2);
+    let report = measure(&host, &request(&db, masked, Framework::Crypten, batch)).unwrap();
+    check_revealed(&report);
+    let saved = points[1].1 - report["bytes"].as_f64().unwrap();
+    let expected = (parent - parent / 2) as f64 * batch as f64 * first;
+    assert!(
+        (saved - expected).abs() / expected < 0.02,
+        "the mask saved {saved} bytes, {expected} expected"
     );
 }
 

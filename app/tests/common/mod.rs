@@ -187,16 +187,21 @@ pub fn pipeline_config(epochs: usize) -> deepreduce_app::engine::pipeline::Pipel
 /// `keep` only, `thin` for DeepReDuce's thinning) one epoch on 64 images of
 /// the built-in data, as a standalone run in `store`; returns its id.
 pub fn trained_run(store: &Path, keep: &[&str], thin: bool) -> i64 {
+    let mut spec = small_resnet("synthetic", 4);
+    spec.keep = Some(keep.iter().map(|s| s.to_string()).collect());
+    spec.thin = thin;
+    trained_run_of(store, &spec)
+}
+
+/// Trains the network of `spec` as [`trained_run`] does; returns its id.
+pub fn trained_run_of(store: &Path, spec: &deepreduce_app::engine::network::NetworkSpec) -> i64 {
     use deepreduce_app::engine::backend::{BackendChoice, select};
     use deepreduce_app::engine::pipeline::Runner;
     use deepreduce_app::engine::pipeline::single::{SingleRun, plan_single};
     use deepreduce_app::engine::store::Store;
     use deepreduce_app::engine::train::TrainConfig;
     let host = host();
-    let mut spec = small_resnet("synthetic", 4);
-    spec.keep = Some(keep.iter().map(|s| s.to_string()).collect());
-    spec.thin = thin;
-    let (net, description) = deepreduce_app::engine::network::build_network(&host, &spec).unwrap();
+    let (net, description) = deepreduce_app::engine::network::build_network(&host, spec).unwrap();
     let run = SingleRun {
         dataset: "synthetic".into(),
         train: TrainConfig {
