@@ -16,7 +16,6 @@ Security setting: CrypTen's default provider is a trusted first party that
 deals the Beaver triples, so these are online costs only (no offline phase).
 """
 
-import argparse
 import json
 import os
 import statistics
@@ -24,6 +23,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import parties as two_parties  # noqa: E402 (beside this file)
 
 PRECISION_BITS = 20
 SECURITY = (
@@ -176,17 +178,9 @@ def drive(args):
                 "--report-out", reports[rank], "--logits-out", logits_file,
             ]
             procs.append(subprocess.Popen(cmd, env=env, stdout=sys.stderr))
-        deadline = time.monotonic() + args.timeout
-        for p in procs:
-            try:
-                p.wait(timeout=max(1.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                for q in procs:
-                    q.kill()
-                sys.exit(f"crypten: the parties did not finish within {args.timeout} s")
-        failed = [p.returncode for p in procs if p.returncode != 0]
-        if failed:
-            sys.exit(f"crypten: a party failed (exit codes {[p.returncode for p in procs]})")
+        codes = two_parties.wait_all(procs, args.timeout, "crypten")
+        if any(codes):
+            sys.exit(f"crypten: a party failed (exit codes {codes})")
         parties = [json.load(open(r)) for r in reports]
         revealed = np.load(logits_file)
 
@@ -213,26 +207,14 @@ def drive(args):
         "rounds": owner["rounds"],
         "rounds_named": "communication rounds as CrypTen counts them, per party",
         "layers": layers,
-        "max_abs_diff": float(np.max(np.abs(revealed - expected))),
-        "top1_agreement": float(np.mean(revealed.argmax(1) == expected.argmax(1))),
+        **two_parties.agreement(revealed, expected),
     }
     json.dump(report, sys.stdout, indent=1)
     print()
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--onnx", required=True)
-    ap.add_argument("--images", required=True)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--port", type=int, default=29500)
-    ap.add_argument("--timeout", type=float, default=1800)
-    ap.add_argument("--party", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--report-out", help=argparse.SUPPRESS)
-    ap.add_argument("--logits-out", help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    if args.repeat < 1:
-        sys.exit("--repeat must be at least 1")
+    args = two_parties.arguments(__doc__, 29500)
     party(args) if args.party else drive(args)
 
 

@@ -14,7 +14,6 @@ SPU refuses plaintext weights held by one party, so the weights are
 secret-shared too.
 """
 
-import argparse
 import json
 import os
 import pickle
@@ -24,6 +23,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import parties as two_parties  # noqa: E402 (beside this file)
 
 import numpy as np
 
@@ -189,17 +191,10 @@ def drive(args):
             env = dict(os.environ, SPU_RANK=str(rank))
             with open(logs[rank], "w") as log:
                 procs.append(subprocess.Popen(cmd, env=env, stdout=log, stderr=log))
-        deadline = time.monotonic() + args.timeout
-        for p in procs:
-            try:
-                p.wait(timeout=max(1.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                for q in procs:
-                    q.kill()
-                sys.exit(f"spu: the parties did not finish within {args.timeout} s")
-        if any(p.returncode != 0 for p in procs):
+        codes = two_parties.wait_all(procs, args.timeout, "spu")
+        if any(codes):
             tail = open(logs[0], errors="replace").read()[-2000:]
-            sys.exit(f"spu: a party failed (exit codes {[p.returncode for p in procs]}):\n{tail}")
+            sys.exit(f"spu: a party failed (exit codes {codes}):\n{tail}")
         parties = [json.load(open(r)) for r in reports]
         for party_report, log in zip(parties, logs):
             profiled = profiled_runs(log)
@@ -237,27 +232,14 @@ def drive(args):
         # Per SPU op (the compiled graph's), not per ONNX node: bytes and
         # messages sent by the model owner in the first steady-state run.
         "ops": [op for op in parties[0]["runs"][1]["ops"] if op["bytes"] or op["rounds"]],
-        "max_abs_diff": float(np.max(np.abs(revealed - expected))),
-        "top1_agreement": float(np.mean(revealed.argmax(1) == expected.argmax(1))),
+        **two_parties.agreement(revealed, expected),
     }
     json.dump(report, sys.stdout, indent=1)
     print()
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--onnx", required=True)
-    ap.add_argument("--images", required=True)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--port", type=int, default=9920)
-    ap.add_argument("--timeout", type=float, default=1800)
-    ap.add_argument("--party", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--report-out", help=argparse.SUPPRESS)
-    ap.add_argument("--logits-out", help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    if args.repeat < 1:
-        sys.exit("--repeat must be at least 1")
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    args = two_parties.arguments(__doc__, 9920)
     party(args) if args.party else drive(args)
 
 
