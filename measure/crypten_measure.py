@@ -8,8 +8,8 @@ on 127.0.0.1 (gloo), the logits revealed at the end.
 `batch.npy` holds float32 images, N x C x H x W, already normalised as the
 network expects. The report (JSON on stdout) gives CrypTen's version and
 security setting, the one-time setup apart from the online forward, the
-median online wall time, bytes and rounds in total and per graph node (per
-party, as CrypTen counts them), and the revealed logits against
+median online wall time, bytes (both parties) and rounds (per party, as
+CrypTen counts them) in total and per ONNX node, and the revealed logits against
 onnxruntime's plaintext forward of the same file.
 
 Security setting: CrypTen's default provider is a trusted first party that
@@ -154,6 +154,12 @@ def plaintext_logits(onnx_path, images):
     return session.run(None, {name: images})[0]
 
 
+def onnx_op_types(onnx_path):
+    import onnx
+
+    return {node.name: node.op_type for node in onnx.load(onnx_path).graph.node}
+
+
 def drive(args):
     """Starts both parties, waits, and writes the report."""
     import numpy as np
@@ -187,9 +193,14 @@ def drive(args):
     images = np.load(args.images).astype(np.float32)
     expected = plaintext_logits(args.onnx, images)
     owner, inputs = parties
-    layers = owner["layers"]
-    for layer, theirs in zip(layers, inputs["layers"]):
-        layer["bytes_other_party"] = theirs["bytes"]
+    # CrypTen names a node's module after the ONNX node; its class is
+    # CrypTen's, so the op is read back from the file.
+    onnx_ops = onnx_op_types(args.onnx)
+    layers = [
+        {"node": mine["node"], "op": onnx_ops.get(mine["node"], mine["op"]),
+         "bytes": mine["bytes"] + theirs["bytes"], "rounds": mine["rounds"]}
+        for mine, theirs in zip(owner["layers"], inputs["layers"])
+    ]
     report = {
         "framework": "crypten",
         "version": metadata.version("crypten"),

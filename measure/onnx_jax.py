@@ -23,38 +23,58 @@ def attrs(node):
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
-def load(path):
-    """(function of (weights dict, images) -> logits, initial weights dict,
-    constants dict, input name) for the ONNX file at `path`."""
-    import onnx
-    from onnx import numpy_helper
+class Graph:
+    """The ONNX file at `path`: its weights (float initialisers), public
+    constants, input and output names and nodes in graph order."""
 
-    model = onnx.load(path)
-    graph = model.graph
-    weights = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
-    constants = {}
-    for node in graph.node:
-        if node.op_type == "Constant":
-            constants[node.output[0]] = numpy_helper.to_array(attrs(node)["value"])
-        elif node.op_type not in OPS:
-            raise Unsupported(f"op {node.op_type} (node {node.name}) is not one the workbench exports")
-    # Integer initialisers are indices: public constants, not weights.
-    for name in [n for n, w in weights.items() if w.dtype.kind in "iu"]:
-        constants[name] = weights.pop(name)
-    input_name = next(i.name for i in graph.input if i.name not in weights)
-    output_name = graph.output[0].name
-    nodes = [n for n in graph.node if n.op_type != "Constant"]
+    def __init__(self, path):
+        import onnx
+        from onnx import numpy_helper
 
-    def forward(params, images):
-        values = dict(constants)
+        graph = onnx.load(path).graph
+        self.weights = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+        self.constants = {}
+        for node in graph.node:
+            if node.op_type == "Constant":
+                self.constants[node.output[0]] = numpy_helper.to_array(attrs(node)["value"])
+            elif node.op_type not in OPS:
+                raise Unsupported(f"op {node.op_type} (node {node.name}) is not one the workbench exports")
+        # Integer initialisers are indices: public constants, not weights.
+        for name in [n for n, w in self.weights.items() if w.dtype.kind in "iu"]:
+            self.constants[name] = self.weights.pop(name)
+        self.input_name = next(i.name for i in graph.input if i.name not in self.weights)
+        self.output_name = graph.output[0].name
+        self.nodes = [n for n in graph.node if n.op_type != "Constant"]
+
+    def values(self, params, images):
+        """Every value of the forward pass, by name."""
+        values = dict(self.constants)
         values.update(params)
-        values[input_name] = images
-        for node in nodes:
+        values[self.input_name] = images
+        for node in self.nodes:
             args = [values[i] if i else None for i in node.input]
             values[node.output[0]] = OPS[node.op_type](node, *args)
-        return values[output_name]
+        return values
 
-    return forward, weights, input_name
+    def forward(self, params, images):
+        """The logits: a function of (weights dict, images)."""
+        return self.values(params, images)[self.output_name]
+
+    def node_inputs(self, node):
+        """The names `node` reads that are not public constants."""
+        return [i for i in node.input if i and i not in self.constants]
+
+    def node_function(self, node):
+        """`node` alone, as a function of its non-constant inputs (in
+        `node_inputs` order)."""
+        names = self.node_inputs(node)
+
+        def run(*arrays):
+            given = dict(zip(names, arrays))
+            args = [given.get(i, self.constants.get(i)) if i else None for i in node.input]
+            return OPS[node.op_type](node, *args)
+
+        return run
 
 
 def _pads(a, rank):
