@@ -126,6 +126,57 @@ fn a_stored_configuration_that_cannot_be_read_fails_its_pipeline_with_the_reason
     assert_eq!(row.error.as_deref(), Some(err.as_str()));
 }
 
+/// A standalone run that cannot train: the error is returned and the run
+/// is recorded `failed` with it, never left planned or running.
+fn fails_with_its_reason(db: &Path, id: i64, expected: &str) {
+    let host = common::host();
+    let backend = select(BackendChoice::Flex);
+    let runner = Runner {
+        host: &host,
+        store_path: db.to_path_buf(),
+        backend: &backend,
+        events: None,
+        cancel: None,
+    };
+    let err = runner.run_single(id).unwrap_err().to_string();
+    assert!(err.contains(expected), "{err}");
+    let row = Store::open(db).unwrap().run(id).unwrap().unwrap();
+    assert_eq!(row.status, RunStatus::Failed);
+    assert_eq!(row.error.as_deref(), Some(err.as_str()));
+    assert_eq!((row.accuracy, row.weights), (None, None));
+}
+
+#[test]
+fn a_run_that_cannot_train_is_failed_with_the_reason() {
+    use deepreduce_app::engine::network::build_network;
+    use deepreduce_app::engine::pipeline::single::{SingleRun, plan_single};
+    let db = common::temp_dir("failed-runs").join("runs.db");
+    let store = Store::open(&db).unwrap();
+    let host = common::host();
+    let single = SingleRun {
+        dataset: "synthetic".into(),
+        train: TrainConfig {
+            epochs: 1,
+            subset: Some(64),
+            test_subset: Some(64),
+            ..TrainConfig::default()
+        },
+        teacher: None,
+    };
+    // Refused by the memory estimate once training starts (after the run
+    // was recorded running).
+    let (huge, _) = build_network(&host, &common::small_resnet("synthetic", 60_000)).unwrap();
+    let id = plan_single(&store, &huge, "huge", &[], &single).unwrap();
+    fails_with_its_reason(&db, id, "training this network needs at least");
+    // A stored configuration that cannot be read.
+    let (small, _) = build_network(&host, &common::small_resnet("synthetic", 2)).unwrap();
+    let id = plan_single(&store, &small, "small", &[], &single).unwrap();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute("UPDATE runs SET config = '{\"dataset\": 5}' WHERE id = ?1", [id])
+        .unwrap();
+    fails_with_its_reason(&db, id, "configuration");
+}
+
 /// Two stages of one block at width 2: a baseline, two stage-only networks
 /// and five candidates, each one epoch on 64 images.
 fn small_pipeline() -> PipelineConfig {

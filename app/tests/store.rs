@@ -394,13 +394,13 @@ fn wal_schema_version_and_reopen() {
         (p, r)
     };
     assert_eq!(sql::<String>(&path, "PRAGMA journal_mode"), "wal");
-    assert_eq!(sql::<i64>(&path, "PRAGMA user_version"), 4);
+    assert_eq!(sql::<i64>(&path, "PRAGMA user_version"), 5);
 
     let store = Store::open(&path).unwrap();
     assert_eq!(store.pipeline(p).unwrap().unwrap().config, json!({"a": 1}));
     assert_eq!(store.run_by_key(p, "baseline").unwrap().unwrap().id, r);
     assert_eq!(store.epochs(r).unwrap(), [epoch(1, 40.0)]);
-    assert_eq!(sql::<i64>(&path, "PRAGMA user_version"), 4);
+    assert_eq!(sql::<i64>(&path, "PRAGMA user_version"), 5);
 }
 
 #[test]
@@ -568,7 +568,7 @@ fn refuses_files_it_cannot_read() {
         .expect("newer schema opened")
         .to_string();
     assert!(err.contains(&newer.display().to_string()), "{err}");
-    assert!(err.contains("99") && err.contains("up to 4"), "{err}");
+    assert!(err.contains("99") && err.contains("up to 5"), "{err}");
     // Refused untouched: still version 99, not switched to WAL.
     assert_eq!(sql::<i64>(&newer, "PRAGMA user_version"), 99);
     assert_eq!(sql::<String>(&newer, "PRAGMA journal_mode"), "delete");
@@ -615,7 +615,7 @@ fn a_version_1_store_is_migrated_and_keeps_its_rows() {
     .unwrap();
     drop(conn);
     let store = Store::open(&path).unwrap();
-    assert_eq!(sql::<i64>(&path, "PRAGMA user_version"), 4);
+    assert_eq!(sql::<i64>(&path, "PRAGMA user_version"), 5);
     let row = store.pipeline(p).unwrap().unwrap();
     assert_eq!((row.config, row.error), (json!({"a": 1}), None));
     store.fail_pipeline(p, "why").unwrap();
@@ -662,4 +662,57 @@ fn a_methods_optimizations_and_candidates_are_kept_in_order() {
     store.set_pipeline_candidates(p, &answer).unwrap();
     assert_eq!(store.pipeline_candidates(p).unwrap(), Some(answer));
     assert!(store.set_pipeline_candidates(99, &json!([])).is_err());
+}
+
+/// A store of schema version 4 (measurements of runs only) keeps its
+/// measurements when it is brought to version 5, where untrained networks
+/// are measured too.
+#[test]
+fn a_version_4_store_keeps_its_measurements() {
+    let scratch = Scratch::new("v4");
+    let path = scratch.db();
+    let run = {
+        let store = Store::open(&path).unwrap();
+        let p = store
+            .create_pipeline("resnet18", "cifar10", &json!({"a": 1}))
+            .unwrap();
+        store.plan_run(&new_run(Some(p), "baseline")).unwrap()
+    };
+    let report = json!({
+        "framework": "crypten", "version": "0.4.1", "protocol": "p", "security": "s",
+        "batch": 2, "online_seconds": 0.5, "setup_seconds": 1.0, "bytes": 928,
+        "rounds": 9, "rounds_named": "rounds", "max_abs_diff": 1e-6, "top1_agreement": 1.0,
+    });
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DROP TABLE measurements;
+         CREATE TABLE measurements (
+             id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id),
+             framework TEXT NOT NULL, batch INTEGER NOT NULL, report TEXT NOT NULL,
+             measured_at TEXT NOT NULL);
+         PRAGMA user_version = 4;",
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO measurements (run_id, framework, batch, report, measured_at)
+         VALUES (?1, 'crypten', 2, ?2, '2026-11-30T00:00:00.000Z')",
+        rusqlite::params![run, report.to_string()],
+    )
+    .unwrap();
+    drop(conn);
+    let store = Store::open(&path).unwrap();
+    assert_eq!(sql::<i64>(&path, "PRAGMA user_version"), 5);
+    let kept = store.measurements(run).unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!((kept[0].run_id, kept[0].batch), (Some(run), 2));
+    assert_eq!(kept[0].report.bytes, 928);
+    assert_eq!(kept[0].network, store.run(run).unwrap().unwrap().network);
+    // An untrained network's measurement keeps its own network.
+    let network = json!({"name": "n"});
+    store
+        .record_untrained_measurement(&network, "crypten", 1, &kept[0].report)
+        .unwrap();
+    let all = store.measurements_in("crypten").unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!((all[1].run_id, &all[1].network), (None, &network));
 }

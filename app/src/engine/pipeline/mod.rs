@@ -148,6 +148,28 @@ pub enum PipelineError {
     },
 }
 
+/// `result`, with its failure recorded on run `run_id` so that the run is
+/// never left `running` (a cancellation is recorded by whoever cancels; the
+/// first error is the one reported when recording fails too).
+fn record_run_failure<T>(
+    store: &Store,
+    run_id: i64,
+    result: Result<T, PipelineError>,
+) -> Result<T, PipelineError> {
+    match result {
+        Err(PipelineError::Cancelled) | Ok(_) => result,
+        Err(error) => Err(
+            match store.finish_run(run_id, &RunResult::failed(error.to_string())) {
+                Ok(()) => error,
+                Err(unrecorded) => PipelineError::Unrecorded {
+                    error: Box::new(error),
+                    unrecorded,
+                },
+            },
+        ),
+    }
+}
+
 /// Records a new pipeline; run it with [`run`].
 pub fn create(store: &Store, cfg: &PipelineConfig) -> Result<i64, PipelineError> {
     cfg.train.validate().map_err(PipelineError::Invalid)?;
@@ -369,6 +391,23 @@ impl Runner<'_> {
         if self.cancelled() {
             return Err(PipelineError::Cancelled);
         }
+        let trained = self.train_job(&store, run_id, job, index, total, train_cfg, data, models);
+        record_run_failure(&store, run_id, trained)
+    }
+
+    /// Trains (or resumes) run `run_id` of `job` to its end and records it.
+    #[allow(clippy::too_many_arguments)]
+    fn train_job(
+        &self,
+        store: &Store,
+        run_id: i64,
+        job: &Job,
+        index: usize,
+        total: usize,
+        train_cfg: &TrainConfig,
+        data: &Dataset,
+        models: &Models,
+    ) -> Result<Trained, PipelineError> {
         let dir = self.run_dir(run_id)?;
         let folder = RunFolder::stored(&dir);
         let spec = RunSpec {

@@ -5,7 +5,8 @@
 use super::plan::Job;
 use super::{PipelineError, Runner};
 use crate::engine::run::{Models, TEACHER};
-use crate::engine::store::{NewRun, RunRole, Store};
+use crate::engine::store::{NewRun, RunRole, RunRow, Store};
+use deepreduce_datasets::Dataset;
 use crate::engine::train::TrainConfig;
 use deepreduce_plugin_api::{Network, analyze};
 use serde::{Deserialize, Serialize};
@@ -63,6 +64,18 @@ impl Runner<'_> {
             .run(run_id)?
             .ok_or(PipelineError::UnknownRun(run_id))?;
         let _lease = store.acquire_lease(&format!("run:{run_id}"))?;
+        // A run that cannot start is failed with the reason, never left
+        // planned or running.
+        let prepared = self.prepare(&row);
+        let (job, train, data, models) = super::record_run_failure(&store, run_id, prepared)?;
+        let trained = self.run_job(run_id, &job, 0, 1, &train, &data, &models)?;
+        Ok(trained.accuracy)
+    }
+
+    /// What standalone run `row` trains: its job, training settings, data
+    /// and the teacher it distils from.
+    fn prepare(&self, row: &RunRow) -> Result<(Job, TrainConfig, Dataset, Models), PipelineError> {
+        let run_id = row.id;
         let bad = |message: String| PipelineError::BadRunConfig {
             id: run_id,
             message,
@@ -94,7 +107,6 @@ impl Runner<'_> {
             plugins: Vec::new(),
             request: None,
         };
-        let trained = self.run_job(run_id, &job, 0, 1, &run.train, &data, &models)?;
-        Ok(trained.accuracy)
+        Ok((job, run.train, data, models))
     }
 }

@@ -123,6 +123,24 @@ CREATE TABLE measurements (
     measured_at TEXT NOT NULL
 );
 ",
+    r"
+-- Untrained networks are measured too (their cost, for calibration): such a
+-- measurement has no run and keeps its network's IR itself.
+CREATE TABLE measurements_5 (
+    id          INTEGER PRIMARY KEY,
+    run_id      INTEGER REFERENCES runs(id),
+    network     TEXT,            -- IR JSON, when there is no run
+    framework   TEXT NOT NULL,   -- cheetah | crypten
+    batch       INTEGER NOT NULL,
+    report      TEXT NOT NULL,   -- the runner's JSON report
+    measured_at TEXT NOT NULL,
+    CHECK ((run_id IS NULL) <> (network IS NULL))
+);
+INSERT INTO measurements_5 (id, run_id, framework, batch, report, measured_at)
+    SELECT id, run_id, framework, batch, report, measured_at FROM measurements;
+DROP TABLE measurements;
+ALTER TABLE measurements_5 RENAME TO measurements;
+",
 ];
 
 /// The run store used when none is named: `$DEEPREDUCE_DB`, else
@@ -215,6 +233,20 @@ pub struct RunResult {
     pub inference_ms: Option<f64>,
     pub weights: Option<PathBuf>,
     pub error: Option<String>,
+}
+
+impl RunResult {
+    /// A run that could not train, and why.
+    pub fn failed(reason: String) -> Self {
+        RunResult {
+            status: RunStatus::Failed,
+            accuracy: None,
+            latency: None,
+            inference_ms: None,
+            weights: None,
+            error: Some(reason),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
