@@ -16,6 +16,7 @@
 pub mod abi;
 pub mod analysis;
 pub mod builder;
+pub mod calibration;
 pub mod criticality;
 pub mod describe;
 pub mod export;

@@ -4,7 +4,7 @@ use super::network_args::NetworkArgs;
 use crate::engine::plugin_host::PluginHost;
 use crate::engine::relu_layers::relu_layers;
 use crate::format::group;
-use deepreduce_plugin_api::{Analysis, Network, Totals, analyze};
+use deepreduce_plugin_api::{Analysis, Network, PluginKind, Totals, analyze};
 use serde_json::json;
 
 #[derive(clap::Args, Debug)]
@@ -38,6 +38,7 @@ pub fn run(host: &PluginHost, args: &Args) -> Result<(), String> {
             "dataset": args.network.dataset,
             "input": [input.channels, input.height, input.width],
             "classes": classes,
+            "latency": latency_estimates(host, &net),
         });
         println!("{out}");
         return Ok(());
@@ -62,7 +63,31 @@ pub fn run(host: &PluginHost, args: &Args) -> Result<(), String> {
     println!("  maxpool{:>12} comparisons", group(total.comparisons));
     println!("  FLOPs  {:>12} multiply-accumulates", group(total.macs));
     println!("  params {:>12}", group(total.params));
+    for plugin in host.of_kind(PluginKind::Latency) {
+        match plugin.estimate(&net) {
+            Ok(e) => println!(
+                "  latency {:>10.3} s online, {:.1} MB ({})",
+                e.online_seconds,
+                e.communication_bytes / 1e6,
+                e.model.name
+            ),
+            Err(e) => println!("  latency: {}: {e}", plugin.descriptor.id),
+        }
+    }
     Ok(())
+}
+
+/// Every latency plugin's estimate (or its error), by plugin id.
+fn latency_estimates(host: &PluginHost, net: &Network) -> serde_json::Value {
+    host.of_kind(PluginKind::Latency)
+        .map(|plugin| {
+            let estimate = plugin
+                .estimate(net)
+                .map_or_else(|e| json!({ "error": e.to_string() }), |e| json!(e));
+            (plugin.descriptor.id.clone(), estimate)
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
 }
 
 /// Every stage that has ReLU layers (whole, masked, dropped or polynomial),

@@ -7,6 +7,7 @@ use crate::engine::plugin_host::PluginHost;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
+#[command(group(clap::ArgGroup::new("exported").required(true).args(["run", "checkpoint"])))]
 pub struct Args {
     #[command(flatten)]
     source: SourceArgs,

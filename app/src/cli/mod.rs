@@ -1,6 +1,7 @@
 //! The headless command line: the same engine as the GUI.
 
 mod bench;
+mod calibrate;
 mod count;
 mod export;
 mod measure;
@@ -52,8 +53,10 @@ pub enum Command {
     Results(pipeline::ResultsArgs),
     /// Export a trained network (ONNX, safetensors or burn) with a manifest of its ReLUs.
     Export(export::Args),
-    /// Measure a trained network's private inference in a real two-party framework (Cheetah, CrypTen).
+    /// Measure a network's private inference in a real two-party framework (Cheetah, CrypTen).
     Measure(measure::Args),
+    /// Fit a framework's latency model to the measurements in the run store.
+    Calibrate(calibrate::Args),
 }
 
 /// Runs a parsed command; the error is printed by `main`.
@@ -74,6 +77,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::Results(args) => pipeline::show_results(&args),
         Command::Export(args) => export::run(&host, &args),
         Command::Measure(args) => measure::run(&host, &args),
+        Command::Calibrate(args) => calibrate::run(&args),
     }
 }
 

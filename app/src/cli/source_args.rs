@@ -5,7 +5,8 @@ use crate::engine::store::default_db;
 use std::path::PathBuf;
 
 #[derive(clap::Args, Debug)]
-#[command(group(clap::ArgGroup::new("source").required(true).args(["run", "checkpoint"])))]
+// Each command says which of these (or its own alternatives) it requires.
+#[command(group(clap::ArgGroup::new("source").args(["run", "checkpoint"])))]
 pub struct SourceArgs {
     /// A run of the run store (ids as in `deepreduce results`).
     #[arg(long)]
@@ -13,20 +14,25 @@ pub struct SourceArgs {
     /// A trained network: a `train --out` folder or its model.bpk.
     #[arg(long)]
     checkpoint: Option<PathBuf>,
-    /// The run store (SQLite) for --run; default $DEEPREDUCE_DB or ~/.local/share/deepreduce/runs.db.
+    /// The run store (SQLite): the runs of --run, and where measure keeps untrained networks' measurements; default $DEEPREDUCE_DB or ~/.local/share/deepreduce/runs.db.
     #[arg(long)]
     db: Option<PathBuf>,
 }
 
 impl SourceArgs {
+    /// The run store: --db, else the default one.
+    pub fn db(&self) -> PathBuf {
+        self.db.clone().unwrap_or_else(default_db)
+    }
+
     pub fn source(&self) -> Source {
         match (&self.run, &self.checkpoint) {
             (Some(id), _) => Source::Run {
                 id: *id,
-                db: self.db.clone().unwrap_or_else(default_db),
+                db: self.db(),
             },
             (None, Some(path)) => Source::Checkpoint(path.clone()),
-            (None, None) => unreachable!("clap requires --run or --checkpoint"),
+            (None, None) => unreachable!("the command requires --run or --checkpoint"),
         }
     }
 }

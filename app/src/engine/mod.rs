@@ -5,6 +5,7 @@ pub mod atomic_write;
 pub mod backend;
 pub mod bench;
 pub mod budget;
+pub mod calibrate;
 pub mod checksum;
 pub mod dataset_preview;
 pub mod dataset_shape;

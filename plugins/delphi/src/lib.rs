@@ -7,10 +7,13 @@
 //! computed from this workbench's IR. The app's tests refit them from those
 //! points and check these constants and the fit's error.
 //!
-//! A masked layer costs its kept ReLUs. Polynomial elements and max-pool
-//! comparisons are not in the model: the networks it was fitted to have
-//! neither, so there is no measured time per secure multiplication or
-//! comparison to use, and none is invented.
+//! A masked layer costs its kept ReLUs. The fitted networks have no
+//! max-pools or polynomials, so their costs are stated, not fitted: a
+//! max-pool comparison is one garbled comparison, counted at a ReLU's cost
+//! (a ReLU's circuit is a comparison with zero and a select); a polynomial
+//! element is one Beaver-triple multiplication, secret-shared arithmetic
+//! like a linear layer's, counted at one multiply-accumulate's time with
+//! the 32 bytes its opening sends (two 8-byte shares from each party).
 
 use deepreduce_plugin_api::{
     Descriptor, LatencyEstimate, LatencyModel, Network, Op, Plugin, PluginKind, analyze,
@@ -27,6 +30,9 @@ pub const BYTES_PER_RELU: f64 = 2.0 * 41.0 * 16.0;
 /// Online bytes per element entering a linear layer: the client's 8-byte
 /// share goes out and the server's result share comes back.
 pub const BYTES_PER_LINEAR_INPUT: f64 = 2.0 * 8.0;
+/// Online bytes per polynomial multiplication: each party opens two 8-byte
+/// shares (the masked operands of the Beaver triple).
+pub const BYTES_PER_POLY_MULTIPLICATION: f64 = 2.0 * 2.0 * 8.0;
 
 #[derive(Default)]
 pub struct Delphi;
@@ -45,6 +51,8 @@ impl Plugin for Delphi {
     fn estimate(&self, network: &Network) -> Result<LatencyEstimate, String> {
         let analysis = analyze(network).map_err(|e| e.to_string())?;
         let relus = analysis.total.relus as f64;
+        let comparisons = analysis.total.comparisons as f64;
+        let polys = analysis.total.polys as f64;
         let macs = analysis.total.macs as f64;
         let linear_inputs: u64 = network
             .nodes
@@ -53,14 +61,17 @@ impl Plugin for Delphi {
             .filter(|(n, _)| matches!(n.op, Op::Conv2d { .. } | Op::Linear { .. }))
             .map(|(_, s)| s.input.elements())
             .sum();
-        let relu_seconds = relus * SECONDS_PER_RELU;
-        let linear_seconds = macs * SECONDS_PER_MAC;
+        // Garbled circuits: ReLUs and max-pool comparisons alike.
+        let relu_seconds = (relus + comparisons) * SECONDS_PER_RELU;
+        // Secret-shared arithmetic: linear layers and polynomials.
+        let linear_seconds = (macs + polys) * SECONDS_PER_MAC;
         Ok(LatencyEstimate {
             online_seconds: relu_seconds + linear_seconds,
             relu_seconds,
             linear_seconds,
-            communication_bytes: relus * BYTES_PER_RELU
-                + linear_inputs as f64 * BYTES_PER_LINEAR_INPUT,
+            communication_bytes: (relus + comparisons) * BYTES_PER_RELU
+                + linear_inputs as f64 * BYTES_PER_LINEAR_INPUT
+                + polys * BYTES_PER_POLY_MULTIPLICATION,
             model: LatencyModel {
                 name: "DELPHI online (fitted)".into(),
                 constants: [
@@ -68,12 +79,16 @@ impl Plugin for Delphi {
                     ("seconds_per_mac".to_string(), SECONDS_PER_MAC),
                     ("bytes_per_relu".to_string(), BYTES_PER_RELU),
                     ("bytes_per_linear_input".to_string(), BYTES_PER_LINEAR_INPUT),
+                    ("bytes_per_poly_multiplication".to_string(), BYTES_PER_POLY_MULTIPLICATION),
                 ]
                 .into_iter()
                 .collect(),
                 source: "time constants: least-squares fit of a*ReLUs + b*MACs to the 10 DELPHI \
                          online latencies of DeepReDuce (ICML 2021) ResNet18/CIFAR-100 Pareto points; \
-                         communication: wire labels and shares implied by the DELPHI protocol, not measured"
+                         communication: wire labels and shares implied by the DELPHI protocol, not measured; \
+                         max-pool comparisons counted as ReLUs, polynomial multiplications as \
+                         multiply-accumulates (time) and 32-byte openings (bytes), not fitted: \
+                         the fitted networks have neither"
                     .into(),
             },
         })

@@ -42,9 +42,9 @@ fn dropping_relus_only_lowers_the_relu_part() {
 }
 
 #[test]
-fn a_masked_layer_costs_its_kept_relus_and_polynomials_cost_nothing() {
+fn a_masked_layer_costs_its_kept_relus_and_a_polynomial_its_multiplications() {
     let mut net = tiny();
-    // 100 of the stem's 512 ReLUs kept, the rest quadratic; S1's 256
+    // 100 of the stem's 512 ReLUs kept, the other 412 quadratic; S1's 256
     // ReLUs replaced by a quadratic.
     net.nodes[2].op = Op::MaskedRelu {
         mask: ReluMask::new(Granularity::Pixel, BitSet::from_indices(512, 0..100)),
@@ -52,9 +52,42 @@ fn a_masked_layer_costs_its_kept_relus_and_polynomials_cost_nothing() {
     };
     net.nodes[7].op = Op::Poly(Polynomial::delphi(16));
     let e = Delphi.estimate(&net).unwrap();
+    let polys = 412.0 + 256.0;
     assert_eq!(e.relu_seconds, 100.0 * SECONDS_PER_RELU);
-    assert_eq!(e.linear_seconds, 34_464.0 * SECONDS_PER_MAC);
-    assert_eq!(e.communication_bytes, 100.0 * 1312.0 + 1232.0 * 16.0);
+    assert_eq!(e.linear_seconds, (34_464.0 + polys) * SECONDS_PER_MAC);
+    assert_eq!(
+        e.communication_bytes,
+        100.0 * 1312.0 + 1232.0 * 16.0 + polys * 32.0
+    );
+}
+
+#[test]
+fn a_max_pool_comparison_costs_a_relu() {
+    let plain = Delphi.estimate(&tiny()).unwrap();
+    let mut net = tiny();
+    // A 2x2 max-pool between S1's ReLU and the head: 16 channels of 4x4
+    // become 2x2, 3 comparisons per output element.
+    net.nodes.insert(
+        8,
+        deepreduce_plugin_api::Node {
+            name: "pool".into(),
+            op: Op::MaxPool2d {
+                kernel: [2, 2],
+                stride: [2, 2],
+                padding: [0, 0],
+            },
+            inputs: vec!["relu2".into()],
+            stage: None,
+            block: None,
+        },
+    );
+    net.nodes[9].inputs = vec!["pool".into()];
+    let analysis = deepreduce_plugin_api::analyze(&net).unwrap();
+    let comparisons = analysis.total.comparisons as f64;
+    assert_eq!(comparisons, 16.0 * 2.0 * 2.0 * 3.0);
+    let e = Delphi.estimate(&net).unwrap();
+    assert_eq!(e.relu_seconds, (768.0 + comparisons) * SECONDS_PER_RELU);
+    assert!(e.communication_bytes > plain.communication_bytes);
 }
 
 #[test]
@@ -66,6 +99,7 @@ fn the_model_states_its_constants_and_their_source() {
         constants,
         [
             ("bytes_per_linear_input", 16.0),
+            ("bytes_per_poly_multiplication", 32.0),
             ("bytes_per_relu", 1312.0),
             ("seconds_per_mac", 0.3171e-9),
             ("seconds_per_relu", 19.551e-6),

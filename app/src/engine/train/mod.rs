@@ -21,7 +21,7 @@ use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use deepreduce_datasets::{Batch, BatchConfig, Batcher, Dataset, Split};
 use deepreduce_models::IrModel;
-use deepreduce_plugin_api::{Network, TrainingObjective};
+use deepreduce_plugin_api::{IrError, Network, TrainingObjective};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -472,6 +472,12 @@ fn seeded_model<E>(
     let model = build(&device.clone().autodiff())?;
     model.visit(&mut DrawParameters);
     Ok(model)
+}
+
+/// The weights `net` starts training from with `seed`: what an untrained
+/// network is measured with (its cost does not depend on weight values).
+pub fn initial_model(net: &Network, device: &Device, seed: u64) -> Result<IrModel, IrError> {
+    seeded_model(|d| IrModel::new(net, d), device, seed)
 }
 
 /// Touches every float parameter, which makes burn draw its initial value.
