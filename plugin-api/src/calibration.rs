@@ -62,6 +62,11 @@ pub struct Calibration {
     pub bytes_per_linear_element: f64,
     /// Bytes per weight of a linear layer (once per batch).
     pub bytes_per_weight: f64,
+    /// Bytes per multiply-accumulate, per image (homomorphic products:
+    /// Cheetah's convolutions send ciphertexts that grow with them).
+    pub bytes_per_mac: f64,
+    /// Bytes per linear layer whatever its size (a layer's fixed overhead).
+    pub bytes_per_linear_layer: f64,
     /// Rounds (or messages, as the framework counts them) per ReLU layer
     /// and per linear layer.
     pub rounds_per_relu_layer: f64,
@@ -91,6 +96,8 @@ impl Calibration {
             ("bytes_per_comparison", self.bytes_per_comparison),
             ("bytes_per_linear_element", self.bytes_per_linear_element),
             ("bytes_per_weight", self.bytes_per_weight),
+            ("bytes_per_mac", self.bytes_per_mac),
+            ("bytes_per_linear_layer", self.bytes_per_linear_layer),
             ("rounds_per_relu_layer", self.rounds_per_relu_layer),
             ("rounds_per_linear_layer", self.rounds_per_linear_layer),
             ("seconds_per_comparison", self.seconds_per_comparison),
@@ -103,7 +110,9 @@ impl Calibration {
             linear_seconds,
             communication_bytes: f.comparisons * self.bytes_per_comparison
                 + f.linear_elements * self.bytes_per_linear_element
-                + f.weights * self.bytes_per_weight,
+                + f.weights * self.bytes_per_weight
+                + f.macs * self.bytes_per_mac
+                + f.linear_layers * self.bytes_per_linear_layer,
             model: LatencyModel {
                 name: format!("{} online, loopback (calibrated)", self.framework),
                 constants: constants
@@ -124,13 +133,21 @@ impl Calibration {
 pub struct CalibratedLatency {
     pub id: &'static str,
     pub name: &'static str,
-    /// [`Calibration`] as JSON.
+    /// The JSON of `deepreduce calibrate --out`: `{"calibration": ..., ...}`.
     pub calibration: &'static str,
+}
+
+/// The file `deepreduce calibrate --out` writes: the calibration and what
+/// it was fitted to (which the plugin does not need).
+#[derive(Deserialize)]
+struct CalibrationFile {
+    calibration: Calibration,
 }
 
 impl CalibratedLatency {
     pub fn calibration(&self) -> Result<Calibration, String> {
-        serde_json::from_str(self.calibration)
+        serde_json::from_str::<CalibrationFile>(self.calibration)
+            .map(|file| file.calibration)
             .map_err(|e| format!("the calibration compiled into {}: {e}", self.id))
     }
 }
@@ -169,6 +186,8 @@ mod tests {
             bytes_per_comparison: 1.0,
             bytes_per_linear_element: 10.0,
             bytes_per_weight: 100.0,
+            bytes_per_mac: 0.5,
+            bytes_per_linear_layer: 1000.0,
             rounds_per_relu_layer: 9.0,
             rounds_per_linear_layer: 1.0,
             seconds_per_comparison: 1e-3,
@@ -197,7 +216,7 @@ mod tests {
         let e = unit().estimate(&tiny()).unwrap();
         assert_eq!(
             e.communication_bytes,
-            768.0 + 2_266.0 * 10.0 + 1_666.0 * 100.0
+            768.0 + 2_266.0 * 10.0 + 1_666.0 * 100.0 + 34_464.0 * 0.5 + 4.0 * 1000.0
         );
         assert!((e.relu_seconds - (768.0e-3 + 18.0 * 0.5)).abs() < 1e-12);
         assert!((e.linear_seconds - (34_464.0e-6 + 4.0 * 0.5)).abs() < 1e-12);

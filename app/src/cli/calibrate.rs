@@ -43,8 +43,12 @@ pub fn run(args: &Args) -> Result<(), String> {
     let c = &fitted.calibration;
     println!("{} ({}): {}", c.framework, c.protocol, c.source);
     println!(
-        "bytes: {:.1} per ReLU or comparison, {:.2} per linear-layer element, {:.2} per weight",
-        c.bytes_per_comparison, c.bytes_per_linear_element, c.bytes_per_weight
+        "bytes: {:.1} per ReLU or comparison; linear layers {:.2} per element, {:.2} per weight, {:.4} per MAC, {:.0} per layer",
+        c.bytes_per_comparison,
+        c.bytes_per_linear_element,
+        c.bytes_per_weight,
+        c.bytes_per_mac,
+        c.bytes_per_linear_layer
     );
     println!(
         "rounds: {:.1} per ReLU layer, {:.1} per linear layer",

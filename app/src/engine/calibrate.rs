@@ -12,7 +12,9 @@ use deepreduce_plugin_api::calibration::{Calibration, CostFeatures};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-/// Fewer points than this cannot separate the per-unit costs.
+/// Fewer networks than this cannot separate a cost per ReLU from the rest.
+/// Columns the points cannot tell apart (networks of one shape, culled
+/// differently) are dropped by the fit, not invented.
 pub const MIN_POINTS: usize = 3;
 
 #[derive(Debug, thiserror::Error)]
@@ -172,15 +174,22 @@ pub fn fit(
     .ok_or_else(degenerate)?[..] else {
         unreachable!("one column, one coefficient")
     };
-    let [bytes_per_linear_element, bytes_per_weight] = nonnegative_least_squares(
+    let [
+        bytes_per_linear_element,
+        bytes_per_weight,
+        bytes_per_mac,
+        bytes_per_linear_layer,
+    ] = nonnegative_least_squares(
         &[
             column(&|p| p.features.linear_elements * p.batch),
             column(&|p| p.features.weights),
+            column(&|p| p.features.macs * p.batch),
+            column(&|p| p.features.linear_layers),
         ],
         &column(&|p| p.linear_bytes),
     )
     .ok_or_else(degenerate)?[..] else {
-        unreachable!("two columns, two coefficients")
+        unreachable!("four columns, four coefficients")
     };
     let ratio = |num: &dyn Fn(&Point) -> f64, den: &dyn Fn(&Point) -> f64| {
         let d: f64 = points.iter().map(den).sum();
@@ -209,6 +218,8 @@ pub fn fit(
         bytes_per_comparison,
         bytes_per_linear_element,
         bytes_per_weight,
+        bytes_per_mac,
+        bytes_per_linear_layer,
         rounds_per_relu_layer,
         rounds_per_linear_layer,
         seconds_per_comparison,
@@ -238,7 +249,9 @@ pub fn predict(c: &Calibration, p: &Point) -> (f64, f64) {
     let f = &p.features;
     let bytes = c.bytes_per_comparison * f.comparisons * p.batch
         + c.bytes_per_linear_element * f.linear_elements * p.batch
-        + c.bytes_per_weight * f.weights;
+        + c.bytes_per_weight * f.weights
+        + c.bytes_per_mac * f.macs * p.batch
+        + c.bytes_per_linear_layer * f.linear_layers;
     let seconds = c.seconds_per_comparison * f.comparisons * p.batch
         + c.seconds_per_mac * f.macs * p.batch
         + c.seconds_per_round * p.rounds;
@@ -247,7 +260,7 @@ pub fn predict(c: &Calibration, p: &Point) -> (f64, f64) {
 
 /// Least squares `y ~ sum_j b_j x_j` with every `b_j >= 0` (active set: a
 /// negative coefficient's column is dropped and the rest refitted). `None`
-/// when no column is usable. Written here: three columns at most, solved by
+/// when no column is usable. Written here: four columns at most, solved by
 /// their normal equations, need no linear-algebra crate.
 pub fn nonnegative_least_squares(columns: &[Vec<f64>], y: &[f64]) -> Option<Vec<f64>> {
     let mut active: Vec<usize> = (0..columns.len()).collect();

@@ -469,11 +469,13 @@ fn file_name(p: &Path) -> String {
 
 /// The workspace's plugin crates, whose libraries the build output folder
 /// holds: the built-in plugins. A new plugin crate is added here.
-pub const BUILT_IN_PLUGIN_CRATES: [&str; 11] = [
+pub const BUILT_IN_PLUGIN_CRATES: [&str; 13] = [
     "deepreduce_plugin_budget",
     "deepreduce_plugin_cull",
     "deepreduce_plugin_delphi",
     "deepreduce_plugin_kd",
+    "deepreduce_plugin_latency_cheetah",
+    "deepreduce_plugin_latency_crypten",
     "deepreduce_plugin_method_deepreduce",
     "deepreduce_plugin_method_snl",
     "deepreduce_plugin_mobilenet",
