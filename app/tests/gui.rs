@@ -5,7 +5,8 @@
 
 mod common;
 
-use deepreduce_app::engine::backend::BackendChoice;
+use common::gui::{harness, settings, step_until, workbench};
+
 use deepreduce_app::engine::store::{NewRun, RunResult, RunRole, RunStatus, Store};
 use deepreduce_app::engine::train::{EpochMetrics, TrainConfig};
 use deepreduce_app::gui::Workbench;
@@ -18,24 +19,6 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-fn workbench(store: &Path, dialogs: ScriptedDialogs, settings: Settings) -> Workbench {
-    Workbench::new(
-        common::host(),
-        settings,
-        Box::new(dialogs),
-        store.to_path_buf(),
-    )
-}
-
-fn settings(tab: Tab) -> Settings {
-    let mut s = Settings {
-        tab,
-        ..Settings::default()
-    };
-    s.training.backend = BackendChoice::Flex;
-    s
-}
-
 /// The Runs panel with a width-4, one-block-per-stage ResNet and a training
 /// budget small enough for a test.
 fn tiny_training(epochs: usize, subset: usize, test_subset: usize) -> Settings {
@@ -46,23 +29,6 @@ fn tiny_training(epochs: usize, subset: usize, test_subset: usize) -> Settings {
     s.training.subset = Some(subset);
     s.training.test_subset = Some(test_subset);
     s
-}
-
-fn harness(wb: Workbench) -> Harness<'static, Workbench> {
-    Harness::builder()
-        .with_size([1280.0, 800.0])
-        .build_ui_state(|ui, wb: &mut Workbench| wb.show(ui), wb)
-}
-
-/// Steps the UI until `done` holds (workers run on their own threads).
-fn step_until(h: &mut Harness<'_, Workbench>, limit: Duration, done: impl Fn(&Workbench) -> bool) {
-    let start = Instant::now();
-    while !done(h.state()) {
-        assert!(start.elapsed() < limit, "timed out after {limit:?}");
-        h.step();
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    h.run();
 }
 
 /// Compares the window with `tests/snapshots/<name>.png`, with what differs
@@ -716,4 +682,160 @@ fn the_frontier_overlays_pipelines_each_with_its_own_frontier() {
     h.run();
     assert!(!pareto(&h).contains(&(Some(1), 557_056)));
     assert!(pareto(&h).contains(&(Some(2), 557_056)));
+}
+
+/// A Cheetah report of six ONNX nodes: 35 MB in them (30 MB in the ReLUs),
+/// 5 MB outside any node.
+fn cheetah_report() -> deepreduce_app::engine::measure::Report {
+    serde_json::from_value(json!({
+        "framework": "spu", "version": "0.9.5", "protocol": "SEMI2K_CHEETAH",
+        "security": "semi-honest, two parties, no trusted third party",
+        "batch": 1, "repeat": 3, "online_seconds": 0.84, "setup_seconds": 12.5,
+        "bytes": 40_000_000u64, "rounds": 120, "rounds_named": "messages",
+        "max_abs_diff": 2.5e-4, "top1_agreement": 1.0,
+        "weights": "trained (run 3)", "input": "the first 1 test images of synthetic",
+        "layers": [
+            {"node": "stem.conv1", "op": "Conv", "bytes": 3_000_000u64, "rounds": 4},
+            {"node": "stem.relu", "op": "Relu", "bytes": 20_000_000u64, "rounds": 40},
+            {"node": "s1.b0.conv1", "op": "Conv", "bytes": 1_000_000u64, "rounds": 4},
+            {"node": "s1.b0.relu1", "op": "Relu", "bytes": 10_000_000u64, "rounds": 40},
+            {"node": "s1.b0.add", "op": "Add", "bytes": 0, "rounds": 0},
+            {"node": "head.fc", "op": "Gemm", "bytes": 1_000_000u64, "rounds": 2},
+        ],
+    }))
+    .unwrap()
+}
+
+#[test]
+fn a_stored_measurement_is_shown_with_its_chart_and_plotted_on_the_measured_frontier() {
+    use deepreduce_app::engine::measure::Framework;
+    use deepreduce_app::engine::measure::link::WAN;
+    use deepreduce_app::gui::latency_axis::{Figure, LatencyAxis};
+    let dir = common::temp_dir("gui-measured");
+    let path = filled_store(&dir.join("runs.db"));
+    let report = cheetah_report();
+    Store::open(&path)
+        .unwrap()
+        .record_measurement(3, "cheetah", 1, &report)
+        .unwrap();
+    // A fixed date for the snapshot.
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute(
+            "UPDATE measurements SET measured_at = '2025-06-01T12:00:00Z'",
+            [],
+        )
+        .unwrap();
+    let mut s = settings(Tab::Export);
+    s.export_run = Some(3);
+    let mut h = harness(workbench(&path, ScriptedDialogs::default(), s));
+    step_until(&mut h, Duration::from_secs(60), |wb| {
+        wb.store_read() && wb.measure_bars().is_some()
+    });
+    h.get_by_label_contains("online 0.84 s on loopback (median of 3), one-time setup 12.5 s; 40 MB sent in 120 messages");
+    h.get_by_label_contains("max |diff| 2.50e-4, top-1 agreement 100.0%");
+    h.get_by_label("security: semi-honest, two parties, no trusted third party");
+    // One bar per node, the legend naming the op types present.
+    assert_eq!(h.state().measure_bars(), Some(6));
+    for op in ["Conv", "Relu", "Gemm", "other"] {
+        assert!(h.query_all_by_label(op).count() >= 1, "{op} in the legend");
+    }
+    // Bytes by op: the ReLUs' share, and what no node took.
+    h.get_by_label("75.0%");
+    h.get_by_label("outside any node");
+    h.get_by_label("12.5%");
+    snapshot(&mut h, "export_panel_measured");
+
+    h.get_by_label("CrypTen").click();
+    h.run();
+    h.get_by_label("Run 3 has not been measured in CrypTen. It has a measurement in Cheetah.");
+    assert_eq!(h.state().measure_bars(), None);
+
+    // The frontier's latency axis measured in Cheetah: run 3 only.
+    h.get_by_label("Frontier").click();
+    h.run();
+    h.get_by_label("latency axis:").click();
+    h.run();
+    h.get_by_label("measured in Cheetah: online s on loopback")
+        .click();
+    // The pointer off the plot: no crosshair in the snapshot.
+    h.get_by_label("5 trained networks, 5 on the Pareto frontier")
+        .hover();
+    h.run();
+    let axis = |figure| LatencyAxis::Measured {
+        framework: Framework::Cheetah,
+        figure,
+    };
+    assert_eq!(h.state().settings.frontier_latency, axis(Figure::Loopback));
+    let measured = |h: &Harness<'_, Workbench>| -> Vec<(i64, f64)> {
+        h.state()
+            .frontier_points()
+            .iter()
+            .filter_map(|p| Some((p.run_id, p.measured?.value)))
+            .collect()
+    };
+    assert_eq!(measured(&h), [(3, 0.84)]);
+    h.get_by_label(
+        "4 networks not measured in Cheetah: select one and press Measure (measured with batch 1)",
+    );
+    assert!(
+        h.query_all_by_label("DELPHI estimate, same networks")
+            .count()
+            >= 1
+    );
+    snapshot(&mut h, "frontier_panel_measured");
+
+    h.state_mut().settings.frontier_latency = axis(Figure::Wan);
+    h.run();
+    assert_eq!(measured(&h), [(3, WAN.online_seconds(&report))]);
+    h.state_mut().settings.frontier_latency = axis(Figure::Bytes);
+    h.run();
+    assert_eq!(measured(&h), [(3, 40e6)]);
+    // Bytes are not seconds: no estimate beside them.
+    assert_eq!(
+        h.query_all_by_label("DELPHI estimate, same networks")
+            .count(),
+        0
+    );
+}
+
+#[test]
+fn measuring_a_trained_run_in_crypten_records_its_report_and_charts_every_node() {
+    let dir = common::temp_dir("gui-measure-crypten");
+    let store = dir.join("runs.db");
+    let run = common::trained_run(&store, &["S3"], false);
+    let mut s = settings(Tab::Export);
+    s.export_run = Some(run);
+    let mut h = harness(workbench(&store, ScriptedDialogs::default(), s));
+    step_until(&mut h, Duration::from_secs(60), Workbench::store_read);
+    h.get_by_label(&format!("Run {run} has not been measured in Cheetah."));
+    h.get_by_label("CrypTen").click();
+    h.run();
+    h.get_by_label("Measure").click();
+    // Not `run`: the spinner never lets the UI settle.
+    h.step();
+    h.step();
+    assert!(h.state().measuring());
+    h.get_by_label_contains(&format!("measuring run {run} in CrypTen…"));
+    assert!(
+        h.get_by_label("Measure").accesskit_node().is_disabled(),
+        "one measurement at a time"
+    );
+    step_until(&mut h, Duration::from_secs(900), |wb| !wb.measuring());
+    assert_eq!(h.state().measure_error(), None);
+    let rows = Store::open(&store).unwrap().measurements(run).unwrap();
+    assert_eq!(rows.len(), 1, "the report is recorded with the run");
+    assert_eq!(rows[0].framework, "crypten");
+    let layers = rows[0].report.layers.len();
+    assert!(layers > 5, "{:?}", rows[0].report.layers);
+    step_until(&mut h, Duration::from_secs(60), |wb| {
+        wb.store_read() && wb.measure_bars().is_some()
+    });
+    assert_eq!(h.state().measure_bars(), Some(layers));
+    h.get_by_label_contains("on loopback (median of 3)");
+    // Shown as stored, with the time it was recorded.
+    h.get_by_label(&format!(
+        "Run {run} in CrypTen, measured {}",
+        rows[0].measured_at
+    ));
 }

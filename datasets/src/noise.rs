@@ -6,8 +6,14 @@ use crate::rng::Rng;
 /// `count` images of `channels` x `height` x `width` values, uniform in
 /// [-2, 2) (the range of normalised pixels), row-major; the same for the
 /// same seed.
-pub fn noise_images(count: usize, channels: usize, height: usize, width: usize, seed: u64) -> Vec<f32> {
-    let mut rng = Rng::from_parts(&[seed, 0x6e6f_6973_65]);
+pub fn noise_images(
+    count: usize,
+    channels: usize,
+    height: usize,
+    width: usize,
+    seed: u64,
+) -> Vec<f32> {
+    let mut rng = Rng::from_parts(&[seed, 0x006e_6f69_7365]);
     (0..count * channels * height * width)
         .map(|_| rng.range(-2.0, 2.0))
         .collect()

@@ -26,8 +26,13 @@ pub enum CalibrateError {
     #[error(
         "calibrating {framework} needs measurements of at least {MIN_POINTS} networks of different sizes; the store has {found} (measure some with `deepreduce measure --framework {framework}`)"
     )]
-    TooFew { framework: &'static str, found: usize },
-    #[error("the {0} measurements do not separate the costs (networks too alike): measure networks that differ in ReLUs and in size")]
+    TooFew {
+        framework: &'static str,
+        found: usize,
+    },
+    #[error(
+        "the {0} measurements do not separate the costs (networks too alike): measure networks that differ in ReLUs and in size"
+    )]
     Degenerate(&'static str),
 }
 
@@ -113,7 +118,12 @@ pub fn calibrate(db: &Path, framework: Framework) -> Result<Fitted, CalibrateErr
     let rows = Store::open(db)?.measurements_in(framework.as_str())?;
     let points = rows.iter().map(Point::of).collect::<Result<Vec<_>, _>>()?;
     let protocol = rows.last().map(|r| r.report.protocol.clone());
-    fit(framework, protocol.unwrap_or_default(), points, &source(&rows))
+    fit(
+        framework,
+        protocol.unwrap_or_default(),
+        points,
+        &source(&rows),
+    )
 }
 
 /// Where the measurements come from, in words.
@@ -188,7 +198,8 @@ pub fn fit(
         ],
         &column(&|p| p.linear_bytes),
     )
-    .ok_or_else(degenerate)?[..] else {
+    .ok_or_else(degenerate)?[..]
+    else {
         unreachable!("four columns, four coefficients")
     };
     let ratio = |num: &dyn Fn(&Point) -> f64, den: &dyn Fn(&Point) -> f64| {
@@ -228,7 +239,9 @@ pub fn fit(
         measurements: points.len(),
         source: source.to_string(),
     };
-    let relative = |predicted: f64, measured: f64| (predicted - measured).abs() / measured.abs().max(f64::MIN_POSITIVE);
+    let relative = |predicted: f64, measured: f64| {
+        (predicted - measured).abs() / measured.abs().max(f64::MIN_POSITIVE)
+    };
     let (mut max_bytes_error, mut max_seconds_error) = (0.0f64, 0.0f64);
     for p in &points {
         let (bytes, seconds) = predict(&calibration, p);
@@ -286,7 +299,10 @@ pub fn nonnegative_least_squares(columns: &[Vec<f64>], y: &[f64]) -> Option<Vec<
             active.pop();
             continue;
         };
-        match (0..k).filter(|&r| b[r] < 0.0).min_by(|&x, &y| b[x].total_cmp(&b[y])) {
+        match (0..k)
+            .filter(|&r| b[r] < 0.0)
+            .min_by(|&x, &y| b[x].total_cmp(&b[y]))
+        {
             Some(r) => {
                 active.remove(r);
             }
@@ -312,11 +328,12 @@ fn solve(mut a: Vec<Vec<f64>>) -> Option<Vec<f64>> {
             return None;
         }
         a.swap(col, pivot);
-        for row in 0..n {
-            if row != col {
-                let factor = a[row][col] / a[col][col];
-                for c in col..=n {
-                    a[row][c] -= factor * a[col][c];
+        let pivot_row = a[col].clone();
+        for (r, row) in a.iter_mut().enumerate() {
+            if r != col {
+                let factor = row[col] / pivot_row[col];
+                for (value, pivot) in row.iter_mut().zip(&pivot_row).skip(col) {
+                    *value -= factor * pivot;
                 }
             }
         }
@@ -350,7 +367,10 @@ mod tests {
         let x2 = vec![1e7, 3e7, 2e7, 5e7];
         let y: Vec<f64> = (0..4).map(|i| 2.0 * x1[i] + 3e-7 * x2[i]).collect();
         let b = nonnegative_least_squares(&[x1, x2], &y).unwrap();
-        assert!((b[0] - 2.0).abs() < 1e-9 && (b[1] - 3e-7).abs() < 1e-15, "{b:?}");
+        assert!(
+            (b[0] - 2.0).abs() < 1e-9 && (b[1] - 3e-7).abs() < 1e-15,
+            "{b:?}"
+        );
     }
 
     #[test]

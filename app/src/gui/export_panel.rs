@@ -1,8 +1,10 @@
-//! Export panel: the network picked on the Frontier panel (or any finished
-//! run), written as ONNX, safetensors or burn's record with its ReLU
-//! manifest, to a file chosen in a Save dialog. Export runs on a thread.
-//! An existing file is replaced only when it was chosen in the Save dialog
-//! (which asked first); a typed path never replaces one.
+//! Export & measure panel: the network picked on the Frontier panel (or any
+//! finished run), written as ONNX, safetensors or burn's record with its
+//! ReLU manifest, to a file chosen in a Save dialog, and measured in a real
+//! two-party framework (the Measure section, [`super::measure_panel`]).
+//! Export runs on a thread. An existing file is replaced only when it was
+//! chosen in the Save dialog (which asked first); a typed path never
+//! replaces one.
 
 use super::Workbench;
 use super::dialogs::{DialogKind, Purpose, Request};
@@ -83,6 +85,10 @@ impl Workbench {
 
     pub(super) fn export_panel(&mut self, ui: &mut egui::Ui) {
         self.refresh_runs(ui.ctx());
+        egui::ScrollArea::vertical().show(ui, |ui| self.export_and_measure(ui));
+    }
+
+    fn export_and_measure(&mut self, ui: &mut egui::Ui) {
         if let Some(result) = self
             .export
             .running
@@ -126,9 +132,11 @@ impl Workbench {
             .response
             .labelled_by(label.id);
         let Some(run) = self.settings.export_run.filter(|_| selected.is_some()) else {
+            ui.weak("Pick a network to export it or measure its private inference.");
             return;
         };
         ui.separator();
+        ui.heading("Export");
         let e = &mut self.export;
         ui.horizontal(|ui| {
             ui.label("Format:");
@@ -194,6 +202,8 @@ impl Workbench {
             }
             None => {}
         }
+        ui.separator();
+        self.measure_section(ui, run);
     }
 }
 

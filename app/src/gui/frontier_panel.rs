@@ -1,12 +1,18 @@
 //! Frontier panel: every trained network as ReLU count (log axis) against
 //! accuracy with the Pareto frontier drawn, accuracy per kilo-ReLU, and
-//! estimated latency against accuracy; the paper's published points can be
-//! overlaid; hovering names a network, clicking selects it for export.
+//! latency against accuracy: the DELPHI estimate, or what a real framework
+//! measured (seconds on loopback, over a LAN or WAN model, or bytes; the
+//! networks not measured in it are left out and counted, and beside
+//! measured seconds the same networks' estimate is drawn hollow); the
+//! paper's published points can be overlaid; hovering names a network,
+//! clicking selects it for export and measurement.
 //! Networks with ReLU masks (per channel or pixel) are drawn apart from the
 //! layer-level ones of culling and thinning; networks that did not learn
 //! are drawn apart too (grey crosses) and never join the frontier.
 
 use super::Workbench;
+use super::latency_axis::LatencyAxis;
+use super::measurements::framework_name;
 use super::settings::Tab;
 use crate::engine::paper::{CRYPTONAS, DEEPREDUCE_PARETO, DELPHI, PublishedPoint};
 use crate::engine::pipeline::pareto::{accuracy_per_kilo_relu, frontier};
@@ -26,6 +32,8 @@ const OURS_COLOR: Color32 = Color32::from_rgb(80, 160, 255);
 const MASKED_COLOR: Color32 = Color32::from_rgb(240, 90, 150);
 const AT_CHANCE_COLOR: Color32 = Color32::from_rgb(150, 150, 150);
 const FRONTIER_COLOR: Color32 = Color32::from_rgb(255, 160, 60);
+const ESTIMATE: &str = "DELPHI estimate, same networks";
+const ESTIMATE_COLOR: Color32 = Color32::from_rgb(175, 175, 175);
 
 /// Colours of the pipelines' series when each has its own frontier.
 const PIPELINE_COLORS: [Color32; 6] = [
@@ -45,6 +53,7 @@ struct Series {
     shape: MarkerShape,
     color: Color32,
     radius: f32,
+    filled: bool,
 }
 
 impl Series {
@@ -60,6 +69,7 @@ impl Series {
             shape,
             color,
             radius: 4.5,
+            filled: true,
         }
     }
 }
@@ -79,7 +89,12 @@ pub struct FrontierPoint {
     pub pipeline: Option<i64>,
     pub relus: u64,
     pub accuracy: f64,
+    /// The DELPHI estimate.
     pub latency_seconds: Option<f64>,
+    /// The figure a measured latency axis names, of this run's latest
+    /// measurement in its framework; `None` on the estimate axis or when
+    /// the run was not measured in that framework.
+    pub measured: Option<MeasuredFigure>,
     pub description: String,
     /// Its accuracy stayed at chance: drawn apart, never on the frontier.
     pub did_not_learn: bool,
@@ -88,12 +103,30 @@ pub struct FrontierPoint {
     pub masked: bool,
 }
 
+/// A measured figure of a network: seconds or bytes, as the latency axis
+/// says.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MeasuredFigure {
+    pub value: f64,
+    /// Images in the measured batch (the figure is the whole batch's).
+    pub batch: u64,
+}
+
+/// Which networks a plot's Pareto line joins.
+#[derive(Clone, Copy)]
+enum FrontierBy {
+    /// Those on the frontier of ReLUs against accuracy.
+    Relus,
+    /// Those on the frontier of the plot's x against accuracy.
+    Plotted,
+}
+
 /// Which quantity a plot puts on its axes.
 #[derive(Clone, Copy)]
 enum View {
     ReluAccuracy,
     AccuracyPerKiloRelu,
-    LatencyAccuracy,
+    Latency(LatencyAxis),
 }
 
 impl View {
@@ -103,15 +136,32 @@ impl View {
         match self {
             View::ReluAccuracy => Some([log_relus, accuracy]),
             View::AccuracyPerKiloRelu => Some([log_relus, accuracy_per_kilo_relu(accuracy, relus)]),
-            View::LatencyAccuracy => latency.map(|l| [l, accuracy]),
+            View::Latency(_) => latency.map(|l| [l, accuracy]),
         }
     }
 
-    fn labels(self) -> (&'static str, &'static str) {
+    /// Where a network of ours sits on the latency axis.
+    fn our_latency(self, p: &FrontierPoint) -> Option<f64> {
         match self {
-            View::ReluAccuracy => ("ReLUs (log scale)", "top-1 accuracy (%)"),
-            View::AccuracyPerKiloRelu => ("ReLUs (log scale)", "accuracy per kilo-ReLU"),
-            View::LatencyAccuracy => ("estimated online latency (s)", "top-1 accuracy (%)"),
+            View::Latency(LatencyAxis::Measured { .. }) => p.measured.map(|m| m.value),
+            _ => p.latency_seconds,
+        }
+    }
+
+    /// Where a published network sits on the latency axis: only the
+    /// estimate's axis compares with the paper's figures.
+    fn published_latency(self, p: &PublishedPoint) -> Option<f64> {
+        match self {
+            View::Latency(LatencyAxis::Measured { .. }) => None,
+            _ => p.latency_seconds,
+        }
+    }
+
+    fn labels(self) -> (String, &'static str) {
+        match self {
+            View::ReluAccuracy => ("ReLUs (log scale)".into(), "top-1 accuracy (%)"),
+            View::AccuracyPerKiloRelu => ("ReLUs (log scale)".into(), "accuracy per kilo-ReLU"),
+            View::Latency(axis) => (axis.axis_title(), "top-1 accuracy (%)"),
         }
     }
 
@@ -123,8 +173,14 @@ impl View {
         }
     }
 
-    fn log_x(self) -> bool {
-        !matches!(self, View::LatencyAccuracy)
+    /// A measured figure does not follow ReLUs as the estimate does (it
+    /// counts MACs, layers, the machine's load): its frontier is drawn
+    /// among the plotted figures.
+    fn frontier_by(self) -> FrontierBy {
+        match self {
+            View::Latency(LatencyAxis::Measured { .. }) => FrontierBy::Plotted,
+            _ => FrontierBy::Relus,
+        }
     }
 }
 
@@ -149,6 +205,7 @@ impl Workbench {
                         .as_ref()
                         .and_then(|l| l.get("online_seconds"))
                         .and_then(|v| v.as_f64()),
+                    measured: self.measured(r.id),
                     description: r.description.clone(),
                     did_not_learn: self.runs.did_not_learn(r.id),
                     pareto: false,
@@ -182,9 +239,22 @@ impl Workbench {
         points
     }
 
+    /// Run `run`'s figure on the latency axis, when the axis is a measured
+    /// one and the run was measured in its framework.
+    fn measured(&self, run: i64) -> Option<MeasuredFigure> {
+        let LatencyAxis::Measured { framework, figure } = self.settings.frontier_latency else {
+            return None;
+        };
+        let row = self.runs.measurements.get(run, framework)?;
+        Some(MeasuredFigure {
+            value: figure.of(&row.report),
+            batch: row.batch,
+        })
+    }
+
     pub(super) fn frontier_panel(&mut self, ui: &mut egui::Ui) {
         self.refresh_runs(ui.ctx());
-        let points = self.frontier_points();
+        let mut points = self.frontier_points();
         ui.horizontal(|ui| {
             let scope = match self.settings.frontier_pipeline {
                 Some(id) => format!("pipeline {id}"),
@@ -218,23 +288,51 @@ impl Workbench {
         ui.label(summary(&points, self.per_pipeline()));
         if let Some(id) = self.settings.export_run {
             ui.horizontal(|ui| {
-                ui.label(format!("selected for export: run {id}"));
-                if ui.button("Export…").clicked() {
+                ui.label(format!("selected: run {id}"));
+                if ui.button("Export or measure…").clicked() {
                     self.settings.tab = Tab::Export;
                 }
             });
         }
-        let height = ((ui.available_height() - 30.0) / 2.0).max(160.0);
+        // Less the latency axis' row.
+        let height = ((ui.available_height() - 48.0) / 2.0).max(160.0);
         let mut clicked = None;
         ui.columns(2, |cols| {
             clicked = clicked.or(self.plot(&mut cols[0], View::ReluAccuracy, &points, height));
             clicked =
                 clicked.or(self.plot(&mut cols[1], View::AccuracyPerKiloRelu, &points, height));
         });
-        clicked = clicked.or(self.plot(ui, View::LatencyAccuracy, &points, height));
+        if self.latency_axis_choice(ui, &points) {
+            points = self.frontier_points();
+        }
+        let axis = self.settings.frontier_latency;
+        clicked = clicked.or(self.plot(ui, View::Latency(axis), &points, height));
         if let Some(run) = clicked {
             self.settings.export_run = Some(run);
         }
+    }
+
+    /// The latency axis' choice and, on a measured axis, how many networks
+    /// it leaves out; true when the choice changed.
+    fn latency_axis_choice(&mut self, ui: &mut egui::Ui, points: &[FrontierPoint]) -> bool {
+        let before = self.settings.frontier_latency;
+        ui.horizontal(|ui| {
+            let label = ui.label("latency axis:");
+            let axis = &mut self.settings.frontier_latency;
+            egui::ComboBox::from_id_salt("latency-axis")
+                .selected_text(axis.label())
+                .show_ui(ui, |ui| {
+                    for choice in LatencyAxis::all() {
+                        ui.selectable_value(axis, choice, choice.label());
+                    }
+                })
+                .response
+                .labelled_by(label.id);
+            if let Some(note) = measured_note(points, before) {
+                ui.label(note);
+            }
+        });
+        self.settings.frontier_latency != before
     }
 
     /// The point series of one plot and its Pareto lines (name, colour,
@@ -248,13 +346,24 @@ impl Workbench {
         points: &[FrontierPoint],
         ours: &[(usize, [f64; 2])],
         at_chance: &[(usize, [f64; 2])],
+        frontier_by: FrontierBy,
     ) -> (Vec<Series>, Vec<FrontierLine>) {
         let on_frontier = |members: &[(usize, [f64; 2])]| {
-            let mut pareto: Vec<(usize, [f64; 2])> = members
-                .iter()
-                .filter(|(i, _)| points[*i].pareto)
-                .copied()
-                .collect();
+            let mut pareto: Vec<(usize, [f64; 2])> = match frontier_by {
+                FrontierBy::Relus => members
+                    .iter()
+                    .filter(|(i, _)| points[*i].pareto)
+                    .copied()
+                    .collect(),
+                FrontierBy::Plotted => {
+                    // Non-negative floats order as their bits do.
+                    let pairs: Vec<(u64, f64)> = members
+                        .iter()
+                        .map(|(_, [x, y])| (x.max(0.0).to_bits(), *y))
+                        .collect();
+                    frontier(&pairs).into_iter().map(|k| members[k]).collect()
+                }
+            };
             pareto.sort_by(|a, b| a.1[0].total_cmp(&b.1[0]));
             pareto
         };
@@ -361,12 +470,31 @@ impl Workbench {
                 .iter()
                 .enumerate()
                 .filter(|(_, p)| p.did_not_learn == at_chance)
-                .filter_map(|(i, p)| Some((i, view.xy(p.relus, p.accuracy, p.latency_seconds)?)))
+                .filter_map(|(i, p)| Some((i, view.xy(p.relus, p.accuracy, view.our_latency(p))?)))
                 .collect()
         };
         let ours = placed(false);
         let at_chance = placed(true);
-        let (series, frontiers) = self.series(points, &ours, &at_chance);
+        let (mut series, frontiers) = self.series(points, &ours, &at_chance, view.frontier_by());
+        if let View::Latency(axis @ LatencyAxis::Measured { .. }) = view
+            && axis.is_seconds()
+        {
+            // The estimate beside each measured network, not picked by a click.
+            let estimated = points
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.measured.is_some())
+                .filter_map(|(i, p)| Some((i, [p.latency_seconds?, p.accuracy])))
+                .collect();
+            let mut estimate = Series::new(
+                ESTIMATE.into(),
+                estimated,
+                MarkerShape::Circle,
+                ESTIMATE_COLOR,
+            );
+            estimate.filled = false;
+            series.push(estimate);
+        }
         let paper = self.settings.show_paper_points;
         let published: [(&str, &[PublishedPoint], MarkerShape, Color32); 3] = [
             (
@@ -390,9 +518,10 @@ impl Workbench {
         ];
         let published_xy = |set: &[PublishedPoint]| -> Vec<[f64; 2]> {
             set.iter()
-                .filter_map(|p| view.xy(p.relus, p.accuracy, p.latency_seconds))
+                .filter_map(|p| view.xy(p.relus, p.accuracy, view.published_latency(p)))
                 .collect()
         };
+        let axis = self.settings.frontier_latency;
         let hover = |pos: &HoverPosition<'_>| -> Option<String> {
             let HoverPosition::NearDataPoint {
                 plot_name, index, ..
@@ -406,13 +535,19 @@ impl Workbench {
                 .and_then(|s| points.get(s.members.get(*index)?.0));
             Some(match point {
                 Some(p) => format!(
-                    "{}\nrun {}: {} ReLUs, {:.2}%{}{}",
+                    "{}\nrun {}: {} ReLUs, {:.2}%{}{}{}",
                     p.description,
                     p.run_id,
                     group(p.relus),
                     p.accuracy,
                     p.latency_seconds
-                        .map_or(String::new(), |l| format!(", {l:.2} s")),
+                        .map_or(String::new(), |l| format!(", DELPHI estimate {l:.2} s")),
+                    p.measured.map_or(String::new(), |m| format!(
+                        "\n{}: {} (batch {})",
+                        axis.label(),
+                        axis.format(m.value),
+                        m.batch
+                    )),
                     if p.did_not_learn {
                         "\ndid not learn: accuracy at chance"
                     } else {
@@ -423,22 +558,30 @@ impl Workbench {
                     let (_, set, _, _) = published.iter().find(|(n, ..)| n == plot_name)?;
                     let p = set
                         .iter()
-                        .filter(|p| view.xy(p.relus, p.accuracy, p.latency_seconds).is_some())
+                        .filter(|p| {
+                            view.xy(p.relus, p.accuracy, view.published_latency(p))
+                                .is_some()
+                        })
                         .nth(*index)?;
                     format!("{plot_name}: {} ReLUs, {:.2}%", group(p.relus), p.accuracy)
                 }
             })
         };
         let (x_label, y_label) = view.labels();
-        let mut plot = Plot::new(x_label.to_owned() + y_label)
+        let mut plot = Plot::new(x_label.clone() + y_label)
             .height(height)
             .legend(Legend::default().position(view.legend_corner()))
             .set_margin_fraction(egui::vec2(0.05, 0.1))
             .x_axis_label(x_label)
             .y_axis_label(y_label)
             .label_formatter(hover);
-        if view.log_x() {
-            plot = plot.x_axis_formatter(|mark, _| compact(10f64.powf(mark.value)));
+        match view {
+            View::Latency(axis) => {
+                if !axis.is_seconds() {
+                    plot = plot.x_axis_formatter(move |mark, _| axis.format(mark.value));
+                }
+            }
+            _ => plot = plot.x_axis_formatter(|mark, _| compact(10f64.powf(mark.value))),
         }
         let response = plot.show(ui, |plot_ui| {
             // Lines are not hovered: their corners are points of a series.
@@ -457,7 +600,8 @@ impl Workbench {
                     Points::new(s.name.as_str(), PlotPoints::from(xy))
                         .radius(s.radius)
                         .shape(s.shape)
-                        .color(s.color),
+                        .color(s.color)
+                        .filled(s.filled),
                 );
             }
             if paper {
@@ -490,6 +634,39 @@ impl Workbench {
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(i, _)| points[i].run_id)
     }
+}
+
+/// On a measured latency axis: how many networks it leaves out (not
+/// measured in its framework) and the batches measured.
+fn measured_note(points: &[FrontierPoint], axis: LatencyAxis) -> Option<String> {
+    let framework = framework_name(axis.framework()?);
+    if points.is_empty() {
+        return None;
+    }
+    let unmeasured = points.iter().filter(|p| p.measured.is_none()).count();
+    let mut text = match unmeasured {
+        0 => format!("every network measured in {framework}"),
+        1 => format!("1 network not measured in {framework}: select it and press Measure"),
+        n => format!("{n} networks not measured in {framework}: select one and press Measure"),
+    };
+    let mut batches: Vec<u64> = points
+        .iter()
+        .filter_map(|p| Some(p.measured?.batch))
+        .collect();
+    batches.sort_unstable();
+    batches.dedup();
+    match batches.as_slice() {
+        [] => {}
+        [batch] => text.push_str(&format!(" (measured with batch {batch})")),
+        many => {
+            let many: Vec<String> = many.iter().map(u64::to_string).collect();
+            text.push_str(&format!(
+                "; measured with batches {}: each figure is its whole batch's",
+                many.join(", ")
+            ))
+        }
+    }
+    Some(text)
 }
 
 /// "12 trained networks, 4 on the Pareto frontier" (or on their

@@ -10,7 +10,11 @@ pub mod dialogs;
 mod export_panel;
 mod frontier_panel;
 mod jobs;
+pub mod latency_axis;
 mod mask_heatmap;
+mod measure_panel;
+mod measure_report;
+mod measurements;
 mod method_form;
 mod network_panel;
 mod plugins_panel;
@@ -37,6 +41,7 @@ pub struct Workbench {
     data: data_panel::DataState,
     runs: runs_panel::RunsState,
     export: export_panel::ExportState,
+    measure: measure_panel::MeasureState,
     jobs: Vec<Job>,
     backend: BackendSlot,
     store_path: PathBuf,
@@ -64,6 +69,7 @@ impl Workbench {
             data: data_panel::DataState::default(),
             runs: runs_panel::RunsState::default(),
             export: export_panel::ExportState::default(),
+            measure: measure_panel::MeasureState::default(),
             jobs: Vec::new(),
             backend,
             store_path,
@@ -101,6 +107,11 @@ impl Workbench {
             Tab::Frontier => self.frontier_panel(ui),
             Tab::Export => self.export_panel(ui),
         });
+        if self.measure.is_running() {
+            // The seconds a measurement has taken, shown beside it.
+            ui.ctx()
+                .request_repaint_after(std::time::Duration::from_secs(1));
+        }
         if self.jobs().0 > 0 {
             // Progress arrives continuously; a bounded redraw rate keeps the
             // UI responsive without spinning on every batch event.
@@ -126,6 +137,11 @@ impl Workbench {
         let (running, _) = self.jobs();
         if running > 0 {
             ui.label(format!("{running} running"));
+            ui.spinner();
+            ui.separator();
+        }
+        if self.measure.is_running() {
+            ui.label("measuring");
             ui.spinner();
             ui.separator();
         }
@@ -155,7 +171,8 @@ impl Workbench {
         for job in &mut self.jobs {
             store_changed |= job.drain();
         }
-        if self.jobs().0 < running {
+        let measured = self.measure.poll();
+        if self.jobs().0 < running || measured {
             // A worker ended: show its final results now, not in 2 s.
             self.runs.refresh_now();
         } else if store_changed {

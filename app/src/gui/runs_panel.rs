@@ -5,6 +5,7 @@
 
 use super::Workbench;
 use super::jobs::{Job, JobKind, JobState, WorkerContext};
+use super::measurements::LatestMeasurements;
 use super::method_form::follows_deepreduce;
 use super::store_reader::{StoreReader, StoreSnapshot};
 use crate::engine::backend::BackendChoice;
@@ -38,6 +39,8 @@ pub struct RunsState {
     masked: BTreeSet<i64>,
     /// Finished runs whose accuracy stayed at chance.
     did_not_learn: BTreeSet<i64>,
+    /// The latest measurement of each run in each framework.
+    pub measurements: LatestMeasurements,
     /// Runs ticked for side-by-side comparison, with their epochs (empty
     /// until the reader has read them).
     compare: BTreeMap<i64, Vec<EpochMetrics>>,
@@ -92,6 +95,7 @@ impl RunsState {
         self.shapes = snapshot.shapes;
         self.masked = snapshot.masked;
         self.did_not_learn = snapshot.did_not_learn;
+        self.measurements = snapshot.measurements;
         for (id, epochs) in snapshot.epochs {
             // A run unticked while it was read stays unticked.
             if let Some(shown) = self.compare.get_mut(&id) {

@@ -2,6 +2,7 @@
 //! panel, the network and training choices, the dataset and the folders
 //! last used. Runtime state (workers, loaded plugins) lives elsewhere.
 
+use super::latency_axis::LatencyAxis;
 use crate::engine::backend::BackendChoice;
 use crate::engine::budget::{Budget, DroppedAs};
 use crate::engine::train::TrainConfig;
@@ -40,7 +41,7 @@ impl Tab {
             Tab::Data => "Data",
             Tab::Runs => "Runs",
             Tab::Frontier => "Frontier",
-            Tab::Export => "Export",
+            Tab::Export => "Export & measure",
         }
     }
 }
@@ -187,7 +188,9 @@ pub struct Settings {
     /// With every run shown: each pipeline in its own colour with its own
     /// Pareto line, to compare methods.
     pub frontier_per_pipeline: bool,
-    /// The run chosen for export.
+    /// The latency plot's x axis: the estimate or a measured figure.
+    pub frontier_latency: LatencyAxis,
+    /// The run chosen for export and measurement.
     pub export_run: Option<i64>,
     pub last_plugin_folder: Option<PathBuf>,
     pub last_data_folder: Option<PathBuf>,
@@ -205,6 +208,7 @@ impl Default for Settings {
             show_paper_points: true,
             frontier_pipeline: None,
             frontier_per_pipeline: false,
+            frontier_latency: LatencyAxis::default(),
             export_run: None,
             last_plugin_folder: None,
             last_data_folder: None,
@@ -237,6 +241,10 @@ mod tests {
             dropped: DroppedAs::Poly,
         };
         s.training.schedule = ScheduleKind::Step;
+        s.frontier_latency = LatencyAxis::Measured {
+            framework: crate::engine::measure::Framework::Crypten,
+            figure: crate::gui::latency_axis::Figure::Wan,
+        };
         let text = serde_json::to_string(&s).unwrap();
         assert_eq!(serde_json::from_str::<Settings>(&text).unwrap(), s);
         // Written by an older version that knew fewer settings.

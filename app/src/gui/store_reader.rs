@@ -6,6 +6,7 @@
 //! counted; the panel asks for a [`StoreSnapshot`] and takes it when it is
 //! ready, asking the window to repaint.
 
+use super::measurements::LatestMeasurements;
 use crate::engine::pipeline::results::learning::{DataSizes, run_learned};
 use crate::engine::pipeline::single::SingleRun;
 use crate::engine::relu_layers::is_masked;
@@ -30,6 +31,8 @@ pub struct StoreSnapshot {
     pub did_not_learn: BTreeSet<i64>,
     /// The epochs of the runs asked for (those ticked for comparison).
     pub epochs: BTreeMap<i64, Vec<EpochMetrics>>,
+    /// The latest measurement of each run in each framework.
+    pub measurements: LatestMeasurements,
 }
 
 /// A background reader of one store.
@@ -139,6 +142,7 @@ impl Reader {
             .filter(|(_, net)| is_masked(net))
             .map(|(id, _)| *id)
             .collect();
+        let measurements = LatestMeasurements::read(store)?;
         let mut did_not_learn = BTreeSet::new();
         for run in &runs {
             if self.judge(run, &pipelines)? == Some(false) {
@@ -152,6 +156,7 @@ impl Reader {
             masked,
             did_not_learn,
             epochs,
+            measurements,
         })
     }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The ids of the plugins the workspace builds.
-pub const BUILT_IN_PLUGINS: [&str; 11] = [
+pub const BUILT_IN_PLUGINS: [&str; 13] = [
     "org.deepreduce.resnet",
     "org.deepreduce.vgg",
     "org.deepreduce.mobilenet",
@@ -16,6 +16,8 @@ pub const BUILT_IN_PLUGINS: [&str; 11] = [
     "org.deepreduce.reshape",
     "org.deepreduce.kd",
     "org.deepreduce.delphi",
+    "org.deepreduce.latency.cheetah",
+    "org.deepreduce.latency.crypten",
     "org.deepreduce.budget",
     "org.deepreduce.method.snl",
     "org.deepreduce.method.deepreduce",
@@ -224,4 +226,59 @@ pub fn trained_run_of(store: &Path, spec: &deepreduce_app::engine::network::Netw
     };
     runner.run_single(id).unwrap();
     id
+}
+
+/// The workbench window driven headless by egui_kittest, shared by the GUI
+/// test binaries.
+#[cfg(feature = "gui")]
+pub mod gui {
+    use deepreduce_app::engine::backend::BackendChoice;
+    use deepreduce_app::gui::Workbench;
+    use deepreduce_app::gui::dialogs::ScriptedDialogs;
+    use deepreduce_app::gui::settings::{Settings, Tab};
+    use egui_kittest::Harness;
+    use std::path::Path;
+    use std::time::{Duration, Instant};
+
+    /// A workbench over the store at `store` with the built-in plugins.
+    pub fn workbench(store: &Path, dialogs: ScriptedDialogs, settings: Settings) -> Workbench {
+        Workbench::new(
+            super::host(),
+            settings,
+            Box::new(dialogs),
+            store.to_path_buf(),
+        )
+    }
+
+    /// Default settings on panel `tab`, training on the CPU.
+    pub fn settings(tab: Tab) -> Settings {
+        let mut s = Settings {
+            tab,
+            ..Settings::default()
+        };
+        s.training.backend = BackendChoice::Flex;
+        s
+    }
+
+    /// The window at 1280 x 800.
+    pub fn harness(wb: Workbench) -> Harness<'static, Workbench> {
+        Harness::builder()
+            .with_size([1280.0, 800.0])
+            .build_ui_state(|ui, wb: &mut Workbench| wb.show(ui), wb)
+    }
+
+    /// Steps the UI until `done` holds (workers run on their own threads).
+    pub fn step_until(
+        h: &mut Harness<'_, Workbench>,
+        limit: Duration,
+        done: impl Fn(&Workbench) -> bool,
+    ) {
+        let start = Instant::now();
+        while !done(h.state()) {
+            assert!(start.elapsed() < limit, "timed out after {limit:?}");
+            h.step();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        h.run();
+    }
 }

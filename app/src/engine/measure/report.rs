@@ -64,7 +64,7 @@ impl Report {
                 None => by_op.push((layer.op.clone(), layer.bytes)),
             }
         }
-        by_op.sort_by(|a, b| b.1.cmp(&a.1));
+        by_op.sort_by_key(|&(_, bytes)| std::cmp::Reverse(bytes));
         by_op
     }
 }
