@@ -45,7 +45,11 @@ fn check(framework: Framework, max_bytes_error: f64) {
             _ => assert_eq!(value, &b[key], "{key}"),
         }
     }
-    assert!(kept.max_bytes_error < max_bytes_error, "{}", kept.max_bytes_error);
+    assert!(
+        kept.max_bytes_error < max_bytes_error,
+        "{}",
+        kept.max_bytes_error
+    );
 
     let host = common::host();
     let plugin = host
@@ -79,7 +83,12 @@ fn check(framework: Framework, max_bytes_error: f64) {
             point.bytes
         );
         assert!(estimate.online_seconds > 0.0);
-        assert!(estimate.model.source.contains("fitted by `deepreduce calibrate`"));
+        assert!(
+            estimate
+                .model
+                .source
+                .contains("fitted by `deepreduce calibrate`")
+        );
     }
 }
 

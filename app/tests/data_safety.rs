@@ -172,8 +172,11 @@ fn a_run_that_cannot_train_is_failed_with_the_reason() {
     let (small, _) = build_network(&host, &common::small_resnet("synthetic", 2)).unwrap();
     let id = plan_single(&store, &small, "small", &[], &single).unwrap();
     let conn = rusqlite::Connection::open(&db).unwrap();
-    conn.execute("UPDATE runs SET config = '{\"dataset\": 5}' WHERE id = ?1", [id])
-        .unwrap();
+    conn.execute(
+        "UPDATE runs SET config = '{\"dataset\": 5}' WHERE id = ?1",
+        [id],
+    )
+    .unwrap();
     fails_with_its_reason(&db, id, "configuration");
 }
 

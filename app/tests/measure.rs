@@ -40,7 +40,11 @@ fn relus(net: &Network) -> u64 {
 /// The revealed logits agree with the plaintext forward.
 fn check_revealed(report: &Report) {
     assert_eq!(report.top1_agreement, 1.0, "{report:?}");
-    assert!(report.max_abs_diff < 1e-2, "max |diff| {}", report.max_abs_diff);
+    assert!(
+        report.max_abs_diff < 1e-2,
+        "max |diff| {}",
+        report.max_abs_diff
+    );
 }
 
 /// Culled variants of a small ResNet18 (width 4) and, last, the middle one
@@ -85,10 +89,17 @@ fn bytes_follow_relus(framework: Framework) {
         };
         let report = measure(&host, &request(untrained, framework, batch)).unwrap();
         check_revealed(&report);
-        assert!(report.weights.starts_with("untrained"), "{}", report.weights);
+        assert!(
+            report.weights.starts_with("untrained"),
+            "{}",
+            report.weights
+        );
         assert!(report.input.contains("noise"), "{}", report.input);
         let ops: Vec<&str> = report.layers.iter().map(|l| l.op.as_str()).collect();
-        assert!(ops.contains(&"Conv") && !ops.contains(&"BatchNormalization"), "{ops:?}");
+        assert!(
+            ops.contains(&"Conv") && !ops.contains(&"BatchNormalization"),
+            "{ops:?}"
+        );
         let relu_layers = ops.iter().filter(|op| **op == "Relu").count();
         assert!(relu_layers > 0, "{ops:?}");
         points.push((count as f64 * batch as f64, report.bytes as f64));
@@ -125,7 +136,8 @@ fn calibrating_without_measurements_says_what_to_measure() {
     let db = common::temp_dir("calibrate-empty").join("runs.db");
     let err = calibrate(&db, Framework::Cheetah).unwrap_err().to_string();
     assert!(
-        err.contains("at least 3 networks") && err.contains("has 0")
+        err.contains("at least 3 networks")
+            && err.contains("has 0")
             && err.contains("deepreduce measure --framework cheetah"),
         "{err}"
     );
@@ -160,16 +172,28 @@ fn measures_a_trained_run(framework: Framework) -> Report {
     // thinned: one per stage).
     let row = Store::open(&db).unwrap().run(run).unwrap().unwrap();
     let network: Network = serde_json::from_value(row.network).unwrap();
-    let ir_layers = analyze(&network).unwrap().nodes.iter().filter(|n| n.relus > 0).count();
+    let ir_layers = analyze(&network)
+        .unwrap()
+        .nodes
+        .iter()
+        .filter(|n| n.relus > 0)
+        .count();
     let relu_layers = report.layers.iter().filter(|l| l.op == "Relu").count();
     assert_eq!((relu_layers, ir_layers), (2, 2), "{:?}", report.layers);
     assert_eq!(report.relus, relus(&network));
     let layer_bytes: u64 = report.layers.iter().map(|l| l.bytes).sum();
     let off = layer_bytes.abs_diff(report.bytes) as f64 / report.bytes as f64;
-    assert!(off < 0.02, "layers {layer_bytes} B, whole {} B", report.bytes);
+    assert!(
+        off < 0.02,
+        "layers {layer_bytes} B, whole {} B",
+        report.bytes
+    );
     let kept = Store::open(&db).unwrap().measurements(run).unwrap();
     assert_eq!(kept.len(), 1);
-    assert_eq!((kept[0].framework.as_str(), kept[0].batch), (framework.as_str(), 2));
+    assert_eq!(
+        (kept[0].framework.as_str(), kept[0].batch),
+        (framework.as_str(), 2)
+    );
     assert_eq!(kept[0].report, report);
     report
 }

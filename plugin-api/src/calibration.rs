@@ -222,6 +222,10 @@ mod tests {
         assert!((e.linear_seconds - (34_464.0e-6 + 4.0 * 0.5)).abs() < 1e-12);
         assert_eq!(e.online_seconds, e.relu_seconds + e.linear_seconds);
         assert_eq!(e.model.constants["seconds_per_round"], 0.5);
-        assert!(e.model.source.contains("polynomial activations are not in the model"));
+        assert!(
+            e.model
+                .source
+                .contains("polynomial activations are not in the model")
+        );
     }
 }

@@ -70,7 +70,10 @@ pub fn run(host: &PluginHost, args: &Args) -> Result<(), String> {
     };
     let report = measure(host, &request).map_err(|e| e.to_string())?;
     if args.json {
-        println!("{}", serde_json::to_string(&report).expect("a report serialises"));
+        println!(
+            "{}",
+            serde_json::to_string(&report).expect("a report serialises")
+        );
     } else {
         print_report(&report);
     }
@@ -85,10 +88,15 @@ fn print_report(r: &Report) {
         "batch {}: online {:.3} s (median of {}), one-time setup {:.3} s",
         r.batch,
         r.online_seconds,
-        r.other.get("repeat").map_or_else(|| "?".into(), |v| v.to_string()),
+        r.other
+            .get("repeat")
+            .map_or_else(|| "?".into(), |v| v.to_string()),
         r.setup_seconds
     );
-    println!("communication: {} bytes, {} {}", r.bytes, r.rounds, r.rounds_named);
+    println!(
+        "communication: {} bytes, {} {}",
+        r.bytes, r.rounds, r.rounds_named
+    );
     for (op, bytes) in r.bytes_by_op() {
         let share = 100.0 * bytes as f64 / r.bytes.max(1) as f64;
         println!("  {op:<18} {bytes:>14} bytes  {share:5.1}%");

@@ -129,7 +129,10 @@ pub fn measure(host: &PluginHost, request: &MeasureRequest) -> Result<Report, Me
                 .map_err(|e| MeasureError::Untrained(e.to_string()))?;
             trained::save(&folder, network, &model)
                 .map_err(|e| MeasureError::Untrained(e.to_string()))?;
-            (Source::Checkpoint(folder), format!("untrained (initial weights, seed {seed})"))
+            (
+                Source::Checkpoint(folder),
+                format!("untrained (initial weights, seed {seed})"),
+            )
         }
     };
     let model = work.path().join("model.onnx");
@@ -144,7 +147,9 @@ pub fn measure(host: &PluginHost, request: &MeasureRequest) -> Result<Report, Me
     let images = match (&request.test_images, &request.measured) {
         (Some(dataset), _) => Images::Test(dataset.clone()),
         (None, Measured::Untrained { seed, .. }) => Images::Noise { seed: *seed },
-        (None, Measured::Trained(_)) => Images::Test(exported.dataset.ok_or(MeasureError::NoDataset)?),
+        (None, Measured::Trained(_)) => {
+            Images::Test(exported.dataset.ok_or(MeasureError::NoDataset)?)
+        }
     };
     let images_file = work.path().join("images.npy");
     let input = write_images(&images, &request.measured, request.batch, &images_file)?;
@@ -164,7 +169,14 @@ pub fn measure(host: &PluginHost, request: &MeasureRequest) -> Result<Report, Me
         (Source::Run { id, db }, _) => {
             Store::open(db)?.record_measurement(*id, framework, batch, &report)?
         }
-        (_, Measured::Untrained { network, db: Some(db), .. }) => {
+        (
+            _,
+            Measured::Untrained {
+                network,
+                db: Some(db),
+                ..
+            },
+        ) => {
             let network = serde_json::to_value(network).expect("IR serialises");
             Store::open(db)?.record_untrained_measurement(&network, framework, batch, &report)?
         }
@@ -199,7 +211,9 @@ fn write_images(
             };
             let batch = Batcher::spawn(Arc::new(data.test), &data.info, cfg, 0)
                 .next()
-                .ok_or_else(|| MeasureError::Invalid(format!("dataset '{dataset}' has no test images")))?;
+                .ok_or_else(|| {
+                    MeasureError::Invalid(format!("dataset '{dataset}' has no test images"))
+                })?;
             let shape = [batch.batch_size, batch.channels, batch.height, batch.width];
             let said = format!("the first {} test images of {dataset}", batch.batch_size);
             (shape, batch.images, said)
