@@ -680,7 +680,7 @@ fn a_version_4_store_keeps_its_measurements() {
     };
     let report = json!({
         "framework": "crypten", "version": "0.4.1", "protocol": "p", "security": "s",
-        "batch": 2, "online_seconds": 0.5, "setup_seconds": 1.0, "bytes": 928,
+        "batch": 2, "repeat": 1, "online_seconds": 0.5, "setup_seconds": 1.0, "bytes": 928,
         "rounds": 9, "rounds_named": "rounds", "max_abs_diff": 1e-6, "top1_agreement": 1.0,
     });
     let conn = rusqlite::Connection::open(&path).unwrap();

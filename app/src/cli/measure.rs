@@ -86,12 +86,7 @@ fn print_report(r: &Report) {
     println!("weights: {}; input: {}", r.weights, r.input);
     println!(
         "batch {}: online {:.3} s (median of {}), one-time setup {:.3} s",
-        r.batch,
-        r.online_seconds,
-        r.other
-            .get("repeat")
-            .map_or_else(|| "?".into(), |v| v.to_string()),
-        r.setup_seconds
+        r.batch, r.online_seconds, r.repeat, r.setup_seconds
     );
     println!(
         "communication: {} bytes, {} {}",

@@ -84,11 +84,7 @@ pub fn show(ui: &mut egui::Ui, report: &Report, id: i64) -> usize {
 }
 
 fn summary(ui: &mut egui::Ui, r: &Report) {
-    let repeat = r
-        .other
-        .get("repeat")
-        .and_then(|v| v.as_u64())
-        .map_or(String::new(), |n| format!(" (median of {n})"));
+    let repeat = format!(" (median of {})", r.repeat);
     ui.strong(format!(
         "online {} on loopback{repeat}, one-time setup {}; {} sent in {} {}",
         seconds(r.online_seconds),

@@ -51,7 +51,7 @@ mod tests {
     fn a_link_adds_round_trips_and_transfer_to_loopback_time() {
         let mut report: Report = serde_json::from_value(serde_json::json!({
             "framework": "crypten", "version": "0", "protocol": "p", "security": "s",
-            "batch": 1, "online_seconds": 0.25, "setup_seconds": 1.0,
+            "batch": 1, "repeat": 1, "online_seconds": 0.25, "setup_seconds": 1.0,
             "bytes": 250_000_000u64, "rounds": 100, "rounds_named": "rounds",
             "max_abs_diff": 0.0, "top1_agreement": 1.0,
         }))

@@ -15,6 +15,8 @@ pub struct Report {
     pub security: String,
     /// Images in the input owner's batch.
     pub batch: u64,
+    /// Online forwards whose median is `online_seconds`.
+    pub repeat: u64,
     /// Median wall time of the online forwards on loopback.
     pub online_seconds: f64,
     /// The one-time setup (key exchange, OT extension), reported apart.
@@ -77,7 +79,7 @@ mod tests {
     fn report(layers: Value) -> Value {
         json!({
             "framework": "crypten", "version": "0.4.1", "protocol": "p", "security": "s",
-            "batch": 1, "online_seconds": 0.5, "setup_seconds": 1.0, "bytes": 30,
+            "batch": 1, "repeat": 3, "online_seconds": 0.5, "setup_seconds": 1.0, "bytes": 30,
             "rounds": 3, "rounds_named": "rounds", "max_abs_diff": 1e-6,
             "top1_agreement": 1.0, "bytes_per_party": [15, 15], "layers": layers,
         })
