@@ -4,6 +4,7 @@
 
 use super::network_args::NetworkArgs;
 use super::source_args::SourceArgs;
+use crate::engine::measure::link::{LAN, WAN};
 use crate::engine::measure::{Framework, MeasureRequest, Measured, Report, measure};
 use crate::engine::plugin_host::PluginHost;
 use std::time::Duration;
@@ -92,6 +93,13 @@ fn print_report(r: &Report) {
         "communication: {} bytes, {} {}",
         r.bytes, r.rounds, r.rounds_named
     );
+    for link in [LAN, WAN] {
+        println!(
+            "  over a {}: {:.3} s online (model)",
+            link.name,
+            link.online_seconds(r)
+        );
+    }
     for (op, bytes) in r.bytes_by_op() {
         let share = 100.0 * bytes as f64 / r.bytes.max(1) as f64;
         println!("  {op:<18} {bytes:>14} bytes  {share:5.1}%");
