@@ -9,9 +9,7 @@ mod common;
 
 use deepreduce_app::engine::calibrate::{Fitted, fit};
 use deepreduce_app::engine::measure::Framework;
-use deepreduce_app::engine::network::{NetworkSpec, build_network};
 use deepreduce_app::engine::paper::RELU_TABLE;
-use deepreduce_plugin_api::InputSpec;
 use deepreduce_plugin_api::calibration::CostFeatures;
 
 fn compiled_in(framework: Framework) -> Fitted {
@@ -55,21 +53,9 @@ fn check(framework: Framework, max_bytes_error: f64) {
     let plugin = host
         .get(&format!("org.deepreduce.latency.{}", framework.as_str()))
         .expect("plugin loaded");
-    let input = InputSpec {
-        channels: 3,
-        height: 32,
-        width: 32,
-    };
     assert_eq!(kept.points.len(), RELU_TABLE.len());
     for (row, point) in RELU_TABLE.iter().zip(&kept.points) {
-        let spec = NetworkSpec {
-            keep: Some(row.keep.iter().map(|s| s.to_string()).collect()),
-            thin: row.thin,
-            alpha: row.alpha,
-            rho: row.rho,
-            ..NetworkSpec::new(row.arch, input, 100)
-        };
-        let (net, _) = build_network(&host, &spec).unwrap();
+        let net = common::paper_network(&host, row);
         // The point is this network, measured at batch 1.
         assert_eq!(CostFeatures::of(&net).unwrap(), point.features);
         assert_eq!(point.batch, 1.0);

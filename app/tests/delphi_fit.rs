@@ -4,29 +4,17 @@
 
 mod common;
 
-use deepreduce_app::engine::network::{NetworkSpec, build_network, ids};
+use deepreduce_app::engine::network::ids;
 use deepreduce_app::engine::paper::{DEEPREDUCE_PARETO, RELU_TABLE};
-use deepreduce_plugin_api::{InputSpec, analyze};
+use deepreduce_plugin_api::analyze;
 
 #[test]
 fn delphi_constants_are_the_fit_to_the_paper_points() {
     let host = common::host();
     let delphi = host.get(ids::DELPHI).expect("delphi loaded");
-    let input = InputSpec {
-        channels: 3,
-        height: 32,
-        width: 32,
-    };
     let mut points = Vec::new(); // (relus, macs, measured, estimated)
     for (row, published) in RELU_TABLE.iter().zip(DEEPREDUCE_PARETO) {
-        let spec = NetworkSpec {
-            keep: Some(row.keep.iter().map(|s| s.to_string()).collect()),
-            thin: row.thin,
-            alpha: row.alpha,
-            rho: row.rho,
-            ..NetworkSpec::new(row.arch, input, 100)
-        };
-        let (net, _) = build_network(&host, &spec).unwrap();
+        let net = common::paper_network(&host, row);
         let total = analyze(&net).unwrap().total;
         assert_eq!(total.relus, published.relus);
         let estimate = delphi.estimate(&net).unwrap();

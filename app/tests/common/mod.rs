@@ -282,3 +282,25 @@ pub mod gui {
         h.run();
     }
 }
+
+/// A row of the paper's ReLU table (ResNet18, CIFAR-100, 32x32) built
+/// through the plugins.
+pub fn paper_network(
+    host: &PluginHost,
+    row: &deepreduce_app::engine::paper::ReluTableRow,
+) -> deepreduce_plugin_api::Network {
+    use deepreduce_app::engine::network::{NetworkSpec, build_network};
+    let input = deepreduce_plugin_api::InputSpec {
+        channels: 3,
+        height: 32,
+        width: 32,
+    };
+    let spec = NetworkSpec {
+        keep: Some(row.keep.iter().map(|s| s.to_string()).collect()),
+        thin: row.thin,
+        alpha: row.alpha,
+        rho: row.rho,
+        ..NetworkSpec::new(row.arch, input, 100)
+    };
+    build_network(host, &spec).unwrap().0
+}
