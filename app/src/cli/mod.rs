@@ -7,12 +7,13 @@ mod export;
 mod measure;
 mod network_args;
 mod pipeline;
+mod plugin_timeout;
 mod plugins;
 mod source_args;
 mod train;
 mod train_args;
 
-use crate::engine::plugin_host::{PluginDir, PluginHost, plugin_dirs};
+use crate::engine::plugin_host::{HostOptions, PluginDir, PluginHost, plugin_dirs};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -26,6 +27,24 @@ pub struct Cli {
     /// Also load every plugin library in this folder (repeatable).
     #[arg(long = "plugin-dir", global = true, value_name = "DIR")]
     pub plugin_dirs: Vec<PathBuf>,
+
+    /// Run this plugin (by id) without the sandbox, still in its own
+    /// process: for a plugin you trust that needs files or the network
+    /// (repeatable).
+    #[arg(long = "trust-plugin", global = true, value_name = "ID")]
+    pub trusted_plugins: Vec<String>,
+
+    /// How long a plugin may take, in seconds: `SECS` for every call,
+    /// `METHOD=SECS` for one kind of call (e.g.
+    /// `deepreduce.method/1:step=120`), `start=SECS` to load (repeatable;
+    /// default 30).
+    #[arg(
+        long = "plugin-timeout",
+        global = true,
+        value_name = "[METHOD=]SECS",
+        value_parser = plugin_timeout::parse
+    )]
+    pub plugin_timeouts: Vec<plugin_timeout::PluginTimeout>,
 
     /// Open the workbench on this panel (without a command).
     #[cfg(feature = "gui")]
@@ -61,7 +80,7 @@ pub enum Command {
 
 /// Runs a parsed command; the error is printed by `main`.
 pub fn run(cli: Cli) -> Result<(), String> {
-    let host = load_plugins(&cli.plugin_dirs);
+    let host = load_plugins(&cli);
     let Some(command) = cli.command else {
         #[cfg(feature = "gui")]
         return crate::gui::run(host, cli.panel);
@@ -81,11 +100,18 @@ pub fn run(cli: Cli) -> Result<(), String> {
     }
 }
 
-fn load_plugins(extra: &[PathBuf]) -> PluginHost {
+fn load_plugins(cli: &Cli) -> PluginHost {
     let mut dirs = plugin_dirs();
-    dirs.extend(extra.iter().map(|p| PluginDir {
+    dirs.extend(cli.plugin_dirs.iter().map(|p| PluginDir {
         path: p.clone(),
         built_in_only: false,
     }));
-    PluginHost::discover(&dirs)
+    let mut options = HostOptions {
+        trusted: cli.trusted_plugins.iter().cloned().collect(),
+        ..HostOptions::default()
+    };
+    for timeout in &cli.plugin_timeouts {
+        timeout.apply(&mut options.timeouts);
+    }
+    PluginHost::discover_with(&dirs, options)
 }

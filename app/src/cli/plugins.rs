@@ -12,9 +12,20 @@ pub struct Args {
     /// One JSON object per plugin, in an array.
     #[arg(long)]
     json: bool,
+
+    /// Print what the plugin with this id (or library file name) wrote to
+    /// its stdout and stderr, and the faults it had, instead of the list.
+    #[arg(long, value_name = "ID")]
+    log: Option<String>,
 }
 
+/// How much of a log `--log` prints: its end.
+const LOG_TAIL_BYTES: u64 = 64 << 10;
+
 pub fn run(host: &PluginHost, args: &Args) -> Result<(), String> {
+    if let Some(id) = &args.log {
+        return print_log(host, id);
+    }
     let loaded = host.plugins().iter().map(|p| {
         let d = &p.descriptor;
         let mut row = json!({
@@ -22,6 +33,8 @@ pub fn run(host: &PluginHost, args: &Args) -> Result<(), String> {
             "vendor": d.vendor, "capabilities": d.capabilities,
             "abi": format!("{ABI_MAJOR}.{}", p.abi_minor),
             "path": p.path, "sha256": file_sha256(&p.path).ok(), "status": "loaded",
+            "state": p.state().label(), "state_detail": p.state().to_string(),
+            "sandboxed": p.state().is_sandboxed(), "log": p.log().path(),
         });
         if d.kind == PluginKind::Method {
             row["method"] = match p.describe_method() {
@@ -42,10 +55,11 @@ pub fn run(host: &PluginHost, args: &Args) -> Result<(), String> {
     for p in host.plugins() {
         let d = &p.descriptor;
         println!(
-            "{:<28} {:<12} {:<8} loaded  {}",
+            "{:<28} {:<12} {:<8} {:<13} {}",
             d.id,
             d.kind.as_str(),
             d.version,
+            p.state().label(),
             p.path.display()
         );
         if d.kind == PluginKind::Method {
@@ -54,10 +68,11 @@ pub fn run(host: &PluginHost, args: &Args) -> Result<(), String> {
     }
     for f in host.failures() {
         println!(
-            "{:<28} {:<12} {:<8} ERROR   {}: {}",
+            "{:<28} {:<12} {:<8} {:<13} {}: {}",
             "?",
             "?",
             "?",
+            "ERROR",
             f.error.file.display(),
             f.error.cause
         );
@@ -91,5 +106,39 @@ fn print_method_form(plugin: &LoadedPlugin) {
             "      {}: {kind}, default {}; {}",
             p.name, p.default, p.help
         );
+    }
+}
+
+/// The end of one plugin's log.
+fn print_log(host: &PluginHost, id: &str) -> Result<(), String> {
+    let named = |p: &&LoadedPlugin| {
+        p.descriptor.id == id
+            || p.path
+                .file_name()
+                .is_some_and(|n| n == std::ffi::OsStr::new(id))
+    };
+    let Some(plugin) = host.plugins().iter().find(named) else {
+        let ids: Vec<&str> = host
+            .plugins()
+            .iter()
+            .map(|p| p.descriptor.id.as_str())
+            .collect();
+        return Err(format!(
+            "no plugin '{id}' is loaded; loaded: {}",
+            ids.join(", ")
+        ));
+    };
+    let log = plugin.log();
+    match log.tail(LOG_TAIL_BYTES) {
+        Ok(text) => {
+            println!("# {} ({})", log.path().display(), plugin.state());
+            print!("{text}");
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            println!("# {}: no output yet", log.path().display());
+            Ok(())
+        }
+        Err(e) => Err(format!("cannot read {}: {e}", log.path().display())),
     }
 }

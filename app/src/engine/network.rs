@@ -25,8 +25,17 @@ pub mod ids {
 pub enum NetworkError {
     #[error(transparent)]
     Plugin(#[from] HostError),
-    #[error("no architecture plugin offers '{name}'; available: {}", known.join(", "))]
-    UnknownArchitecture { name: String, known: Vec<String> },
+    #[error(
+        "no architecture plugin offers '{name}'; available: {}{}",
+        known.join(", "),
+        unanswered_list(unanswered)
+    )]
+    UnknownArchitecture {
+        name: String,
+        known: Vec<String>,
+        /// Architecture plugins that could not say what they offer.
+        unanswered: Vec<HostError>,
+    },
     #[error("the plugin '{0}' is not loaded (run `deepreduce plugins` to see why)")]
     MissingPlugin(String),
     #[error("the network is invalid: {0}")]
@@ -95,10 +104,14 @@ pub fn find_architecture<'h>(
     host: &'h PluginHost,
     variant: &str,
 ) -> Result<&'h LoadedPlugin, NetworkError> {
-    let mut known = Vec::new();
+    let (mut known, mut unanswered) = (Vec::new(), Vec::new());
     for plugin in host.of_kind(PluginKind::Architecture) {
-        let Ok(info) = plugin.describe_architecture() else {
-            continue;
+        let info = match plugin.describe_architecture() {
+            Ok(info) => info,
+            Err(e) => {
+                unanswered.push(e);
+                continue;
+            }
         };
         if info.variants.iter().any(|v| v.name == variant) {
             return Ok(plugin);
@@ -108,7 +121,21 @@ pub fn find_architecture<'h>(
     Err(NetworkError::UnknownArchitecture {
         name: variant.into(),
         known,
+        unanswered,
     })
+}
+
+/// "; and N plugins did not answer: ..." when some could not be asked.
+fn unanswered_list(unanswered: &[HostError]) -> String {
+    if unanswered.is_empty() {
+        return String::new();
+    }
+    let errors: Vec<String> = unanswered.iter().map(ToString::to_string).collect();
+    format!(
+        "; {} architecture plugin(s) could not say theirs: {}",
+        errors.len(),
+        errors.join("; ")
+    )
 }
 
 pub fn plugin<'h>(host: &'h PluginHost, id: &str) -> Result<&'h LoadedPlugin, NetworkError> {
