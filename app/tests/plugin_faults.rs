@@ -7,22 +7,13 @@ use deepreduce_app::engine::network::{NetworkSpec, build_network};
 use deepreduce_app::engine::plugin_host::{Cause, PluginDir, PluginHost};
 use deepreduce_plugin_api::abi::{ABI_MAJOR, ABI_MINOR};
 use deepreduce_plugin_api::{ArchParams, InputSpec};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const CIFAR: InputSpec = InputSpec {
     channels: 3,
     height: 32,
     width: 32,
 };
-
-/// A broken C plugin compiled for this test with one fault switched on.
-fn broken_plugin(name: &str, defines: &[&str]) -> PathBuf {
-    let dir = common::temp_dir(&format!("broken-{name}"));
-    let out = dir.join(format!("lib{name}.so"));
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/broken_plugin.c");
-    common::compile_c_plugin(&source, &out, defines);
-    out
-}
 
 /// Loads `file` into a host that already has the built-in plugins, returns
 /// the load error, and checks that the host is still fully usable.
@@ -75,7 +66,7 @@ fn broken_build(file: &Path) -> String {
 
 #[test]
 fn wrong_abi_version_is_refused_naming_both_versions() {
-    let msg = load_error(&broken_plugin("abi2", &["-DFAULT_ABI_MAJOR=2"]));
+    let msg = load_error(&common::broken_plugin("abi2", &["-DFAULT_ABI_MAJOR=2"]));
     let ours = format!("this workbench speaks ABI {ABI_MAJOR}.{ABI_MINOR}");
     assert!(
         msg.contains(&format!("incompatible plugin ABI 2.{ABI_MINOR}; {ours}")),
@@ -85,7 +76,7 @@ fn wrong_abi_version_is_refused_naming_both_versions() {
 
 #[test]
 fn missing_entry_symbol_is_refused() {
-    let msg = load_error(&broken_plugin("noentry", &["-DFAULT_NO_ENTRY"]));
+    let msg = load_error(&common::broken_plugin("noentry", &["-DFAULT_NO_ENTRY"]));
     assert!(
         msg.contains("does not export `deepreduce_plugin_entry_v1`"),
         "{msg}"
@@ -94,13 +85,13 @@ fn missing_entry_symbol_is_refused() {
 
 #[test]
 fn missing_function_pointer_is_refused() {
-    let msg = load_error(&broken_plugin("nullcall", &["-DFAULT_NULL_CALL"]));
+    let msg = load_error(&common::broken_plugin("nullcall", &["-DFAULT_NULL_CALL"]));
     assert!(msg.contains("has no `call` function"), "{msg}");
 }
 
 #[test]
 fn malformed_descriptor_is_refused() {
-    let msg = load_error(&broken_plugin("baddescriptor", &["-DFAULT_BAD_DESCRIPTOR"]));
+    let msg = load_error(&common::broken_plugin("baddescriptor", &["-DFAULT_BAD_DESCRIPTOR"]));
     assert!(msg.contains("malformed descriptor"), "{msg}");
 }
 
@@ -130,19 +121,19 @@ fn duplicate_id_is_refused_naming_the_first() {
 
 #[test]
 fn bad_reverse_dns_id_is_refused() {
-    let msg = load_error(&broken_plugin("badid", &["-DPLUGIN_ID=\"Not An Id\""]));
+    let msg = load_error(&common::broken_plugin("badid", &["-DPLUGIN_ID=\"Not An Id\""]));
     assert!(msg.contains("is not a reverse-DNS id"), "{msg}");
 }
 
 #[test]
 fn malformed_json_answer_is_refused() {
-    let msg = broken_build(&broken_plugin("malformed", &["-DFAULT_MALFORMED_OUTPUT"]));
+    let msg = broken_build(&common::broken_plugin("malformed", &["-DFAULT_MALFORMED_OUTPUT"]));
     assert!(msg.contains("returned malformed JSON"), "{msg}");
 }
 
 #[test]
 fn network_failing_shape_inference_is_refused() {
-    let msg = broken_build(&broken_plugin("invalidir", &["-DFAULT_INVALID_IR"]));
+    let msg = broken_build(&common::broken_plugin("invalidir", &["-DFAULT_INVALID_IR"]));
     assert!(msg.contains("returned an invalid network"), "{msg}");
     assert!(
         msg.contains("node 'fc': needs a flat vector input"),
@@ -171,7 +162,7 @@ fn a_panic_inside_a_call_is_caught_at_the_boundary() {
 
 #[test]
 fn discovery_lists_broken_plugins_beside_working_ones() {
-    let user_dir = broken_plugin("listed", &["-DFAULT_ABI_MAJOR=7"])
+    let user_dir = common::broken_plugin("listed", &["-DFAULT_ABI_MAJOR=7"])
         .parent()
         .unwrap()
         .to_path_buf();
@@ -218,7 +209,7 @@ fn the_build_folder_loads_only_the_workspace_plugins() {
 
 #[test]
 fn the_plugins_command_shows_errors_and_keeps_going() {
-    let dir = broken_plugin("cli", &["-DFAULT_NO_ENTRY"])
+    let dir = common::broken_plugin("cli", &["-DFAULT_NO_ENTRY"])
         .parent()
         .unwrap()
         .to_path_buf();

@@ -13,6 +13,15 @@
 //!    plugin returned a string, and that string. The JSON is passed through
 //!    untouched, as the C ABI passes it.
 //! 3. The host closes stdin: the process exits.
+//!
+//! The executable itself is a bin target of the app crate
+//! (`app/src/bin/deepreduce-plugin.rs`, calling [`serve::main`]) so that
+//! building or testing the app always builds it beside `deepreduce`.
+
+mod library;
+mod pipes;
+mod sandbox;
+pub mod serve;
 
 use serde::{Deserialize, Serialize};
 use std::io::{self, Read, Write};

@@ -2,7 +2,7 @@
 //! before trusting any of its function pointers; then calls it.
 
 use deepreduce_plugin_api::abi::{ABI_MAJOR, ENTRY_SYMBOL, EntryFn, PluginEntryV1};
-use deepreduce_plugin_runner::{LoadError, Reply};
+use crate::{LoadError, Reply};
 use std::ffi::{CStr, CString, c_char};
 use std::path::Path;
 

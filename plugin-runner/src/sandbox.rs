@@ -9,7 +9,7 @@
 //! sockets without it) outright: a plugin computes on JSON, it has no use
 //! for a socket. Both imply `PR_SET_NO_NEW_PRIVS`.
 
-use deepreduce_plugin_runner::{Isolation, Unconfined};
+use crate::{Isolation, Unconfined};
 use std::path::Path;
 
 #[cfg(target_os = "linux")]

@@ -105,6 +105,16 @@ pub fn compile_c_plugin(source: &Path, out: &Path, defines: &[&str]) {
     assert!(status.success(), "cc failed on {}", source.display());
 }
 
+/// A broken C plugin (`tests/fixtures/broken_plugin.c`) compiled for this
+/// test with one fault switched on, alone in its folder.
+pub fn broken_plugin(name: &str, defines: &[&str]) -> PathBuf {
+    let dir = temp_dir(&format!("broken-{name}"));
+    let out = dir.join(format!("lib{name}.so"));
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/broken_plugin.c");
+    compile_c_plugin(&source, &out, defines);
+    out
+}
+
 /// A network built through the plugins, e.g. `network("resnet18", &["--width", "8"])`
 /// style options given as a spec.
 pub fn network(

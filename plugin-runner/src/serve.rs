@@ -1,20 +1,16 @@
-//! `deepreduce-plugin LIBRARY [--no-sandbox]`: the process that serves one
-//! plugin library to the workbench (protocol: the crate's `lib.rs`). The
-//! workbench starts it; it is not meant to be run by hand.
+//! The plugin process's main loop: confine, load, greet, answer calls.
 
-mod library;
-mod pipes;
-mod sandbox;
-
-use deepreduce_plugin_runner::{
-    Hello, Isolation, LoadError, Loaded, NO_SANDBOX, Unconfined, read_frame, write_frame,
+use crate::library::Library;
+use crate::{
+    Hello, Isolation, LoadError, Loaded, NO_SANDBOX, Unconfined, pipes, read_frame, sandbox,
+    write_frame,
 };
-use library::Library;
 use std::io::{BufReader, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-fn main() -> ExitCode {
+/// `deepreduce-plugin LIBRARY [--no-sandbox]`, from the process's arguments.
+pub fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let (library, sandboxed) = match args.as_slice() {
         [lib] => (PathBuf::from(lib), true),
