@@ -6,7 +6,9 @@
 //! stderr, which the host keeps as the plugin's log. Every message is a
 //! frame: a little-endian `u32` length, then that many bytes.
 //!
-//! 1. The process loads the library and sends one [`Hello`] (JSON).
+//! 1. The process confines itself and says how ([`Confinement`], JSON)
+//!    before the library's code runs, so a plugin cannot claim it; then it
+//!    loads the library and sends one [`Hello`] (JSON).
 //! 2. Then, for each call, the host sends two frames (the method id, the
 //!    input JSON) and the process answers with one reply frame: the C
 //!    ABI's status code (`i32`, little-endian), a byte saying whether the
@@ -35,7 +37,7 @@ pub const NO_SANDBOX: &str = "--no-sandbox";
 
 /// A frame larger than this is refused: no call of the ABI needs it, and a
 /// length read from a corrupt stream must not allocate without limit.
-pub const MAX_FRAME: usize = 512 << 20;
+pub const MAX_FRAME: usize = 64 << 20;
 
 pub fn write_frame(w: &mut impl Write, bytes: &[u8]) -> io::Result<()> {
     let len = u32::try_from(bytes.len())
@@ -104,6 +106,14 @@ pub enum Hello {
     Refused(LoadError),
 }
 
+/// The process's first message, sent before the library loads.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Confinement {
+    Confined(Isolation),
+    /// The sandbox was asked for and could not be set up: nothing loads.
+    Failed(String),
+}
+
 /// A library that loaded and passed the ABI checks.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Loaded {
@@ -112,7 +122,6 @@ pub struct Loaded {
     pub descriptor: String,
     pub abi_major: u16,
     pub abi_minor: u16,
-    pub isolation: Isolation,
 }
 
 /// Why a library could not be served.
@@ -132,8 +141,6 @@ pub enum LoadError {
     },
     MissingFunction(String),
     NullDescriptor,
-    /// The sandbox was asked for and could not be set up.
-    Sandbox(String),
 }
 
 /// How far the plugin process is confined.

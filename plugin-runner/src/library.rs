@@ -1,8 +1,8 @@
 //! Loads one plugin library and checks its entry point against the C ABI
 //! before trusting any of its function pointers; then calls it.
 
-use deepreduce_plugin_api::abi::{ABI_MAJOR, ENTRY_SYMBOL, EntryFn, PluginEntryV1};
 use crate::{LoadError, Reply};
+use deepreduce_plugin_api::abi::{ABI_MAJOR, ENTRY_SYMBOL, EntryFn, PluginEntryV1};
 use std::ffi::{CStr, CString, c_char};
 use std::path::Path;
 

@@ -1,6 +1,8 @@
 //! The process's standard streams: the workbench's pipes carry the
 //! protocol, so they are moved off fds 0 and 1 before the library loads;
-//! fd 0 becomes /dev/null and fd 1 joins fd 2 (the plugin's log).
+//! fd 0 becomes /dev/null and fd 1 joins fd 2 (the plugin's log). Every
+//! other descriptor the process inherited is closed first: the plugin must
+//! not reach the workbench's files through them.
 
 use std::fs::File;
 
@@ -9,6 +11,7 @@ pub fn take_protocol_pipes() -> std::io::Result<(File, File)> {
     use std::os::fd::FromRawFd;
     // SAFETY: plain fd syscalls on the process's own standard fds; each
     // new fd is owned by exactly one File.
+    close_inherited()?;
     unsafe {
         let requests = checked(libc::fcntl(0, libc::F_DUPFD_CLOEXEC, 3))?;
         let replies = checked(libc::fcntl(1, libc::F_DUPFD_CLOEXEC, 3))?;
@@ -18,6 +21,20 @@ pub fn take_protocol_pipes() -> std::io::Result<(File, File)> {
         checked(libc::dup2(2, 1))?;
         Ok((File::from_raw_fd(requests), File::from_raw_fd(replies)))
     }
+}
+
+#[cfg(target_os = "linux")]
+fn close_inherited() -> std::io::Result<()> {
+    // SAFETY: closes descriptors 3 and up, which nothing here holds yet.
+    if unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+#[cfg(all(unix, not(target_os = "linux")))]
+fn close_inherited() -> std::io::Result<()> {
+    Ok(())
 }
 
 #[cfg(unix)]

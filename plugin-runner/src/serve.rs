@@ -2,9 +2,10 @@
 
 use crate::library::Library;
 use crate::{
-    Hello, Isolation, LoadError, Loaded, NO_SANDBOX, Unconfined, pipes, read_frame, sandbox,
+    Confinement, Hello, Isolation, Loaded, NO_SANDBOX, Unconfined, pipes, read_frame, sandbox,
     write_frame,
 };
+use serde::Serialize;
 use std::io::{BufReader, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,34 +32,40 @@ pub fn main() -> ExitCode {
     };
     let mut requests = BufReader::new(requests);
     let mut replies = BufWriter::new(replies);
-    let isolation = if sandboxed {
-        sandbox::confine(&library)
+    let confinement = if sandboxed {
+        match sandbox::confine(&library) {
+            Ok(isolation) => Confinement::Confined(isolation),
+            Err(e) => Confinement::Failed(e),
+        }
     } else {
-        Ok(Isolation::NotSandboxed(Unconfined::Trusted))
+        Confinement::Confined(Isolation::NotSandboxed(Unconfined::Trusted))
     };
     // After the sandbox: a thread started before it would not be confined.
     pipes::exit_with_parent();
-    let hello = match isolation {
-        Err(e) => Hello::Refused(LoadError::Sandbox(e)),
-        Ok(isolation) => match Library::load(&library) {
-            Ok(lib) => {
-                let hello = Hello::Loaded(Loaded {
-                    descriptor: lib.descriptor.clone(),
-                    abi_major: lib.abi_major,
-                    abi_minor: lib.abi_minor,
-                    isolation,
-                });
-                return serve(lib, hello, &mut requests, &mut replies);
-            }
-            Err(e) => Hello::Refused(e),
-        },
+    // Said before the library's code runs, which could otherwise forge it.
+    if send(&mut replies, &confinement).is_err() {
+        return ExitCode::FAILURE;
+    }
+    if let Confinement::Failed(_) = confinement {
+        return ExitCode::FAILURE;
+    }
+    let hello = match Library::load(&library) {
+        Ok(lib) => {
+            let hello = Hello::Loaded(Loaded {
+                descriptor: lib.descriptor.clone(),
+                abi_major: lib.abi_major,
+                abi_minor: lib.abi_minor,
+            });
+            return serve(lib, hello, &mut requests, &mut replies);
+        }
+        Err(e) => Hello::Refused(e),
     };
     let _ = send(&mut replies, &hello);
     ExitCode::FAILURE
 }
 
-fn send(replies: &mut impl Write, hello: &Hello) -> std::io::Result<()> {
-    let json = serde_json::to_vec(hello).expect("a hello serialises");
+fn send(replies: &mut impl Write, message: &impl Serialize) -> std::io::Result<()> {
+    let json = serde_json::to_vec(message).expect("a message serialises");
     write_frame(replies, &json)?;
     replies.flush()
 }

@@ -1,7 +1,19 @@
 //! `--plugin-timeout [METHOD=]SECS`: how long plugins may take.
 
 use crate::engine::plugin_host::CallTimeouts;
+use deepreduce_plugin_api::method;
 use std::time::Duration;
+
+/// The calls a timeout can be given for.
+const METHODS: [&str; 7] = [
+    method::ARCHITECTURE_DESCRIBE,
+    method::ARCHITECTURE_BUILD,
+    method::OPTIMIZATION_APPLY,
+    method::OBJECTIVE_RECIPE,
+    method::LATENCY_ESTIMATE,
+    method::METHOD_DESCRIBE,
+    method::METHOD_STEP,
+];
 
 /// Which timeout a flag sets.
 #[derive(Clone, Debug, PartialEq)]
@@ -36,8 +48,13 @@ pub fn parse(text: &str) -> Result<PluginTimeout, String> {
     let (applies, secs) = match text.rsplit_once('=') {
         None => (Applies::Every, text),
         Some(("start", secs)) => (Applies::Start, secs),
-        Some((method, secs)) if !method.is_empty() => (Applies::Method(method.into()), secs),
-        Some(_) => return Err("give METHOD=SECS or SECS".into()),
+        Some((name, secs)) if METHODS.contains(&name) => (Applies::Method(name.into()), secs),
+        Some((name, _)) => {
+            return Err(format!(
+                "'{name}' is not a plugin call; give SECS, start=SECS or one of: {}",
+                METHODS.join(", ")
+            ));
+        }
     };
     let seconds: f64 = secs
         .trim()
@@ -75,7 +92,17 @@ mod tests {
 
     #[test]
     fn absurd_values_are_refused() {
-        for flag in ["0", "-1", "nan", "inf", "1e9", "x", "=3", "step="] {
+        for flag in [
+            "0",
+            "-1",
+            "nan",
+            "inf",
+            "1e9",
+            "x",
+            "=3",
+            "step=",
+            "latency.estimate=2",
+        ] {
             assert!(parse(flag).is_err(), "{flag}");
         }
     }

@@ -1,6 +1,7 @@
 //! `deepreduce plugins`: what was found, loaded and refused.
 
 use crate::engine::plugin_host::LoadedPlugin;
+use crate::engine::plugin_host::log::PluginLog;
 use crate::engine::plugin_host::{PluginHost, file_sha256};
 use deepreduce_plugin_api::PluginKind;
 use deepreduce_plugin_api::abi::ABI_MAJOR;
@@ -109,29 +110,36 @@ fn print_method_form(plugin: &LoadedPlugin) {
     }
 }
 
-/// The end of one plugin's log.
+/// The end of one plugin's log: a loaded plugin by id or file name, or a
+/// refused library by file name.
 fn print_log(host: &PluginHost, id: &str) -> Result<(), String> {
-    let named = |p: &&LoadedPlugin| {
-        p.descriptor.id == id
-            || p.path
-                .file_name()
-                .is_some_and(|n| n == std::ffi::OsStr::new(id))
-    };
-    let Some(plugin) = host.plugins().iter().find(named) else {
+    let named = |path: &std::path::Path| path.file_name().is_some_and(|n| n == id);
+    let loaded = host
+        .plugins()
+        .iter()
+        .find(|p| p.descriptor.id == id || named(&p.path));
+    let (file, state) = if let Some(plugin) = loaded {
+        (&plugin.path, plugin.state().to_string())
+    } else if let Some(failure) = host.failures().iter().find(|f| named(&f.error.file)) {
+        (
+            &failure.error.file,
+            format!("not loaded: {}", failure.error.cause),
+        )
+    } else {
         let ids: Vec<&str> = host
             .plugins()
             .iter()
             .map(|p| p.descriptor.id.as_str())
             .collect();
         return Err(format!(
-            "no plugin '{id}' is loaded; loaded: {}",
+            "no plugin '{id}' (give an id or a library's file name); loaded: {}",
             ids.join(", ")
         ));
     };
-    let log = plugin.log();
+    let log = PluginLog::open(&host.options().log_dir, file);
     match log.tail(LOG_TAIL_BYTES) {
         Ok(text) => {
-            println!("# {} ({})", log.path().display(), plugin.state());
+            println!("# {} ({state})", log.path().display());
             print!("{text}");
             Ok(())
         }

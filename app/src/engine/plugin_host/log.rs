@@ -27,11 +27,15 @@ impl PluginLog {
     /// The log of `library` in `dir`. A log that cannot be opened (a
     /// read-only or full disk) is no log: the output is drained and dropped.
     pub fn open(dir: &Path, library: &Path) -> PluginLog {
+        use sha2::{Digest, Sha256};
         let name = library
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "plugin".into());
-        let path = dir.join(format!("{name}.log"));
+        let full = std::path::absolute(library).unwrap_or_else(|_| library.to_path_buf());
+        let hash = Sha256::digest(full.as_os_str().as_encoded_bytes());
+        let short: String = hash[..4].iter().map(|b| format!("{b:02x}")).collect();
+        let path = dir.join(format!("{name}-{short}.log"));
         PluginLog {
             path,
             file: Mutex::new(None),

@@ -50,8 +50,6 @@ pub enum Cause {
     /// The plugin's process crashed, hung, is disabled or broke the protocol.
     #[error("{0}")]
     Process(#[from] Fault),
-    #[error("the sandbox could not be set up ({0}); trust the plugin to run it without one")]
-    Sandbox(String),
     #[error("cannot open the library: {0}")]
     Open(String),
     #[error("not a DeepReDuce plugin: it does not export `{ENTRY_SYMBOL}`")]
@@ -469,7 +467,7 @@ impl PluginHost {
         let started: Vec<Result<LoadedPlugin, HostError>> = std::thread::scope(|scope| {
             let starts: Vec<_> = files
                 .iter()
-                .map(|file| scope.spawn(|| Self::start(&options, file)))
+                .map(|file| scope.spawn(|| start_process(&options, file, Sandbox::On)))
                 .collect();
             starts
                 .into_iter()
@@ -484,6 +482,7 @@ impl PluginHost {
             // Failures are recorded inside `insert`.
             let _ = host.insert(result);
         }
+        host.apply_trust();
         host
     }
 
@@ -513,20 +512,80 @@ impl PluginHost {
     /// [`failures`](Self::failures) so that listings show it.
     pub fn load(&mut self, file: &Path) -> Result<&LoadedPlugin, &HostError> {
         let started = Self::start(&self.options, file);
-        self.insert(started)
+        let id = match self.insert(started) {
+            Ok(plugin) => plugin.descriptor.id.clone(),
+            Err(_) => return Err(&self.failures.last().expect("just listed").error),
+        };
+        self.apply_trust();
+        // Trusting it may have failed: then it is listed among the failures.
+        match self.get(&id) {
+            Some(plugin) => Ok(plugin),
+            None => Err(&self
+                .failures
+                .last()
+                .expect("a failed trust is listed")
+                .error),
+        }
     }
 
-    /// Starts `file`'s process and checks what it says of itself; with no
-    /// host borrowed, so that a window can do it on a worker thread and
-    /// [`insert`](Self::insert) the result.
+    /// Starts `file`'s process, sandboxed, and checks what it says of
+    /// itself; with no host borrowed, so that a window can do it on a
+    /// worker thread, [`insert`](Self::insert) the result and
+    /// [`apply_trust`](Self::apply_trust).
     pub fn start(options: &HostOptions, file: &Path) -> Result<LoadedPlugin, HostError> {
-        let plugin = start_process(options, file, true)?;
+        start_process(options, file, Sandbox::On)
+    }
+
+    /// `plugin` started again as `options` say: without the sandbox if its
+    /// id is trusted (it must then describe itself exactly as it did inside
+    /// the sandbox), else sandboxed.
+    pub fn restart(
+        options: &HostOptions,
+        plugin: &LoadedPlugin,
+    ) -> Result<LoadedPlugin, HostError> {
         if !options.trusted.contains(&plugin.descriptor.id) {
-            return Ok(plugin);
+            return Self::start(options, &plugin.path);
         }
-        // Trusted: its id was read in the sandbox; it runs without one.
-        drop(plugin);
-        start_process(options, file, false)
+        let trusted = start_process(options, &plugin.path, Sandbox::Off)?;
+        if trusted.descriptor != plugin.descriptor {
+            return Err(HostError {
+                file: plugin.path.clone(),
+                cause: Cause::Process(Fault::Changed(format!(
+                    "it said it was {} in the sandbox and {} out of it",
+                    plugin.descriptor.id, trusted.descriptor.id
+                ))),
+            });
+        }
+        Ok(trusted)
+    }
+
+    /// Runs the plugins whose ids are trusted without the sandbox. Trust
+    /// follows an id, which a library says of itself: an id that more than
+    /// one library claims is trusted for none of them.
+    pub fn apply_trust(&mut self) {
+        let claimed_twice = |id: &str| {
+            self.failures.iter().any(
+                |f| matches!(&f.error.cause, Cause::DuplicateId { id: other, .. } if other == id),
+            )
+        };
+        let pending: Vec<LoadedPlugin> = self
+            .plugins
+            .iter()
+            .filter(|p| self.options.trusted.contains(&p.descriptor.id))
+            .filter(|p| p.state().is_sandboxed() && !claimed_twice(&p.descriptor.id))
+            .cloned()
+            .collect();
+        for plugin in pending {
+            match Self::restart(&self.options, &plugin) {
+                Ok(trusted) => {
+                    self.replace(trusted);
+                }
+                Err(error) => {
+                    self.plugins.retain(|p| p.path != plugin.path);
+                    self.failures.push(LoadFailure { error });
+                }
+            }
+        }
     }
 
     /// Puts `plugin` in the place of the loaded plugin of the same library
@@ -548,7 +607,7 @@ impl PluginHost {
 
     /// Runs the plugin `id` with or without the sandbox from now on: the
     /// options change here; the caller starts it again
-    /// ([`start`](Self::start)) and [`replace`](Self::replace)s it.
+    /// ([`restart`](Self::restart)) and [`replace`](Self::replace)s it.
     pub fn set_trusted(&mut self, id: &str, trusted: bool) {
         if trusted {
             self.options.trusted.insert(id.to_string());
@@ -585,11 +644,32 @@ impl PluginHost {
     }
 }
 
-/// Starts a process for `file` (sandboxed or not) and validates its hello.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sandbox {
+    On,
+    Off,
+}
+
+/// Starts a process for `file` and validates its hello. A refusal is noted
+/// in the plugin's log too.
 fn start_process(
     options: &HostOptions,
     file: &Path,
-    sandbox: bool,
+    sandbox: Sandbox,
+) -> Result<LoadedPlugin, HostError> {
+    let log = Arc::new(PluginLog::open(&options.log_dir, file));
+    let started = start_logged(options, file, sandbox, Arc::clone(&log));
+    if let Err(e) = &started {
+        log.note(&format!("not loaded: {}", e.cause));
+    }
+    started
+}
+
+fn start_logged(
+    options: &HostOptions,
+    file: &Path,
+    sandbox: Sandbox,
+    log: Arc<PluginLog>,
 ) -> Result<LoadedPlugin, HostError> {
     let fail = |cause| HostError {
         file: file.to_path_buf(),
@@ -602,11 +682,12 @@ fn start_process(
     let launch = Launch {
         runner,
         library: file.to_path_buf(),
-        sandbox,
+        sandbox: sandbox == Sandbox::On,
         timeouts: options.timeouts.clone(),
-        log: Arc::new(PluginLog::open(&options.log_dir, file)),
+        log,
     };
-    let (process, hello) = PluginProcess::start(launch).map_err(|f| fail(Cause::Process(f)))?;
+    let (process, isolation, hello) =
+        PluginProcess::start(launch).map_err(|f| fail(Cause::Process(f)))?;
     let loaded = match hello {
         Hello::Loaded(loaded) => loaded,
         Hello::Refused(error) => return Err(fail(load_cause(error))),
@@ -620,7 +701,7 @@ fn start_process(
         descriptor,
         path: file.to_path_buf(),
         abi_minor: loaded.abi_minor,
-        isolation: loaded.isolation,
+        isolation,
         process: Arc::new(process),
     })
 }
@@ -637,7 +718,6 @@ fn load_cause(error: LoadError) -> Cause {
         LoadError::EntryTooSmall { got, needed } => Cause::EntryTooSmall { got, needed },
         LoadError::MissingFunction(name) => Cause::MissingFunction(name),
         LoadError::NullDescriptor => Cause::BadDescriptor("descriptor() returned null".into()),
-        LoadError::Sandbox(message) => Cause::Sandbox(message),
     }
 }
 

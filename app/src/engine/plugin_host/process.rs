@@ -5,12 +5,16 @@
 //! one at a time.
 
 use super::log::PluginLog;
-use deepreduce_plugin_runner::{Hello, NO_SANDBOX, RUNNER_NAME, Reply, read_frame, write_frame};
+use deepreduce_plugin_runner::{
+    Confinement, Hello, Isolation, NO_SANDBOX, RUNNER_NAME, Reply, read_frame, write_frame,
+};
+use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 use std::io::{BufReader, BufWriter, Write};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::process::{Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError, channel, sync_channel};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -19,7 +23,8 @@ use std::time::Duration;
 pub const FAULTS_BEFORE_DISABLED: u32 = 3;
 
 /// How long a plugin process may take: to start (load the library and run
-/// its constructors) and to answer each kind of call.
+/// its constructors) and to answer each kind of call (by method id, e.g.
+/// `deepreduce.architecture/1:build`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct CallTimeouts {
     pub start: Duration,
@@ -91,8 +96,12 @@ pub enum Fault {
     Protocol { during: During, error: String },
     #[error("its process could not start: {0}")]
     Spawn(String),
-    #[error("answered as another library after a restart: {0}")]
+    #[error("answered as another plugin after a restart: {0}")]
     Changed(String),
+    #[error("could not be started again: {0}")]
+    Restart(String),
+    #[error("the sandbox could not be set up ({0}); trust the plugin to run it without one")]
+    Sandbox(String),
 }
 
 /// When a fault happened: starting the process or in a call.
@@ -139,9 +148,12 @@ pub struct Launch {
 /// A running plugin process and its pipes.
 struct Child {
     process: std::process::Child,
-    requests: BufWriter<ChildStdin>,
+    /// Requests for the writer thread: a plugin that stops reading its
+    /// pipe cannot block the caller, whose wait for the reply times out.
+    requests: Sender<(String, Vec<u8>)>,
     /// Frames from the process's stdout, read by a thread; the channel
-    /// closes when the process's stdout does.
+    /// closes when the process's stdout does. Bounded: frames a plugin
+    /// sends unasked wait in its pipe, not in the workbench's memory.
     replies: Receiver<std::io::Result<Vec<u8>>>,
 }
 
@@ -149,45 +161,80 @@ impl Child {
     fn spawn(launch: &Launch) -> Result<Child, Fault> {
         let mut command = Command::new(&launch.runner);
         command.arg(&launch.library);
-        if !launch.sandbox {
+        if launch.sandbox {
+            // The user's environment (tokens, paths) is none of its business.
+            command.env_clear();
+        } else {
             command.arg(NO_SANDBOX);
         }
         let mut process = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            // Its own group: a stop reaches whatever it started.
+            .process_group(0)
             .spawn()
             .map_err(|e| Fault::Spawn(format!("{}: {e}", launch.runner.display())))?;
         launch.log.started(process.id(), launch.sandbox);
         let stdout = process.stdout.take().expect("piped");
         let stderr = process.stderr.take().expect("piped");
-        let requests = BufWriter::new(process.stdin.take().expect("piped"));
-        let (sender, replies) = channel();
+        let stdin = process.stdin.take().expect("piped");
+        let spawn_error = |e: std::io::Error| Fault::Spawn(e.to_string());
+        let (sender, replies) = sync_channel(1);
         std::thread::Builder::new()
             .name("plugin-replies".into())
             .spawn(move || {
                 let mut stdout = BufReader::new(stdout);
                 loop {
-                    match read_frame(&mut stdout) {
-                        Ok(Some(frame)) => {
-                            if sender.send(Ok(frame)).is_err() {
-                                return;
-                            }
-                        }
+                    let frame = read_frame(&mut stdout);
+                    let end = !matches!(frame, Ok(Some(_)));
+                    let sent = match frame {
+                        Ok(Some(frame)) => sender.send(Ok(frame)),
                         Ok(None) => return,
-                        Err(e) => {
-                            let _ = sender.send(Err(e));
-                            return;
-                        }
+                        Err(e) => sender.send(Err(e)),
+                    };
+                    if end || sent.is_err() {
+                        return;
                     }
                 }
             })
-            .map_err(|e| Fault::Spawn(e.to_string()))?;
+            .map_err(spawn_error)?;
+        let (requests, to_write) = channel::<(String, Vec<u8>)>();
+        std::thread::Builder::new()
+            .name("plugin-requests".into())
+            .spawn(move || {
+                let mut stdin = BufWriter::new(stdin);
+                for (method, input) in to_write {
+                    let written = write_frame(&mut stdin, method.as_bytes())
+                        .and_then(|()| write_frame(&mut stdin, &input))
+                        .and_then(|()| stdin.flush());
+                    if written.is_err() {
+                        return;
+                    }
+                }
+            })
+            .map_err(spawn_error)?;
         launch.log.capture(stderr);
         Ok(Child {
             process,
             requests,
             replies,
+        })
+    }
+
+    /// The next message (a JSON frame) within `timeout`.
+    fn receive_json<T: DeserializeOwned>(
+        &mut self,
+        during: &During,
+        timeout: Duration,
+    ) -> Result<T, Fault> {
+        let frame = self.receive(during, timeout)?;
+        serde_json::from_slice(&frame).map_err(|e| {
+            self.kill();
+            Fault::Protocol {
+                during: during.clone(),
+                error: e.to_string(),
+            }
         })
     }
 
@@ -242,13 +289,36 @@ impl Child {
         self.process.wait().ok()
     }
 
-    fn send(&mut self, method: &str, input: &[u8]) -> std::io::Result<()> {
-        write_frame(&mut self.requests, method.as_bytes())?;
-        write_frame(&mut self.requests, input)?;
-        self.requests.flush()
+    /// Hands a request to the writer thread; a frame the plugin sent
+    /// unasked (a reply to nothing) is a broken protocol.
+    fn send(&mut self, during: &During, method: &str, input: &[u8]) -> Result<(), Fault> {
+        let unasked = match self.replies.try_recv() {
+            Ok(_) => Some("a frame it sent unasked".to_string()),
+            Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Disconnected) => return Err(self.ended(during)),
+        };
+        if let Some(error) = unasked {
+            self.kill();
+            return Err(Fault::Protocol {
+                during: during.clone(),
+                error,
+            });
+        }
+        if self
+            .requests
+            .send((method.to_string(), input.to_vec()))
+            .is_err()
+        {
+            return Err(self.ended(during));
+        }
+        Ok(())
     }
 
+    /// Kills the process and its group (a trusted plugin may start others).
     fn kill(&mut self) {
+        let pid = self.process.id() as i32;
+        // SAFETY: signals the group this process leads (`process_group(0)`).
+        unsafe { libc::killpg(pid, libc::SIGKILL) };
         let _ = self.process.kill();
         let _ = self.process.wait();
     }
@@ -260,18 +330,22 @@ impl Drop for Child {
     }
 }
 
-struct State {
-    child: Option<Child>,
-    faults: u32,
-    last_fault: Option<String>,
-    /// The descriptor of the first start: a restarted process must say the same.
-    descriptor: String,
+/// The faults so far: read by listings while a call may be running, so it
+/// has a lock of its own, never held for long.
+#[derive(Default)]
+struct Faults {
+    count: u32,
+    last: Option<String>,
 }
 
 /// A plugin library's process, shared by every clone of its plugin.
 pub struct PluginProcess {
     launch: Launch,
-    state: Mutex<State>,
+    /// The process; held for the whole of a call, one call at a time.
+    child: Mutex<Option<Child>>,
+    faults: Mutex<Faults>,
+    /// The descriptor of the first start: a restarted process must say the same.
+    descriptor: String,
 }
 
 impl std::fmt::Debug for PluginProcess {
@@ -281,34 +355,33 @@ impl std::fmt::Debug for PluginProcess {
 }
 
 impl PluginProcess {
-    /// Starts the process and waits for its hello: the library loaded (the
-    /// process is kept) or refused (the process is gone).
-    pub fn start(launch: Launch) -> Result<(PluginProcess, Hello), Fault> {
-        let (child, hello) = Self::spawn_and_greet(&launch)?;
+    /// Starts the process and waits for how it is confined and its hello:
+    /// the library loaded (the process is kept) or refused (it is gone).
+    pub fn start(launch: Launch) -> Result<(PluginProcess, Isolation, Hello), Fault> {
+        let (child, isolation, hello) = Self::spawn_and_greet(&launch)?;
         let descriptor = match &hello {
             Hello::Loaded(loaded) => loaded.descriptor.clone(),
             Hello::Refused(_) => String::new(),
         };
+        let loaded = matches!(hello, Hello::Loaded(_));
         let process = PluginProcess {
             launch,
-            state: Mutex::new(State {
-                child: matches!(hello, Hello::Loaded(_)).then_some(child),
-                faults: 0,
-                last_fault: None,
-                descriptor,
-            }),
+            child: Mutex::new(loaded.then_some(child)),
+            faults: Mutex::default(),
+            descriptor,
         };
-        Ok((process, hello))
+        Ok((process, isolation, hello))
     }
 
-    fn spawn_and_greet(launch: &Launch) -> Result<(Child, Hello), Fault> {
+    fn spawn_and_greet(launch: &Launch) -> Result<(Child, Isolation, Hello), Fault> {
         let mut child = Child::spawn(launch)?;
-        let frame = child.receive(&During::Start, launch.timeouts.start)?;
-        let hello = serde_json::from_slice(&frame).map_err(|e| Fault::Protocol {
-            during: During::Start,
-            error: e.to_string(),
-        })?;
-        Ok((child, hello))
+        let timeout = launch.timeouts.start;
+        let isolation = match child.receive_json(&During::Start, timeout)? {
+            Confinement::Confined(isolation) => isolation,
+            Confinement::Failed(error) => return Err(Fault::Sandbox(error)),
+        };
+        let hello = child.receive_json(&During::Start, timeout)?;
+        Ok((child, isolation, hello))
     }
 
     pub fn library(&self) -> &Path {
@@ -319,22 +392,21 @@ impl PluginProcess {
         &self.launch.log
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding the lock leaves nothing half-written that
-        // matters: at worst a child that is killed on the next fault.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    fn faults(&self) -> MutexGuard<'_, Faults> {
+        // Poisoned only by a panic between two plain assignments.
+        self.faults.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn health(&self) -> Health {
-        let state = self.lock();
-        match &state.last_fault {
+        let faults = self.faults();
+        match &faults.last {
             None => Health::Running,
-            Some(last) if state.faults >= FAULTS_BEFORE_DISABLED => Health::Disabled {
-                faults: state.faults,
+            Some(last) if faults.count >= FAULTS_BEFORE_DISABLED => Health::Disabled {
+                faults: faults.count,
                 last: last.clone(),
             },
             Some(last) => Health::Faulted {
-                faults: state.faults,
+                faults: faults.count,
                 last: last.clone(),
             },
         }
@@ -342,42 +414,42 @@ impl PluginProcess {
 
     /// Calls `method` in the process, restarting it first if it is gone.
     pub fn call(&self, method: &str, input: &[u8]) -> Result<Reply, Fault> {
-        let mut state = self.lock();
-        if state.faults >= FAULTS_BEFORE_DISABLED {
-            return Err(Fault::Disabled {
-                faults: state.faults,
-                last: state.last_fault.clone().unwrap_or_default(),
-            });
+        let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
+        if let Health::Disabled { faults, last } = self.health() {
+            return Err(Fault::Disabled { faults, last });
         }
-        let result = self.call_in(&mut state, method, input);
+        let result = self.call_in(&mut child, method, input);
         if let Err(fault) = &result {
-            state.child = None;
-            state.faults += 1;
-            state.last_fault = Some(fault.to_string());
+            *child = None;
+            let mut faults = self.faults();
+            faults.count += 1;
+            faults.last = Some(fault.to_string());
             self.launch.log.note(&format!("fault: {fault}"));
         }
         result
     }
 
-    fn call_in(&self, state: &mut State, method: &str, input: &[u8]) -> Result<Reply, Fault> {
-        if state.child.is_none() {
-            state.child = Some(self.restart(&state.descriptor)?);
+    fn call_in(
+        &self,
+        child: &mut Option<Child>,
+        method: &str,
+        input: &[u8],
+    ) -> Result<Reply, Fault> {
+        if child.is_none() {
+            *child = Some(self.restart()?);
         }
-        let child = state.child.as_mut().expect("started above");
+        let child = child.as_mut().expect("started above");
         let during = During::Call(method.to_string());
-        if child.send(method, input).is_err() {
-            // A broken pipe: the process ended; say how.
-            return Err(child.ended(&during));
-        }
+        child.send(&during, method, input)?;
         let frame = child.receive(&during, self.launch.timeouts.for_method(method))?;
         Reply::decode(&frame).map_err(|error| Fault::Protocol { during, error })
     }
 
-    fn restart(&self, descriptor: &str) -> Result<Child, Fault> {
+    fn restart(&self) -> Result<Child, Fault> {
         match Self::spawn_and_greet(&self.launch)? {
-            (child, Hello::Loaded(loaded)) if loaded.descriptor == descriptor => Ok(child),
-            (_, Hello::Loaded(loaded)) => Err(Fault::Changed(loaded.descriptor)),
-            (_, Hello::Refused(error)) => Err(Fault::Changed(format!("{error:?}"))),
+            (child, _, Hello::Loaded(loaded)) if loaded.descriptor == self.descriptor => Ok(child),
+            (_, _, Hello::Loaded(loaded)) => Err(Fault::Changed(loaded.descriptor)),
+            (_, _, Hello::Refused(error)) => Err(Fault::Restart(format!("{error:?}"))),
         }
     }
 }
