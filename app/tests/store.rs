@@ -394,13 +394,13 @@ fn wal_schema_version_and_reopen() {
         (p, r)
     };
     assert_eq!(sql::<String>(&path, "PRAGMA journal_mode"), "wal");
-    assert_eq!(sql::<i64>(&path, "PRAGMA user_version"), 5);
+    assert_eq!(sql::<i64>(&path, "PRAGMA user_version"), 6);
 
     let store = Store::open(&path).unwrap();
     assert_eq!(store.pipeline(p).unwrap().unwrap().config, json!({"a": 1}));
     assert_eq!(store.run_by_key(p, "baseline").unwrap().unwrap().id, r);
     assert_eq!(store.epochs(r).unwrap(), [epoch(1, 40.0)]);
-    assert_eq!(sql::<i64>(&path, "PRAGMA user_version"), 5);
+    assert_eq!(sql::<i64>(&path, "PRAGMA user_version"), 6);
 }
 
 #[test]
@@ -615,7 +615,7 @@ fn a_version_1_store_is_migrated_and_keeps_its_rows() {
     .unwrap();
     drop(conn);
     let store = Store::open(&path).unwrap();
-    assert_eq!(sql::<i64>(&path, "PRAGMA user_version"), 5);
+    assert_eq!(sql::<i64>(&path, "PRAGMA user_version"), 6);
     let row = store.pipeline(p).unwrap().unwrap();
     assert_eq!((row.config, row.error), (json!({"a": 1}), None));
     store.fail_pipeline(p, "why").unwrap();
@@ -701,7 +701,7 @@ fn a_version_4_store_keeps_its_measurements() {
     .unwrap();
     drop(conn);
     let store = Store::open(&path).unwrap();
-    assert_eq!(sql::<i64>(&path, "PRAGMA user_version"), 5);
+    assert_eq!(sql::<i64>(&path, "PRAGMA user_version"), 6);
     let kept = store.measurements(run).unwrap();
     assert_eq!(kept.len(), 1);
     assert_eq!((kept[0].run_id, kept[0].batch), (Some(run), 2));

@@ -3,12 +3,14 @@
 mod bench;
 mod calibrate;
 mod count;
+mod executor_args;
 mod export;
 mod measure;
 mod network_args;
 mod pipeline;
 mod plugin_timeout;
 mod plugins;
+mod run_job;
 mod source_args;
 mod train;
 mod train_args;
@@ -76,6 +78,8 @@ pub enum Command {
     Measure(measure::Args),
     /// Fit a framework's latency model to the measurements in the run store.
     Calibrate(calibrate::Args),
+    /// Run one training from a job spec (what a cluster node runs; never opens the run store).
+    RunJob(run_job::Args),
 }
 
 /// Runs a parsed command; the error is printed by `main`.
@@ -97,6 +101,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
         Command::Export(args) => export::run(&host, &args),
         Command::Measure(args) => measure::run(&host, &args),
         Command::Calibrate(args) => calibrate::run(&args),
+        Command::RunJob(args) => run_job::run(&host, &args),
     }
 }
 

@@ -1,6 +1,7 @@
 //! `deepreduce pipeline`: the whole method with a progress display, and
 //! `deepreduce results`: a pipeline's networks as a table, JSON or CSV.
 
+use super::executor_args::ExecutorArgs;
 use super::train_args::TrainArgs;
 use crate::engine::backend::select;
 use crate::engine::pipeline::method::MethodChoice;
@@ -48,6 +49,8 @@ pub struct Args {
     /// The run store (SQLite); default $DEEPREDUCE_DB or ~/.local/share/deepreduce/runs.db.
     #[arg(long)]
     db: Option<PathBuf>,
+    #[command(flatten)]
+    executor: ExecutorArgs,
     /// Continue pipeline ID where it stopped.
     #[arg(long, value_name = "ID")]
     resume: Option<i64>,
@@ -91,6 +94,7 @@ pub fn run(host: &PluginHost, args: &Args) -> Result<(), String> {
                 kd: !args.no_kd,
                 jobs: args.jobs,
                 method,
+                executor: args.executor.executor()?,
             };
             create(&store, &cfg).map_err(|e| e.to_string())?
         }
@@ -325,6 +329,24 @@ pub fn show_results(args: &ResultsArgs) -> Result<(), String> {
         println!(
             "learned NO: final test and train accuracy within noise of chance; left off the Pareto frontier"
         );
+    }
+    if !r.jobs.is_empty() {
+        println!("cluster jobs:");
+        for j in &r.jobs {
+            println!(
+                "  run {:<4} {:<32} {:<10} job {:<8} {}{} ({} submitted)",
+                j.run_id,
+                j.key,
+                j.status,
+                j.job.id,
+                j.job.state.as_deref().unwrap_or("?"),
+                j.job
+                    .reason
+                    .as_deref()
+                    .map_or(String::new(), |r| format!(": {r}")),
+                j.job.submissions
+            );
+        }
     }
     if let Some(m) = &r.latency_model {
         let constants: Vec<String> = m

@@ -129,7 +129,8 @@ pub struct RunEnv<'a> {
     pub cancel: Option<&'a AtomicBool>,
 }
 
-/// What came of a run.
+/// What came of a run (a cluster job's `result.json`).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Executed {
     pub status: Status,
     /// After the last finished epoch.

@@ -235,6 +235,7 @@ impl Workbench {
             kd: self.settings.training.kd,
             jobs: 1,
             method: Some(method),
+            executor: Default::default(),
         };
         let store = Store::open(&self.store_path).map_err(|e| e.to_string())?;
         let id = create(&store, &cfg).map_err(|e| e.to_string())?;

@@ -192,6 +192,7 @@ pub fn pipeline_config(epochs: usize) -> deepreduce_app::engine::pipeline::Pipel
         kd: true,
         jobs: 1,
         method: None,
+        executor: Default::default(),
     }
 }
 

@@ -8,10 +8,12 @@ pub mod criticality;
 pub mod method;
 pub mod pareto;
 mod plan;
+mod remote;
 pub mod results;
 pub mod single;
 
 use super::backend::Backend;
+use super::executor::Executor;
 use super::network::NetworkError;
 use super::plugin_host::{HostError, PluginHost};
 use super::run::{Models, ModelsError, RunEnv, RunError, RunFolder, RunSpec, execute};
@@ -50,6 +52,9 @@ pub struct PipelineConfig {
     /// methods were plugins).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<method::MethodChoice>,
+    /// Where the trainings run: here, or as jobs of a cluster.
+    #[serde(default, skip_serializing_if = "Executor::is_local")]
+    pub executor: Executor,
 }
 
 impl PipelineConfig {
@@ -141,6 +146,8 @@ pub enum PipelineError {
     Method { id: String, message: String },
     #[error("cancelled")]
     Cancelled,
+    #[error("{0}")]
+    Executor(String),
     #[error("{error} (recording that in the store failed too: {unrecorded})")]
     Unrecorded {
         error: Box<PipelineError>,
@@ -283,9 +290,25 @@ impl Runner<'_> {
             .iter()
             .map(|job| store.plan_run(&job.new_run(pipeline, &cfg.train)))
             .collect::<Result<Vec<_>, _>>()?;
-        let models = self.finished_models(store, pipeline, jobs)?;
+        let weights = finished_weights(store, pipeline, jobs)?;
+        let execution = match &cfg.executor {
+            Executor::Local => {
+                let distils = jobs.iter().any(|j| j.teacher.is_some());
+                Execution::Local(Models::load(self.host, self.backend, weights, distils)?)
+            }
+            Executor::Slurm(opts) => Execution::Slurm {
+                opts,
+                dataset: &cfg.dataset,
+                weights: weights.into_iter().collect(),
+            },
+        };
         let next = AtomicUsize::new(0);
-        let workers = cfg.jobs.clamp(1, jobs.len().max(1));
+        // A cluster takes a batch's jobs at once; here, `cfg.jobs` at a time.
+        let at_once = match cfg.executor {
+            Executor::Local => cfg.jobs,
+            Executor::Slurm(_) => jobs.len(),
+        };
+        let workers = at_once.clamp(1, jobs.len().max(1));
         let results: Mutex<Vec<Option<Result<Trained, PipelineError>>>> =
             Mutex::new((0..jobs.len()).map(|_| None).collect());
         std::thread::scope(|scope| {
@@ -296,15 +319,13 @@ impl Runner<'_> {
                         if i >= jobs.len() {
                             break;
                         }
-                        let result = self.run_job(
-                            ids[i],
-                            &jobs[i],
-                            i,
-                            jobs.len(),
-                            &cfg.train,
-                            data,
-                            &models,
-                        );
+                        let place = Place {
+                            pipeline,
+                            run_id: ids[i],
+                            index: i,
+                            total: jobs.len(),
+                        };
+                        let result = self.run_job(&place, &jobs[i], &cfg.train, data, &execution);
                         let stop = matches!(result, Err(PipelineError::Cancelled));
                         results.lock().expect("results lock")[i] = Some(result);
                         if stop {
@@ -322,31 +343,6 @@ impl Runner<'_> {
         Ok(out)
     }
 
-    /// The trained models of the finished runs `jobs` distil from or start
-    /// from, by key, and the distillation recipe when any job distils.
-    fn finished_models(
-        &self,
-        store: &Store,
-        pipeline: i64,
-        jobs: &[Job],
-    ) -> Result<Models, PipelineError> {
-        let keys = jobs
-            .iter()
-            .flat_map(|j| j.teacher.iter().chain(&j.init_from))
-            .collect::<std::collections::BTreeSet<_>>();
-        let mut sources = Vec::new();
-        for key in keys {
-            let weights = store
-                .run_by_key(pipeline, key)?
-                .filter(|r| r.status == RunStatus::Completed)
-                .and_then(|r| r.weights)
-                .ok_or_else(|| PipelineError::NotFinished(key.clone()))?;
-            sources.push((key.clone(), weights));
-        }
-        let distils = jobs.iter().any(|j| j.teacher.is_some());
-        Ok(Models::load(self.host, self.backend, sources, distils)?)
-    }
-
     /// Where this runner's runs train and who hears them.
     fn env<'a>(&'a self, events: Option<&'a Sender<TrainEvent>>) -> RunEnv<'a> {
         RunEnv {
@@ -357,17 +353,15 @@ impl Runner<'_> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn run_job(
         &self,
-        run_id: i64,
+        place: &Place,
         job: &Job,
-        index: usize,
-        total: usize,
-        train_cfg: &TrainConfig,
+        train: &TrainConfig,
         data: &Dataset,
-        models: &Models,
+        execution: &Execution,
     ) -> Result<Trained, PipelineError> {
+        let run_id = place.run_id;
         // One connection per worker thread: WAL lets them write side by side.
         let store = Store::open(&self.store_path)?;
         let row = store
@@ -391,23 +385,44 @@ impl Runner<'_> {
         if self.cancelled() {
             return Err(PipelineError::Cancelled);
         }
-        let trained = self.train_job(&store, run_id, job, index, total, train_cfg, data, models);
+        let trained = match execution {
+            Execution::Local(models) => self.train_job(&store, place, job, train, data, models),
+            Execution::Slurm {
+                opts,
+                dataset,
+                weights,
+            } => {
+                self.send_started(job, place, 0);
+                let spec = job.spec(train, dataset, weights);
+                self.execute_on_slurm(&store, place, job, &spec, opts)
+                    .and_then(|executed| self.record_executed(&store, run_id, job, executed))
+            }
+        };
         record_run_failure(&store, run_id, trained)
     }
 
-    /// Trains (or resumes) run `run_id` of `job` to its end and records it.
-    #[allow(clippy::too_many_arguments)]
+    fn send_started(&self, job: &Job, place: &Place, resumed_from_epoch: usize) {
+        self.send(PipelineEvent::RunStarted {
+            key: job.key.clone(),
+            description: job.description.clone(),
+            index: place.index + 1,
+            total: place.total,
+            resumed_from_epoch,
+        });
+    }
+
+    /// Trains (or resumes) run `place.run_id` of `job` here to its end and
+    /// records it.
     fn train_job(
         &self,
         store: &Store,
-        run_id: i64,
+        place: &Place,
         job: &Job,
-        index: usize,
-        total: usize,
         train_cfg: &TrainConfig,
         data: &Dataset,
         models: &Models,
     ) -> Result<Trained, PipelineError> {
+        let run_id = place.run_id;
         let dir = self.run_dir(run_id)?;
         let folder = RunFolder::stored(&dir);
         let spec = RunSpec {
@@ -424,13 +439,7 @@ impl Runner<'_> {
         if let Some(metrics) = resume.as_ref().and_then(|c| c.metrics.as_ref()) {
             store.record_epoch(run_id, metrics)?;
         }
-        self.send(PipelineEvent::RunStarted {
-            key: job.key.clone(),
-            description: job.description.clone(),
-            index: index + 1,
-            total,
-            resumed_from_epoch: resume.as_ref().map_or(0, |c| c.epoch),
-        });
+        self.send_started(job, place, resume.as_ref().map_or(0, |c| c.epoch));
 
         let (tx, rx) = std::sync::mpsc::channel::<TrainEvent>();
         let executed = std::thread::scope(|scope| {
@@ -454,7 +463,17 @@ impl Runner<'_> {
                 .map_err(PipelineError::from)
                 .and_then(|o| recorded.map(|_| o).map_err(Into::into))
         })?;
+        self.record_executed(store, run_id, job, executed)
+    }
 
+    /// Records how a run ended, wherever it trained.
+    fn record_executed(
+        &self,
+        store: &Store,
+        run_id: i64,
+        job: &Job,
+        executed: super::run::Executed,
+    ) -> Result<Trained, PipelineError> {
         if job.gates.is_some() {
             // What the gates learned is the network this run stands for.
             store.set_run_network(
@@ -500,4 +519,47 @@ impl Runner<'_> {
             accuracy: result.accuracy,
         })
     }
+}
+
+/// Where a job is in its batch.
+struct Place {
+    pipeline: i64,
+    run_id: i64,
+    index: usize,
+    total: usize,
+}
+
+/// Where a batch's runs train, with what they distil from or start from:
+/// models loaded here, or the weights files a cluster job reads itself.
+enum Execution<'a> {
+    Local(Models),
+    Slurm {
+        opts: &'a super::executor::slurm::SlurmOptions,
+        dataset: &'a str,
+        /// By the key of their run.
+        weights: std::collections::BTreeMap<String, PathBuf>,
+    },
+}
+
+/// The weights files of the finished runs `jobs` distil from or start
+/// from, by key.
+fn finished_weights(
+    store: &Store,
+    pipeline: i64,
+    jobs: &[Job],
+) -> Result<Vec<(String, PathBuf)>, PipelineError> {
+    let keys = jobs
+        .iter()
+        .flat_map(|j| j.teacher.iter().chain(&j.init_from))
+        .collect::<std::collections::BTreeSet<_>>();
+    keys.into_iter()
+        .map(|key| {
+            let weights = store
+                .run_by_key(pipeline, key)?
+                .filter(|r| r.status == RunStatus::Completed)
+                .and_then(|r| r.weights)
+                .ok_or_else(|| PipelineError::NotFinished(key.clone()))?;
+            Ok((key.clone(), weights))
+        })
+        .collect()
 }

@@ -9,7 +9,9 @@ pub mod learning;
 
 use super::criticality::{criticality, stage_results};
 use super::pareto::{accuracy_per_kilo_relu, frontier};
-use crate::engine::store::{PipelineRow, RunRole, RunRow, RunStatus, Store, StoreError};
+use crate::engine::store::{
+    ClusterJob, PipelineRow, RunRole, RunRow, RunStatus, Store, StoreError,
+};
 use deepreduce_plugin_api::LatencyModel;
 use learning::{DataSizes, run_learned};
 use serde::Serialize;
@@ -52,6 +54,17 @@ pub struct PipelineResults {
     /// Least critical first.
     pub criticality: Vec<StageCriticality>,
     pub latency_model: Option<LatencyModel>,
+    /// Every run handed to a cluster, with its latest job.
+    pub jobs: Vec<RunJob>,
+}
+
+/// A run and the cluster job that runs (or ran) it.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunJob {
+    pub run_id: i64,
+    pub key: String,
+    pub status: RunStatus,
+    pub job: ClusterJob,
 }
 
 fn row(run: &RunRow, learned: Option<bool>) -> ResultRow {
@@ -127,11 +140,23 @@ pub fn results(store: &Store, id: i64) -> Result<Option<PipelineResults>, StoreE
     let method = serde_json::from_value::<super::PipelineConfig>(pipeline.config.clone())
         .ok()
         .map(|cfg| cfg.method_choice().id);
+    let jobs = runs
+        .iter()
+        .filter_map(|r| {
+            Some(RunJob {
+                run_id: r.id,
+                key: r.key.clone(),
+                status: r.status,
+                job: r.job.clone()?,
+            })
+        })
+        .collect();
     Ok(Some(PipelineResults {
         method,
         pipeline,
         networks,
         criticality,
         latency_model,
+        jobs,
     }))
 }

@@ -68,7 +68,14 @@ impl Runner<'_> {
         // planned or running.
         let prepared = self.prepare(&row);
         let (job, train, data, models) = super::record_run_failure(&store, run_id, prepared)?;
-        let trained = self.run_job(run_id, &job, 0, 1, &train, &data, &models)?;
+        let place = super::Place {
+            pipeline: 0,
+            run_id,
+            index: 0,
+            total: 1,
+        };
+        let execution = super::Execution::Local(models);
+        let trained = self.run_job(&place, &job, &train, &data, &execution)?;
         Ok(trained.accuracy)
     }
 

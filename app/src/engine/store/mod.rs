@@ -141,6 +141,14 @@ INSERT INTO measurements_5 (id, run_id, framework, batch, report, measured_at)
 DROP TABLE measurements;
 ALTER TABLE measurements_5 RENAME TO measurements;
 ",
+    r"
+-- A run handed to a cluster (engine/executor): its latest job, the
+-- scheduler's state and reason for it, and how many jobs it has had.
+ALTER TABLE runs ADD COLUMN job_id TEXT;
+ALTER TABLE runs ADD COLUMN job_state TEXT;
+ALTER TABLE runs ADD COLUMN job_reason TEXT;
+ALTER TABLE runs ADD COLUMN job_submissions INTEGER NOT NULL DEFAULT 0;
+",
 ];
 
 /// The run store used when none is named: `$DEEPREDUCE_DB`, else
@@ -273,6 +281,20 @@ pub struct RunRow {
     pub error: Option<String>,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// The cluster job that runs (or ran) it, for a cluster executor.
+    #[serde(default)]
+    pub job: Option<ClusterJob>,
+}
+
+/// A run's latest cluster job.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClusterJob {
+    pub id: String,
+    /// The scheduler's name for its state (Slurm's `RUNNING`, `PREEMPTED`...).
+    pub state: Option<String>,
+    pub reason: Option<String>,
+    /// Jobs submitted for the run so far (retries and resumes included).
+    pub submissions: u32,
 }
 
 /// The run state a training's end is recorded as.
@@ -331,7 +353,7 @@ const PIPELINE_COLUMNS: &str = "id, arch, dataset, config, status, created_at, f
 
 const RUN_COLUMNS: &str = "id, pipeline_id, key, role, stage, description, network, config, \
      plugins, backend, seed, relus, status, accuracy, latency, inference_ms, checkpoint_dir, \
-     weights, error, started_at, finished_at";
+     weights, error, started_at, finished_at, job_id, job_state, job_reason, job_submissions";
 
 impl Store {
     /// Opens (creating it, its parent folders and its schema if needed) the
@@ -672,6 +694,38 @@ impl Store {
 
     /// Records an epoch, replacing one of the same number (a resumed run
     /// trains again the epochs after its last checkpoint).
+    /// Records that job `job_id` now runs run `run_id` (one more submission).
+    pub fn set_run_job(&self, run_id: i64, job_id: &str) -> Result<(), StoreError> {
+        let op = "record a run's cluster job";
+        self.writable(op)?;
+        self.conn()
+            .execute(
+                "UPDATE runs SET job_id = ?2, job_state = NULL, job_reason = NULL,
+                        job_submissions = job_submissions + 1 WHERE id = ?1",
+                params![run_id, job_id],
+            )
+            .map_err(self.err(op))?;
+        Ok(())
+    }
+
+    /// Records where the scheduler says a run's job is, and why.
+    pub fn set_run_job_state(
+        &self,
+        run_id: i64,
+        state: &str,
+        reason: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let op = "record a cluster job's state";
+        self.writable(op)?;
+        self.conn()
+            .execute(
+                "UPDATE runs SET job_state = ?2, job_reason = ?3 WHERE id = ?1",
+                params![run_id, state, reason],
+            )
+            .map_err(self.err(op))?;
+        Ok(())
+    }
+
     pub fn record_epoch(&self, run_id: i64, m: &EpochMetrics) -> Result<(), StoreError> {
         let op = "record an epoch";
         self.writable(op)?;
@@ -891,6 +945,15 @@ fn read_run(r: &Row, dir: &Path) -> rusqlite::Result<RunRow> {
         error: r.get(18)?,
         started_at: r.get(19)?,
         finished_at: r.get(20)?,
+        job: match r.get::<_, Option<String>>(21)? {
+            None => None,
+            Some(id) => Some(ClusterJob {
+                id,
+                state: r.get(22)?,
+                reason: r.get(23)?,
+                submissions: r.get::<_, i64>(24)? as u32,
+            }),
+        },
     })
 }
 
