@@ -7,9 +7,10 @@
 
 mod common;
 
-use deepreduce_app::engine::store::{RunStatus, Store};
+use deepreduce_app::engine::store::{RunRow, RunStatus, Store};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// Where the test's cluster lives (its config, state and job record).
 fn cluster_dir() -> PathBuf {
@@ -76,37 +77,94 @@ impl Drop for Cluster {
     }
 }
 
-/// `deepreduce pipeline` for a tiny DeepReDuce run (ResNet18 with two
-/// stages of one block, width 2: 8 trainings), with `extra` flags.
-fn pipeline(cluster: &Cluster, db: &Path, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "pipeline",
+/// The size of a tiny DeepReDuce run: ResNet18 with two stages of one
+/// block (8 trainings), at width `width` for `epochs` epochs on `subset`
+/// images.
+fn tiny(width: &str, epochs: &str, subset: &str) -> Vec<String> {
+    [
         "--arch",
         "resnet18",
         "--blocks",
         "1,1",
         "--width",
-        "2",
+        width,
         "--epochs",
-        "1",
+        epochs,
         "--subset",
-        "64",
+        subset,
         "--test-subset",
         "64",
         "--batch",
         "32",
-        "--backend",
-        "flex",
-        "--db",
-        db.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    Command::new(env!("CARGO_BIN_EXE_deepreduce"))
-        .args(&args)
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// `deepreduce pipeline ARGS --backend flex --db DB` on the cluster.
+fn pipeline_command(cluster: &Cluster, db: &Path, args: &[String]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_deepreduce"));
+    command
+        .arg("pipeline")
+        .args(args)
+        .args(["--backend", "flex", "--db"])
+        .arg(db)
         .env("SLURM_CONF", &cluster.conf)
-        .env("DEEPREDUCE_PLUGIN_DIR", common::temp_dir("no-user-plugins"))
+        .env("DEEPREDUCE_PLUGIN_DIR", common::temp_dir("no-user-plugins"));
+    command
+}
+
+/// A tiny pipeline (width 2, one epoch on 64 images) with `extra` flags.
+fn pipeline(cluster: &Cluster, db: &Path, extra: &[&str]) -> Output {
+    let mut args = tiny("2", "1", "64");
+    args.extend(extra.iter().map(|a| a.to_string()));
+    pipeline_command(cluster, db, &args)
         .output()
         .expect("the deepreduce binary runs")
+}
+
+fn slurm_flags(shared: &Path) -> Vec<String> {
+    vec![
+        "--executor".into(),
+        "slurm".into(),
+        "--shared-dir".into(),
+        shared.display().to_string(),
+    ]
+}
+
+/// Waits (polling the store) until `ready` says so of pipeline 1's runs.
+fn wait_for(db: &Path, what: &str, ready: impl Fn(&[RunRow], &Store) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        assert!(Instant::now() < deadline, "waited too long for {what}");
+        if let Ok(store) = Store::open(db)
+            && let Ok(runs) = store.runs(Some(1))
+            && ready(&runs, &store)
+        {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Slurm's live jobs: (id, name).
+fn queue(cluster: &Cluster) -> Vec<(String, String)> {
+    let out = Command::new("squeue")
+        .args(["-h", "-o", "%i|%j"])
+        .env("SLURM_CONF", &cluster.conf)
+        .output()
+        .unwrap();
+    text(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (id, name) = l.split_once('|')?;
+            Some((id.to_string(), name.to_string()))
+        })
+        .collect()
+}
+
+fn resume(cluster: &Cluster, db: &Path) -> Command {
+    pipeline_command(cluster, db, &["--resume".to_string(), "1".to_string()])
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -132,11 +190,9 @@ fn same_runs_as_here(cluster: &Cluster) {
 
     let db = dir.join("slurm.db");
     let shared = dir.join("shared");
-    let out = pipeline(
-        cluster,
-        &db,
-        &["--executor", "slurm", "--shared-dir", shared.to_str().unwrap()],
-    );
+    let flags = slurm_flags(&shared);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let out = pipeline(cluster, &db, &flags);
     assert!(out.status.success(), "{}", text(&out.stderr));
     // The same trainings from the same seeds: the same networks, and the
     // same accuracies.
@@ -167,7 +223,11 @@ fn same_runs_as_here(cluster: &Cluster) {
         .unwrap();
     let shown = text(&results.stdout);
     assert!(shown.contains("cluster jobs:"), "{shown}");
-    assert_eq!(shown.matches("COMPLETED (1 submitted)").count(), 8, "{shown}");
+    assert_eq!(
+        shown.matches("COMPLETED (1 submitted)").count(),
+        8,
+        "{shown}"
+    );
 }
 
 fn a_failed_job_gives_a_failed_run_with_its_stderr(cluster: &Cluster) {
@@ -208,6 +268,111 @@ fn a_failed_job_gives_a_failed_run_with_its_stderr(cluster: &Cluster) {
     assert_eq!(job.state.as_deref(), Some("FAILED"));
 }
 
+/// Trainings long enough to be caught running: width 8, 6 epochs of 1024
+/// images.
+fn slow_pipeline(cluster: &Cluster, db: &Path, shared: &Path) -> std::process::Child {
+    let mut args = tiny("8", "6", "1024");
+    args.extend(slurm_flags(shared));
+    pipeline_command(cluster, db, &args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn a_cancelled_job_is_resubmitted_on_resume_and_continues(cluster: &Cluster) {
+    let dir = common::temp_dir("slurm-scancel");
+    let (db, shared) = (dir.join("runs.db"), dir.join("shared"));
+    let mut controller = slow_pipeline(cluster, &db, &shared);
+    wait_for(&db, "the baseline's first epoch", |runs, store| {
+        runs.first().is_some_and(|r| {
+            r.job.as_ref().and_then(|j| j.state.as_deref()) == Some("RUNNING")
+                && !store.epochs(r.id).unwrap().is_empty()
+        })
+    });
+    let baseline = Store::open(&db).unwrap().runs(Some(1)).unwrap().remove(0);
+    let job = baseline.job.unwrap().id;
+    let cancelled = Command::new("scancel")
+        .arg(&job)
+        .env("SLURM_CONF", &cluster.conf)
+        .status()
+        .unwrap();
+    assert!(cancelled.success());
+    let status = controller.wait().unwrap();
+    assert!(
+        !status.success(),
+        "the pipeline stops: its baseline was cancelled"
+    );
+    let baseline = Store::open(&db).unwrap().runs(Some(1)).unwrap().remove(0);
+    assert_eq!(baseline.status, RunStatus::Cancelled);
+    assert_eq!(
+        baseline.job.as_ref().unwrap().state.as_deref(),
+        Some("CANCELLED")
+    );
+
+    let out = resume(cluster, &db).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let runs = Store::open(&db).unwrap().runs(Some(1)).unwrap();
+    assert!(runs.iter().all(|r| r.status == RunStatus::Completed));
+    assert_eq!(runs[0].job.as_ref().unwrap().submissions, 2);
+    // Continued from its checkpoint: no epoch was trained twice.
+    let epochs_file = shared.join("pipeline-1/run-1/epochs.jsonl");
+    let epochs: Vec<u64> = std::fs::read_to_string(epochs_file)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["epoch"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(epochs, (1..=6).collect::<Vec<_>>());
+}
+
+fn a_killed_controller_reattaches_to_its_jobs(cluster: &Cluster) {
+    let dir = common::temp_dir("slurm-kill");
+    let (db, shared) = (dir.join("runs.db"), dir.join("shared"));
+    let mut controller = slow_pipeline(cluster, &db, &shared);
+    // The baseline done, the criticality networks submitted.
+    wait_for(&db, "the criticality jobs", |runs, _| {
+        runs.len() > 1 && runs[1..].iter().all(|r| r.job.is_some())
+    });
+    controller.kill().unwrap(); // SIGKILL
+    controller.wait().unwrap();
+    let alive: Vec<(String, String)> = queue(cluster);
+    assert!(!alive.is_empty(), "jobs outlive their controller");
+
+    let mut resumed = resume(cluster, &db)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Never two live jobs for one training.
+    while resumed.try_wait().unwrap().is_none() {
+        let jobs = queue(cluster);
+        let mut names: Vec<&str> = jobs.iter().map(|(_, n)| n.as_str()).collect();
+        names.sort();
+        let count = names.len();
+        names.dedup();
+        assert_eq!(
+            names.len(),
+            count,
+            "a training with two live jobs: {jobs:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(resumed.wait().unwrap().success());
+    let runs = Store::open(&db).unwrap().runs(Some(1)).unwrap();
+    assert!(runs.iter().all(|r| r.status == RunStatus::Completed));
+    for (id, name) in alive {
+        let run = runs
+            .iter()
+            .find(|r| r.job.as_ref().is_some_and(|j| j.id == id))
+            .unwrap_or_else(|| panic!("job {id} ({name}) was re-attached to"));
+        assert_eq!(run.job.as_ref().unwrap().submissions, 1, "{name}");
+    }
+}
+
 #[test]
 fn pipelines_run_as_slurm_jobs() {
     let Some(cluster) = Cluster::start() else {
@@ -215,4 +380,6 @@ fn pipelines_run_as_slurm_jobs() {
     };
     same_runs_as_here(&cluster);
     a_failed_job_gives_a_failed_run_with_its_stderr(&cluster);
+    a_cancelled_job_is_resubmitted_on_resume_and_continues(&cluster);
+    a_killed_controller_reattaches_to_its_jobs(&cluster);
 }

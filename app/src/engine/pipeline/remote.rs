@@ -155,8 +155,9 @@ impl Runner<'_> {
     }
 }
 
-/// The run's job if Slurm still has it queued or running (a controller
-/// that was stopped re-attaches); otherwise a new one.
+/// The run's job if Slurm still has it queued or running, or if it
+/// finished with a result while no controller watched (a controller that
+/// was stopped re-attaches); otherwise a new one.
 fn live_job_or_submit(
     store: &Store,
     run_id: i64,
@@ -166,8 +167,10 @@ fn live_job_or_submit(
 ) -> Result<String, PipelineError> {
     let known = store.run(run_id)?.and_then(|r| r.job);
     if let Some(known) = known {
-        let status = slurm::status(&known.id).map_err(slurm_error)?;
-        if status.state.is_alive() {
+        let state = slurm::status(&known.id).map_err(slurm_error)?.state;
+        let finished = matches!(state, JobState::Completed | JobState::Gone)
+            && job::read_result(dir).is_some_and(|r| r.is_ok());
+        if state.is_alive() || finished {
             return Ok(known.id);
         }
     }
