@@ -170,7 +170,8 @@ fn bench_frames(host: PluginHost) {
     let mut h = Harness::builder()
         .with_size([1280.0, 800.0])
         .build_ui_state(|ui, wb: &mut Workbench| wb.show(ui), wb);
-    while !h.state().backend_ready() {
+    // The backend found and the network recounted (plugins answer on workers).
+    while !h.state().backend_ready() || h.state().plugins_busy() {
         h.step();
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -183,6 +184,11 @@ fn bench_frames(host: PluginHost) {
     );
     h.get_by_label("Train this network").click();
     h.step();
+    // The run is planned on a worker (it asks the plugins that built it).
+    while h.state().plugins_busy() {
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
     assert_eq!(h.state().jobs().0, 1, "training started");
     // Let the worker get going, then draw frames as the window would.
     std::thread::sleep(Duration::from_secs(3));

@@ -2,10 +2,11 @@
 //! assertions on what is shown, and snapshot images of each panel
 //! (app/tests/snapshots; `UPDATE_SNAPSHOTS=1` rewrites them after a
 //! deliberate change). Rendering uses wgpu on Mesa's software Vulkan.
+//! Plugins answer on worker threads: `settle` steps frames until they did.
 
 mod common;
 
-use common::gui::{harness, settings, step_until, workbench};
+use common::gui::{harness, settings, settle, step_until, workbench};
 
 use deepreduce_app::engine::store::{NewRun, RunResult, RunRole, RunStatus, Store};
 use deepreduce_app::engine::train::{EpochMetrics, TrainConfig};
@@ -63,7 +64,7 @@ fn plugins_panel_lists_the_built_in_plugins() {
         ScriptedDialogs::default(),
         settings(Tab::Plugins),
     ));
-    h.run();
+    settle(&mut h);
     for id in common::BUILT_IN_PLUGINS {
         h.get_by_label(id);
     }
@@ -82,9 +83,9 @@ fn a_broken_plugin_shows_its_error_and_disturbs_nothing() {
         dialogs,
         settings(Tab::Plugins),
     ));
-    h.run();
+    settle(&mut h);
     h.get_by_label("Load plugin…").click();
-    h.run();
+    settle(&mut h);
     let shown = h
         .get_all_by_label_contains("cannot open the library")
         .count();
@@ -93,11 +94,11 @@ fn a_broken_plugin_shows_its_error_and_disturbs_nothing() {
     // A dialog that gives no file (cancelled, or none could be shown)
     // points to the path field.
     h.get_by_label("Load plugin…").click();
-    h.run();
+    settle(&mut h);
     h.get_by_label_contains("type the path in the field");
     // The built-in plugins still build networks.
     h.get_by_label("Network").click();
-    h.run();
+    settle(&mut h);
     assert_eq!(h.state().network_relus(), Some(557_056));
 }
 
@@ -111,14 +112,14 @@ fn culling_s1_and_s4_with_thinning_shows_98304_relus() {
         ScriptedDialogs::default(),
         s,
     ));
-    h.run();
+    settle(&mut h);
     h.get_by_label("557,056");
     h.get_by_label("S1").click();
-    h.run();
+    settle(&mut h);
     h.get_by_label("S4").click();
-    h.run();
+    settle(&mut h);
     h.get_by_label("Thin alternate ReLU layers").click();
-    h.run();
+    settle(&mut h);
     assert_eq!(h.state().network_relus(), Some(98_304));
     h.get_by_label("98,304");
     h.get_by_label("S2^RT + S3^RT");
@@ -135,7 +136,7 @@ fn culling_s1_and_s4_with_thinning_shows_98304_relus() {
         .label()
         .unwrap_or_default();
     h.get_by_label(&layer).click();
-    h.run();
+    settle(&mut h);
     let relus = h.state().network_relus().expect("network builds");
     assert!(relus < 98_304, "{layer} toggled off: {relus}");
 }
@@ -150,19 +151,19 @@ fn a_relu_budget_sets_the_total_to_exactly_n_and_maps_a_masked_layer() {
         ScriptedDialogs::default(),
         s,
     ));
-    h.run();
+    settle(&mut h);
     assert_eq!(h.state().network_relus(), Some(557_056));
     h.get_by_label("Keep a ReLU budget").click();
-    h.run();
+    settle(&mut h);
     assert_eq!(h.state().network_relus(), Some(12_900));
     h.get_by_label("12,900");
     h.get_by_label("ReLUs to keep")
         .set_value_accesskit(20_000.0);
-    h.run();
+    settle(&mut h);
     assert_eq!(h.state().network_relus(), Some(20_000));
     // Whole channels: at most N, and less than one channel (S4's 4x4) below.
     h.get_by_label("channel").click();
-    h.run();
+    settle(&mut h);
     let relus = h.state().network_relus().expect("network builds");
     assert!(relus <= 20_000 && relus > 20_000 - 16, "{relus}");
     assert!(
@@ -170,10 +171,10 @@ fn a_relu_budget_sets_the_total_to_exactly_n_and_maps_a_masked_layer() {
         "no map of channel masks"
     );
     h.get_by_label("pixel").click();
-    h.run();
+    settle(&mut h);
     assert!(h.query_by_label_contains("Mask of ").is_none());
     h.get_all_by_label("mask map").next().unwrap().click();
-    h.run();
+    settle(&mut h);
     h.get_by_label_contains("Mask of stem.relu: channels keeping their ReLU");
     let budget = h.state().settings.network.budget;
     assert!(budget.enabled && budget.relus == 20_000, "{budget:?}");
@@ -194,7 +195,7 @@ fn data_panel_shows_the_built_in_dataset() {
         h.step();
         std::thread::sleep(Duration::from_millis(20));
     }
-    h.run();
+    settle(&mut h);
     snapshot(&mut h, "data_panel");
 }
 
@@ -405,12 +406,12 @@ fn a_network_that_did_not_learn_is_marked_and_kept_off_the_frontier() {
     step_until(&mut h, Duration::from_secs(60), Workbench::store_read);
     h.get_by_label_contains("pipeline 1: resnet18 on synthetic")
         .click();
-    h.run();
+    settle(&mut h);
     assert_eq!(h.get_all_by_label("did not learn").count(), 1);
     snapshot(&mut h, "runs_panel_did_not_learn");
 
     h.get_by_label("Frontier").click();
-    h.run();
+    settle(&mut h);
     let points = h.state().frontier_points();
     let at_chance: Vec<_> = points.iter().filter(|p| p.did_not_learn).collect();
     assert_eq!(at_chance.len(), 1);
@@ -439,7 +440,7 @@ fn runs_panel_lists_the_store() {
     step_until(&mut h, Duration::from_secs(60), Workbench::store_read);
     h.get_by_label_contains("pipeline 1: resnet18 on synthetic")
         .click();
-    h.run();
+    settle(&mut h);
     h.get_by_label("S2^RT + S3^RT");
     snapshot(&mut h, "runs_panel");
 }
@@ -456,7 +457,7 @@ fn a_tiny_pipeline_started_from_the_runs_panel_ends_on_the_frontier() {
     ));
     step_until(&mut h, Duration::from_secs(60), Workbench::backend_ready);
     h.get_by_label("Run DeepReDuce pipeline").click();
-    // Not `run`: the spinner of a working job never lets the UI settle.
+    // Not `settle`: the spinner of a working job never lets the UI settle.
     h.step();
     assert_eq!(h.state().jobs(), (1, 1), "the pipeline runs on a worker");
     step_until(&mut h, Duration::from_secs(900), |wb| wb.jobs().0 == 0);
@@ -495,7 +496,7 @@ fn the_export_panel_saves_onnx_with_its_manifest() {
     h.get_by_label("Fold BatchNorm into the convolutions")
         .click();
     h.get_by_label("Save as…").click();
-    h.run();
+    settle(&mut h);
     h.get_by_label("Export network").click();
     h.step();
     let limit = Instant::now() + Duration::from_secs(60);
@@ -504,7 +505,7 @@ fn the_export_panel_saves_onnx_with_its_manifest() {
         h.step();
         std::thread::sleep(Duration::from_millis(20));
     }
-    h.run();
+    settle(&mut h);
     assert!(out.is_file(), "{} written", out.display());
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("exported.manifest.json")).unwrap())
@@ -608,9 +609,9 @@ fn a_method_plugin_is_chosen_in_the_runs_panel_and_its_pipeline_reaches_the_budg
     step_until(&mut h, Duration::from_secs(60), Workbench::backend_ready);
     h.get_by_label("Run DeepReDuce pipeline");
     h.get_by_label("method").click();
-    h.run();
+    settle(&mut h);
     h.get_by_label("SNL (selective linearization)").click();
-    h.run();
+    settle(&mut h);
     assert_eq!(h.state().settings.method.chosen.as_deref(), Some(SNL));
     // The form the plugin describes, with the remembered budgets.
     h.get_by_label("budgets");
@@ -679,7 +680,7 @@ fn the_frontier_overlays_pipelines_each_with_its_own_frontier() {
 
     // One frontier over both: the second baseline dominates the first.
     h.get_by_label("one frontier per pipeline").click();
-    h.run();
+    settle(&mut h);
     assert!(!pareto(&h).contains(&(Some(1), 557_056)));
     assert!(pareto(&h).contains(&(Some(2), 557_056)));
 }
@@ -747,21 +748,21 @@ fn a_stored_measurement_is_shown_with_its_chart_and_plotted_on_the_measured_fron
     snapshot(&mut h, "export_panel_measured");
 
     h.get_by_label("CrypTen").click();
-    h.run();
+    settle(&mut h);
     h.get_by_label("Run 3 has not been measured in CrypTen. It has a measurement in Cheetah.");
     assert_eq!(h.state().measure_bars(), None);
 
     // The frontier's latency axis measured in Cheetah: run 3 only.
     h.get_by_label("Frontier").click();
-    h.run();
+    settle(&mut h);
     h.get_by_label("latency axis:").click();
-    h.run();
+    settle(&mut h);
     h.get_by_label("measured in Cheetah: online s on loopback")
         .click();
     // The pointer off the plot: no crosshair in the snapshot.
     h.get_by_label("5 trained networks, 5 on the Pareto frontier")
         .hover();
-    h.run();
+    settle(&mut h);
     let axis = |figure| LatencyAxis::Measured {
         framework: Framework::Cheetah,
         figure,
@@ -786,10 +787,10 @@ fn a_stored_measurement_is_shown_with_its_chart_and_plotted_on_the_measured_fron
     snapshot(&mut h, "frontier_panel_measured");
 
     h.state_mut().settings.frontier_latency = axis(Figure::Wan);
-    h.run();
+    settle(&mut h);
     assert_eq!(measured(&h), [(3, WAN.online_seconds(&report))]);
     h.state_mut().settings.frontier_latency = axis(Figure::Bytes);
-    h.run();
+    settle(&mut h);
     assert_eq!(measured(&h), [(3, 40e6)]);
     // Bytes are not seconds: no estimate beside them.
     assert_eq!(
@@ -810,9 +811,9 @@ fn measuring_a_trained_run_in_crypten_records_its_report_and_charts_every_node()
     step_until(&mut h, Duration::from_secs(60), Workbench::store_read);
     h.get_by_label(&format!("Run {run} has not been measured in Cheetah."));
     h.get_by_label("CrypTen").click();
-    h.run();
+    settle(&mut h);
     h.get_by_label("Measure").click();
-    // Not `run`: the spinner never lets the UI settle.
+    // Not `settle`: the spinner never lets the UI settle.
     h.step();
     h.step();
     assert!(h.state().measuring());

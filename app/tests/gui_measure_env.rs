@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::gui::{harness, settings, step_until, workbench};
+use common::gui::{harness, settings, settle, step_until, workbench};
 use deepreduce_app::gui::dialogs::ScriptedDialogs;
 use deepreduce_app::gui::settings::Tab;
 use egui_kittest::kittest::Queryable;
@@ -24,7 +24,7 @@ fn measuring_without_the_environment_names_the_setup_command() {
     let mut h = harness(workbench(&store, ScriptedDialogs::default(), s));
     step_until(&mut h, Duration::from_secs(60), |wb| wb.store_read());
     h.get_by_label("CrypTen").click();
-    h.run();
+    settle(&mut h);
     h.get_by_label("Measure").click();
     h.step();
     step_until(&mut h, Duration::from_secs(60), |wb| !wb.measuring());

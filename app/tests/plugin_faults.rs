@@ -91,7 +91,10 @@ fn missing_function_pointer_is_refused() {
 
 #[test]
 fn malformed_descriptor_is_refused() {
-    let msg = load_error(&common::broken_plugin("baddescriptor", &["-DFAULT_BAD_DESCRIPTOR"]));
+    let msg = load_error(&common::broken_plugin(
+        "baddescriptor",
+        &["-DFAULT_BAD_DESCRIPTOR"],
+    ));
     assert!(msg.contains("malformed descriptor"), "{msg}");
 }
 
@@ -121,13 +124,19 @@ fn duplicate_id_is_refused_naming_the_first() {
 
 #[test]
 fn bad_reverse_dns_id_is_refused() {
-    let msg = load_error(&common::broken_plugin("badid", &["-DPLUGIN_ID=\"Not An Id\""]));
+    let msg = load_error(&common::broken_plugin(
+        "badid",
+        &["-DPLUGIN_ID=\"Not An Id\""],
+    ));
     assert!(msg.contains("is not a reverse-DNS id"), "{msg}");
 }
 
 #[test]
 fn malformed_json_answer_is_refused() {
-    let msg = broken_build(&common::broken_plugin("malformed", &["-DFAULT_MALFORMED_OUTPUT"]));
+    let msg = broken_build(&common::broken_plugin(
+        "malformed",
+        &["-DFAULT_MALFORMED_OUTPUT"],
+    ));
     assert!(msg.contains("returned malformed JSON"), "{msg}");
 }
 

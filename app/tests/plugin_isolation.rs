@@ -50,7 +50,7 @@ fn host_with(extra: &Path, timeouts: CallTimeouts, logs: &str) -> PluginHost {
     PluginHost::discover_with(&dirs, options)
 }
 
-fn broken<'h>(host: &'h PluginHost) -> &'h LoadedPlugin {
+fn broken(host: &PluginHost) -> &LoadedPlugin {
     host.get("org.test.broken").expect("the fixture loads")
 }
 

@@ -69,7 +69,7 @@ pub enum Command {
     /// Training-step throughput of ResNet18-CIFAR here and in PyTorch, with the ratio.
     Bench(bench::Args),
     /// Run (or resume) the whole DeepReDuce pipeline, recording everything in the run store.
-    Pipeline(pipeline::Args),
+    Pipeline(Box<pipeline::Args>),
     /// Print a pipeline's networks: ReLUs, accuracy, accuracy per kilo-ReLU, latency, Pareto flag.
     Results(pipeline::ResultsArgs),
     /// Export a trained network (ONNX, safetensors or burn) with a manifest of its ReLUs.

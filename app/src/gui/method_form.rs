@@ -1,8 +1,9 @@
 //! The Runs panel's method choice: a method plugin (DeepReDuce's unless the
 //! user picks another), with the parameter form the plugin describes
-//! (`describe`, asked once per plugin). The values are remembered per
-//! method in the settings.
+//! (`describe`, asked once per plugin, on a worker). The values are
+//! remembered per method in the settings.
 
+use super::pending::{Pending, waiting_label};
 use super::settings::MethodSettings;
 use crate::engine::pipeline::method::{DEEPREDUCE, MethodChoice};
 use crate::engine::plugin_host::PluginHost;
@@ -14,35 +15,72 @@ use std::collections::BTreeMap;
 /// What a pipeline stored before methods were plugins followed.
 pub const BUILT_IN: &str = "DeepReDuce";
 
+/// A method plugin's form, or why it has none.
+type Described = Result<MethodInfo, String>;
+
+/// Asked, or answered.
+enum Form {
+    Asking(Pending<Described>),
+    Answered(Described),
+}
+
 #[derive(Default)]
 pub struct MethodForms {
-    /// Each method plugin's form, or why it has none.
-    described: BTreeMap<String, Result<MethodInfo, String>>,
+    /// Each method plugin's form, by id.
+    described: BTreeMap<String, Form>,
     /// The text of list fields as typed, by (method, parameter): "1000, 3000"
     /// may be half-typed and not yet a list.
     texts: BTreeMap<(String, String), String>,
 }
 
 impl MethodForms {
-    fn info(&mut self, host: &PluginHost, id: &str) -> &Result<MethodInfo, String> {
-        self.described.entry(id.to_string()).or_insert_with(|| {
-            host.get(id)
-                .ok_or_else(|| format!("method plugin {id} is not loaded"))?
-                .describe_method()
-                .map_err(|e| e.to_string())
-        })
+    /// The form of method `id`, once the plugin described it; asks it the
+    /// first time.
+    fn info(&mut self, ctx: &egui::Context, host: &PluginHost, id: &str) -> Option<&Described> {
+        let form = self.described.entry(id.to_string()).or_insert_with(|| {
+            let plugin = host.get(id).cloned();
+            let id = id.to_string();
+            Form::Asking(Pending::spawn(ctx, move || {
+                plugin
+                    .ok_or_else(|| format!("method plugin {id} is not loaded"))?
+                    .describe_method()
+                    .map_err(|e| e.to_string())
+            }))
+        });
+        answer(form);
+        match form {
+            Form::Asking(_) => None,
+            Form::Answered(described) => Some(described),
+        }
+    }
+
+    /// Takes in the forms the plugins described (every frame).
+    pub fn poll(&mut self) {
+        self.described.values_mut().for_each(answer);
+    }
+
+    /// Some method plugin has not described its form yet.
+    pub fn busy(&self) -> bool {
+        self.described
+            .values()
+            .any(|form| matches!(form, Form::Asking(_)))
     }
 
     /// The chosen method with its parameters; an error when the form does
     /// not hold valid parameters.
     pub fn choice(
         &mut self,
+        ctx: &egui::Context,
         host: &PluginHost,
         settings: &MethodSettings,
     ) -> Result<MethodChoice, String> {
         let id = chosen(settings);
         let params = Value::Object(settings.params.get(&id).cloned().unwrap_or_default());
-        let info = self.info(host, &id).as_ref().map_err(Clone::clone)?;
+        let info = self
+            .info(ctx, host, &id)
+            .ok_or_else(|| format!("{id} has not described its parameters yet"))?
+            .as_ref()
+            .map_err(Clone::clone)?;
         info.resolve_params(&params)?;
         Ok(MethodChoice { id, params })
     }
@@ -87,8 +125,9 @@ impl MethodForms {
         }
         {
             let id = chosen(settings);
-            match self.info(host, &id).clone() {
-                Ok(info) => {
+            match self.info(ui.ctx(), host, &id).cloned() {
+                None => waiting_label(ui, "asking the method plugin for its parameters…"),
+                Some(Ok(info)) => {
                     let values = settings.params.entry(id.clone()).or_default();
                     egui::Grid::new(("method-form", &id))
                         .num_columns(2)
@@ -103,12 +142,21 @@ impl MethodForms {
                             }
                         });
                 }
-                Err(e) => {
+                Some(Err(e)) => {
                     ui.colored_label(ui.visuals().error_fg_color, e);
                 }
             }
         }
         name
+    }
+}
+
+/// An asked form becomes answered once its worker is done.
+fn answer(form: &mut Form) {
+    if let Form::Asking(pending) = form
+        && let Some(done) = pending.poll()
+    {
+        *form = Form::Answered(done.unwrap_or_else(|panicked| Err(panicked.to_string())));
     }
 }
 

@@ -1,7 +1,9 @@
 //! The workbench window (eframe/egui 0.37): six panels over the engine.
 //! Everything slow (training, the pipeline, loading a dataset, file
-//! dialogs, finding the backend) runs on other threads; each frame drains
-//! their results and never waits. Settings persist through eframe storage;
+//! dialogs, finding the backend) and every plugin call (a plugin may hang
+//! until its timeout) runs on other threads; each frame drains their
+//! results and waits for none of them, but for a plugin's usual answer, at
+//! most [`pending::FRAME_WAIT`]. Settings persist through eframe storage;
 //! runtime state (workers, loaded plugins) is rebuilt on start.
 
 mod backend_slot;
@@ -17,6 +19,10 @@ mod measure_report;
 mod measurements;
 mod method_form;
 mod network_panel;
+mod network_recount;
+mod pending;
+mod plugin_log;
+mod plugin_starts;
 mod plugins_panel;
 mod runs_panel;
 pub mod settings;
@@ -53,15 +59,17 @@ pub struct Workbench {
 }
 
 impl Workbench {
+    /// The plugins the settings trust are started again without the
+    /// sandbox in the first frames.
     pub fn new(
-        host: PluginHost,
+        mut host: PluginHost,
         settings: Settings,
         dialogs: Box<dyn FileDialogs>,
         store_path: PathBuf,
     ) -> Self {
         let backend = BackendSlot::new(settings.training.backend);
         let mut wb = Workbench {
-            plugins: plugins_panel::PluginsState::new(&host),
+            plugins: plugins_panel::PluginsState::new(&mut host, &settings.trusted_plugins),
             host,
             settings,
             dialogs,
@@ -161,7 +169,7 @@ impl Workbench {
             };
             self.notice = None;
             match purpose {
-                Purpose::LoadPlugin => self.load_plugin(&path),
+                Purpose::LoadPlugin => self.load_plugin(ctx, &path),
                 Purpose::DataFile | Purpose::DataFolder => self.choose_dataset_path(&path),
                 Purpose::ExportTo => self.export_to(&path),
             }
@@ -182,7 +190,10 @@ impl Workbench {
         if self.data.shape_changed() {
             self.network.mark_dirty();
         }
-        self.recount_if_dirty();
+        // Plugins started first: a new one changes what the recount uses.
+        self.poll_plugin_starts(ctx);
+        self.poll_run_workers(ctx);
+        self.recount_if_dirty(ctx);
     }
 
     /// Workers started from this window that are still running, and all.
@@ -194,6 +205,13 @@ impl Workbench {
     /// The Network panel's ReLU count, when its network builds.
     pub fn network_relus(&self) -> Option<u64> {
         self.network.relus()
+    }
+
+    /// Whether plugin work the window asked for is under way or about to
+    /// start (a recount, a method's form, a plugin's process starting):
+    /// tests step frames until it is done.
+    pub fn plugins_busy(&self) -> bool {
+        self.network.busy() || self.runs.plugins_busy() || self.plugins.busy()
     }
 
     pub fn backend_ready(&self) -> bool {

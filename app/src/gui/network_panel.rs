@@ -7,45 +7,49 @@
 
 use super::Workbench;
 use super::mask_heatmap;
+use super::network_recount::Recounts;
+use super::pending::waiting_label;
+use super::plugins_panel::file_label;
 use super::settings::BudgetSettings;
 use crate::engine::budget::DroppedAs;
 use crate::engine::dataset_shape::{info_shape, known_shape};
 use crate::engine::mask_map::PositionMap;
 use crate::engine::network::NetworkSpec;
-use crate::engine::network_view::{Draft, LayerView, NetworkView, Recounter};
+use crate::engine::network_view::{Draft, LayerView, NetworkView};
 use crate::engine::relu_layers::ReluLayer;
 use crate::format::{WIDEST_MILLISECONDS, compact, group, milliseconds};
-use deepreduce_plugin_api::{Granularity, InputSpec, Op, PluginKind, STEM, VariantInfo};
-use std::time::{Duration, Instant};
+use deepreduce_plugin_api::{Granularity, InputSpec, Op, STEM};
+use std::time::Duration;
 
 const ALPHAS: [f64; 4] = [1.0, 0.75, 0.5, 0.25];
 const RHOS: [f64; 2] = [1.0, 0.5];
 
 #[derive(Default)]
 pub struct NetworkState {
-    dirty: bool,
     pub view: Option<Result<NetworkView, String>>,
     /// How long the last recount took.
     pub recount_time: Option<Duration>,
     /// Body stages of the architecture (from the last network built).
     stages: Vec<String>,
-    variants: Vec<VariantInfo>,
     blocks_field: String,
-    recounter: Recounter,
+    recounts: Recounts,
     /// The pixel-masked layer whose mask map is shown.
     mask_shown: Option<String>,
 }
 
 impl NetworkState {
     pub fn mark_dirty(&mut self) {
-        self.dirty = true;
+        self.recounts.mark_dirty();
     }
 
     /// Plugins came or went: the architectures on offer may have changed.
     pub fn plugins_changed(&mut self) {
-        self.variants.clear();
-        self.recounter.clear();
-        self.dirty = true;
+        self.recounts.plugins_changed();
+    }
+
+    /// A change is not recounted yet: the plugins are working on it.
+    pub fn busy(&self) -> bool {
+        self.recounts.busy()
     }
 
     /// The architecture's body stages, as last built.
@@ -59,6 +63,20 @@ impl NetworkState {
             Some(Ok(v)) => Some(v.relus()),
             _ => None,
         }
+    }
+
+    /// Shows a finished recount, if one finished.
+    fn take_recount(&mut self) {
+        let Some(recount) = self.recounts.finished() else {
+            return;
+        };
+        self.recount_time = Some(recount.time);
+        if let Ok(v) = &recount.view
+            && recount.uncut
+        {
+            self.stages = v.network.body_stages();
+        }
+        self.view = Some(recount.view);
     }
 }
 
@@ -107,34 +125,17 @@ impl Workbench {
         })
     }
 
-    /// Rebuilds the network after a change (every frame; free otherwise).
-    pub(super) fn recount_if_dirty(&mut self) {
-        if self.network.variants.is_empty() {
-            self.network.variants = self
-                .host
-                .of_kind(PluginKind::Architecture)
-                .filter_map(|p| p.describe_architecture().ok())
-                .flat_map(|info| info.variants)
-                .collect();
+    /// Rebuilds the network after a change, on a worker (every frame; free
+    /// otherwise). A recount usually takes about a millisecond: the frame
+    /// waits for it briefly and shows it at once.
+    pub(super) fn recount_if_dirty(&mut self, ctx: &egui::Context) {
+        // First the finished one: the next draft's stages come from it.
+        self.network.take_recount();
+        if self.network.recounts.wants_start() {
+            let draft = self.draft();
+            self.network.recounts.start(ctx, &self.host, draft);
+            self.network.take_recount();
         }
-        if !self.network.dirty {
-            return;
-        }
-        self.network.dirty = false;
-        let started = Instant::now();
-        let view = self.draft().and_then(|draft| {
-            self.network
-                .recounter
-                .recount(&self.host, &draft)
-                .map_err(|e| e.to_string())
-        });
-        self.network.recount_time = Some(started.elapsed());
-        if let Ok(v) = &view
-            && self.settings.network.culled.is_empty()
-        {
-            self.network.stages = v.network.body_stages();
-        }
-        self.network.view = Some(view);
     }
 
     pub(super) fn network_panel(&mut self, ui: &mut egui::Ui) {
@@ -159,11 +160,17 @@ impl Workbench {
         egui::ComboBox::from_label("architecture")
             .selected_text(&n.arch)
             .show_ui(ui, |ui| {
-                for v in &self.network.variants {
+                for v in self.network.recounts.variants() {
                     ui.selectable_value(&mut n.arch, v.name.clone(), &v.name)
                         .on_hover_text(&v.description);
                 }
             });
+        for error in self.network.recounts.unanswered() {
+            // The file's name here (the panel is narrow), its path on hover.
+            let short = format!("{}: {}", file_label(&error.file), error.cause);
+            ui.colored_label(ui.visuals().error_fg_color, short)
+                .on_hover_text(error.to_string());
+        }
         if n.arch != arch_before {
             // Another architecture has other stages and layers.
             n.culled.clear();
@@ -171,7 +178,12 @@ impl Workbench {
             (n.width, n.blocks) = (None, None);
             self.network.blocks_field.clear();
         }
-        let variant = self.network.variants.iter().find(|v| v.name == n.arch);
+        let variant = self
+            .network
+            .recounts
+            .variants()
+            .iter()
+            .find(|v| v.name == n.arch);
         egui::ComboBox::from_label("dataset")
             .selected_text(&self.settings.dataset)
             .show_ui(ui, |ui| {
@@ -255,6 +267,10 @@ impl Workbench {
     }
 
     fn network_summary(&mut self, ui: &mut egui::Ui) {
+        if let Some(waited) = self.network.recounts.waiting() {
+            // The last result stays below until the plugins answer.
+            waiting_label(ui, format!("waiting for plugins… {} s", waited.as_secs()));
+        }
         let view = match &self.network.view {
             Some(Ok(view)) => view,
             Some(Err(e)) => {

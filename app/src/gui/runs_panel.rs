@@ -7,6 +7,7 @@ use super::Workbench;
 use super::jobs::{Job, JobKind, JobState, WorkerContext};
 use super::measurements::LatestMeasurements;
 use super::method_form::follows_deepreduce;
+use super::pending::{Pending, waiting_label};
 use super::store_reader::{StoreReader, StoreSnapshot};
 use crate::engine::backend::BackendChoice;
 use crate::engine::network::plugins_used;
@@ -48,6 +49,8 @@ pub struct RunsState {
     teacher: Option<i64>,
     /// The method plugins' parameter forms.
     methods: super::method_form::MethodForms,
+    /// A single run being planned: its id and title, or why not.
+    planning: Pending<Result<(i64, String), String>>,
     start_error: Option<String>,
 }
 
@@ -60,6 +63,12 @@ impl RunsState {
     pub fn refresh_now(&mut self) {
         self.dirty = true;
         self.refreshed = None;
+    }
+
+    /// A single run is being planned, or a method plugin asked for its
+    /// form: plugins are working for the panel.
+    pub fn plugins_busy(&self) -> bool {
+        self.planning.is_running() || self.methods.busy()
     }
 
     /// Whether what the panels show is the store as last asked for: no
@@ -187,7 +196,10 @@ impl Workbench {
         self.runs.mark_dirty();
     }
 
-    /// Trains the Network panel's network as a standalone run.
+    /// Trains the Network panel's network as a standalone run, planned on
+    /// a worker first: the run records the plugins that built it, and
+    /// finding the architecture's asks the plugins.
+    /// [`take_planned`](Self::take_planned) starts the training.
     fn start_single(&mut self, ctx: &egui::Context) -> Result<(), String> {
         let view = match &self.network.view {
             Some(Ok(v)) => v.clone(),
@@ -209,12 +221,33 @@ impl Workbench {
             teacher,
         };
         let draft = self.draft()?;
-        let plugins = plugins_used(&self.host, &draft.spec).map_err(|e| e.to_string())?;
-        let store = Store::open(&self.store_path).map_err(|e| e.to_string())?;
-        let id = plan_single(&store, &view.network, &view.description, &plugins, &run)
-            .map_err(|e| e.to_string())?;
-        self.spawn_single(ctx, id, format!("run {id}: {}", view.description));
+        let (host, store_path) = (self.host.clone(), self.store_path.clone());
+        self.runs.planning.start(ctx, move || {
+            let plugins = plugins_used(&host, &draft.spec).map_err(|e| e.to_string())?;
+            let store = Store::open(&store_path).map_err(|e| e.to_string())?;
+            let id = plan_single(&store, &view.network, &view.description, &plugins, &run)
+                .map_err(|e| e.to_string())?;
+            Ok((id, format!("run {id}: {}", view.description)))
+        });
         Ok(())
+    }
+
+    /// Takes in what the panel's plugin workers finished (every frame).
+    pub(super) fn poll_run_workers(&mut self, ctx: &egui::Context) {
+        self.runs.methods.poll();
+        self.take_planned(ctx);
+    }
+
+    /// Trains the run [`start_single`](Self::start_single) planned, once
+    /// it is planned.
+    fn take_planned(&mut self, ctx: &egui::Context) {
+        let Some(planned) = self.runs.planning.poll() else {
+            return;
+        };
+        match planned.unwrap_or_else(|panicked| Err(panicked.to_string())) {
+            Ok((id, title)) => self.spawn_single(ctx, id, title),
+            Err(e) => self.runs.start_error = Some(e),
+        }
     }
 
     /// Runs the whole method on the Network panel's architecture.
@@ -222,7 +255,7 @@ impl Workbench {
         let method = self
             .runs
             .methods
-            .choice(&self.host, &self.settings.method)?;
+            .choice(ctx, &self.host, &self.settings.method)?;
         let n = &self.settings.network;
         let cfg = PipelineConfig {
             arch: n.arch.clone(),
@@ -319,8 +352,9 @@ impl Workbench {
         ui.separator();
         let ready = self.backend.get().is_some();
         let relus = self.network.relus();
+        let planning = self.runs.planning.is_running();
         let single = ui.add_enabled(
-            ready && relus.is_some(),
+            ready && relus.is_some() && !planning,
             egui::Button::new("Train this network"),
         );
         let single = match (relus, &self.network.view) {
@@ -332,6 +366,11 @@ impl Workbench {
         let ctx = ui.ctx().clone();
         if single.clicked() {
             self.runs.start_error = self.start_single(&ctx).err();
+            // Planned in a moment as a rule: trained from this frame.
+            self.take_planned(&ctx);
+        }
+        if self.runs.planning.waiting().is_some() {
+            waiting_label(ui, "asking the plugins that built the network…");
         }
         ui.separator();
         let method = self

@@ -192,6 +192,9 @@ pub struct Settings {
     pub frontier_latency: LatencyAxis,
     /// The run chosen for export and measurement.
     pub export_run: Option<i64>,
+    /// Plugin ids the user trusts: run without the sandbox (still in their
+    /// own process).
+    pub trusted_plugins: BTreeSet<String>,
     pub last_plugin_folder: Option<PathBuf>,
     pub last_data_folder: Option<PathBuf>,
     pub last_export_folder: Option<PathBuf>,
@@ -210,6 +213,7 @@ impl Default for Settings {
             frontier_per_pipeline: false,
             frontier_latency: LatencyAxis::default(),
             export_run: None,
+            trusted_plugins: BTreeSet::new(),
             last_plugin_folder: None,
             last_data_folder: None,
             last_export_folder: None,
@@ -241,6 +245,7 @@ mod tests {
             dropped: DroppedAs::Poly,
         };
         s.training.schedule = ScheduleKind::Step;
+        s.trusted_plugins.insert("org.example.needs-files".into());
         s.frontier_latency = LatencyAxis::Measured {
             framework: crate::engine::measure::Framework::Crypten,
             figure: crate::gui::latency_axis::Figure::Wan,

@@ -244,6 +244,7 @@ pub fn trained_run_of(store: &Path, spec: &deepreduce_app::engine::network::Netw
 #[cfg(feature = "gui")]
 pub mod gui {
     use deepreduce_app::engine::backend::BackendChoice;
+    use deepreduce_app::engine::plugin_host::{HostOptions, PluginDir, PluginHost};
     use deepreduce_app::gui::Workbench;
     use deepreduce_app::gui::dialogs::ScriptedDialogs;
     use deepreduce_app::gui::settings::{Settings, Tab};
@@ -251,14 +252,36 @@ pub mod gui {
     use std::path::Path;
     use std::time::{Duration, Instant};
 
+    /// How long plugin work may take before a test gives up: far above a
+    /// plugin's answer (milliseconds) or a test's timeouts (seconds).
+    const PLUGIN_WORK_LIMIT: Duration = Duration::from_secs(120);
+
     /// A workbench over the store at `store` with the built-in plugins.
     pub fn workbench(store: &Path, dialogs: ScriptedDialogs, settings: Settings) -> Workbench {
-        Workbench::new(
-            super::host(),
-            settings,
-            Box::new(dialogs),
-            store.to_path_buf(),
-        )
+        workbench_with(super::host(), store, dialogs, settings)
+    }
+
+    /// A workbench over the store at `store` with the plugins of `host`.
+    pub fn workbench_with(
+        host: PluginHost,
+        store: &Path,
+        dialogs: ScriptedDialogs,
+        settings: Settings,
+    ) -> Workbench {
+        Workbench::new(host, settings, Box::new(dialogs), store.to_path_buf())
+    }
+
+    /// The built-in plugins started with `options` (timeouts, a log folder).
+    pub fn host_with(options: HostOptions) -> PluginHost {
+        let host = PluginHost::discover_with(
+            &[PluginDir {
+                path: super::build_dir(),
+                built_in_only: true,
+            }],
+            options,
+        );
+        assert!(host.failures().is_empty(), "{:?}", host.failures());
+        host
     }
 
     /// Default settings on panel `tab`, training on the CPU.
@@ -278,19 +301,35 @@ pub mod gui {
             .build_ui_state(|ui, wb: &mut Workbench| wb.show(ui), wb)
     }
 
-    /// Steps the UI until `done` holds (workers run on their own threads).
+    /// Steps the UI until `done` holds (workers run on their own threads)
+    /// and the plugin work the window asked for is done, then until it
+    /// settles.
     pub fn step_until(
         h: &mut Harness<'_, Workbench>,
         limit: Duration,
         done: impl Fn(&Workbench) -> bool,
     ) {
         let start = Instant::now();
-        while !done(h.state()) {
-            assert!(start.elapsed() < limit, "timed out after {limit:?}");
-            h.step();
-            std::thread::sleep(Duration::from_millis(20));
+        loop {
+            while !done(h.state()) || h.state().plugins_busy() {
+                assert!(start.elapsed() < limit, "timed out after {limit:?}");
+                h.step();
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            // Queued input, or a dialog's answer, may start more plugin
+            // work in the next frames: step on while it does.
+            let _ = h.run_ok();
+            if !h.state().plugins_busy() {
+                h.run();
+                return;
+            }
         }
-        h.run();
+    }
+
+    /// `Harness::run` once the plugins answered what the last frames asked
+    /// (recounts, method forms and plugin processes start on workers).
+    pub fn settle(h: &mut Harness<'_, Workbench>) {
+        step_until(h, PLUGIN_WORK_LIMIT, |_| true);
     }
 }
 

@@ -33,10 +33,11 @@ fn job_dir(opts: &SlurmOptions, pipeline: i64, run_id: i64) -> PathBuf {
 /// folder (the job's): make it absolute.
 fn dataset_for_node(dataset: &str) -> String {
     let path = Path::new(dataset);
-    if path.exists() && path.is_relative() {
-        if let Ok(absolute) = std::path::absolute(path) {
-            return absolute.display().to_string();
-        }
+    if path.exists()
+        && path.is_relative()
+        && let Ok(absolute) = std::path::absolute(path)
+    {
+        return absolute.display().to_string();
     }
     dataset.to_string()
 }

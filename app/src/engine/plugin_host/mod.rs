@@ -91,8 +91,9 @@ pub enum Cause {
     #[error("{method} returned a network for {got}, not the {asked} asked for")]
     NotAsked {
         method: String,
-        got: NetworkShape,
-        asked: NetworkShape,
+        // Boxed: every host call's error is no larger than its commonest cause.
+        got: Box<NetworkShape>,
+        asked: Box<NetworkShape>,
     },
     /// Refused before the call: the network uses IR a plugin built against
     /// an older ABI minor cannot read (ABI 1.0 knows no masks).
@@ -360,8 +361,8 @@ impl LoadedPlugin {
         if got != asked {
             return Err(self.error(Cause::NotAsked {
                 method: method.into(),
-                got,
-                asked,
+                got: Box::new(got),
+                asked: Box::new(asked),
             }));
         }
         Ok(network)
@@ -557,6 +558,23 @@ impl PluginHost {
             });
         }
         Ok(trusted)
+    }
+
+    /// The loaded plugins that run sandboxed though their ids are trusted,
+    /// and that no other library claims to be: those
+    /// [`apply_trust`](Self::apply_trust) starts again without the sandbox.
+    pub fn awaiting_trust(&self) -> Vec<LoadedPlugin> {
+        let claimed_twice = |id: &str| {
+            self.failures.iter().any(
+                |f| matches!(&f.error.cause, Cause::DuplicateId { id: other, .. } if other == id),
+            )
+        };
+        self.plugins
+            .iter()
+            .filter(|p| self.options.trusted.contains(&p.descriptor.id))
+            .filter(|p| p.state().is_sandboxed() && !claimed_twice(&p.descriptor.id))
+            .cloned()
+            .collect()
     }
 
     /// Runs the plugins whose ids are trusted without the sandbox. Trust
