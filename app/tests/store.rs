@@ -568,7 +568,7 @@ fn refuses_files_it_cannot_read() {
         .expect("newer schema opened")
         .to_string();
     assert!(err.contains(&newer.display().to_string()), "{err}");
-    assert!(err.contains("99") && err.contains("up to 5"), "{err}");
+    assert!(err.contains("99") && err.contains("up to 6"), "{err}");
     // Refused untouched: still version 99, not switched to WAL.
     assert_eq!(sql::<i64>(&newer, "PRAGMA user_version"), 99);
     assert_eq!(sql::<String>(&newer, "PRAGMA journal_mode"), "delete");
@@ -608,7 +608,9 @@ fn a_version_1_store_is_migrated_and_keeps_its_rows() {
     };
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "ALTER TABLE pipelines DROP COLUMN error; DROP TABLE leases;
+        "ALTER TABLE runs DROP COLUMN job_id; ALTER TABLE runs DROP COLUMN job_state;
+         ALTER TABLE runs DROP COLUMN job_reason; ALTER TABLE runs DROP COLUMN job_submissions;
+         ALTER TABLE pipelines DROP COLUMN error; DROP TABLE leases;
          ALTER TABLE pipelines DROP COLUMN candidates; DROP TABLE applied;
          DROP TABLE measurements; PRAGMA user_version = 1;",
     )
@@ -685,7 +687,9 @@ fn a_version_4_store_keeps_its_measurements() {
     });
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE measurements;
+        "ALTER TABLE runs DROP COLUMN job_id; ALTER TABLE runs DROP COLUMN job_state;
+         ALTER TABLE runs DROP COLUMN job_reason; ALTER TABLE runs DROP COLUMN job_submissions;
+         DROP TABLE measurements;
          CREATE TABLE measurements (
              id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id),
              framework TEXT NOT NULL, batch INTEGER NOT NULL, report TEXT NOT NULL,
