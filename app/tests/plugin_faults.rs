@@ -3,7 +3,6 @@
 
 mod common;
 
-use deepreduce_app::engine::network::{NetworkSpec, build_network};
 use deepreduce_app::engine::plugin_host::{Cause, PluginDir, PluginHost};
 use deepreduce_plugin_api::abi::{ABI_MAJOR, ABI_MINOR};
 use deepreduce_plugin_api::{ArchParams, InputSpec};
@@ -30,16 +29,8 @@ fn load_error(file: &Path) -> String {
     );
     assert_eq!(host.plugins().len(), before);
     assert_eq!(host.failures().len(), 1, "the failure is listed");
-    still_works(&host);
+    common::built_ins_still_work(&host);
     message
-}
-
-fn still_works(host: &PluginHost) {
-    let mut spec = NetworkSpec::new("resnet18", CIFAR, 100);
-    spec.keep = Some(vec!["S2".into(), "S3".into()]);
-    spec.thin = true;
-    let (_, description) = build_network(host, &spec).expect("built-in plugins still work");
-    assert_eq!(description, "S2^RT + S3^RT");
 }
 
 fn broken_build(file: &Path) -> String {
@@ -60,7 +51,7 @@ fn broken_build(file: &Path) -> String {
         message.contains(&file.display().to_string()),
         "names the file: {message}"
     );
-    still_works(&host);
+    common::built_ins_still_work(&host);
     message
 }
 
@@ -193,7 +184,7 @@ fn discovery_lists_broken_plugins_beside_working_ones() {
             ..
         }
     ));
-    still_works(&host);
+    common::built_ins_still_work(&host);
 }
 
 #[test]

@@ -6,7 +6,6 @@
 
 mod common;
 
-use deepreduce_app::engine::network::{NetworkSpec, build_network};
 use deepreduce_app::engine::plugin_host::{
     CallTimeouts, Cause, FAULTS_BEFORE_DISABLED, Fault, HostOptions, LoadedPlugin, PluginDir,
     PluginHost, PluginState,
@@ -54,16 +53,6 @@ fn broken(host: &PluginHost) -> &LoadedPlugin {
     host.get("org.test.broken").expect("the fixture loads")
 }
 
-/// Every built-in plugin still answers: ResNet18 culled to S2 and S3 and
-/// thinned, through the architecture and optimization plugins.
-fn still_works(host: &PluginHost) {
-    let mut spec = NetworkSpec::new("resnet18", CIFAR, 100);
-    spec.keep = Some(vec!["S2".into(), "S3".into()]);
-    spec.thin = true;
-    let (_, description) = build_network(host, &spec).expect("built-in plugins still work");
-    assert_eq!(description, "S2^RT + S3^RT");
-}
-
 fn build_params() -> ArchParams {
     ArchParams {
         variant: "broken".into(),
@@ -90,7 +79,7 @@ fn faults_until_disabled(file: &Path, what: &str) {
             message.contains("deepreduce.architecture/1:build"),
             "{message}"
         );
-        still_works(&host);
+        common::built_ins_still_work(&host);
         match plugin.state() {
             PluginState::Crashed { faults, .. } if fault < FAULTS_BEFORE_DISABLED => {
                 assert_eq!(faults, fault)
@@ -146,7 +135,7 @@ fn a_call_that_never_returns_is_stopped_at_its_timeout() {
         "{message}"
     );
     assert_eq!(broken(&host).state().label(), "crashed");
-    still_works(&host);
+    common::built_ins_still_work(&host);
 }
 
 /// Runs `deepreduce` with its plugin logs in `state` and no user plugins.
@@ -464,5 +453,5 @@ fn an_optimization_must_keep_the_input_and_classes_of_its_network() {
         ),
         "{err}"
     );
-    still_works(&host);
+    common::built_ins_still_work(&host);
 }

@@ -105,6 +105,22 @@ pub fn compile_c_plugin(source: &Path, out: &Path, defines: &[&str]) {
     assert!(status.success(), "cc failed on {}", source.display());
 }
 
+/// Every built-in plugin still answers: ResNet18 for CIFAR-100 culled to S2
+/// and S3 and thinned, through the architecture and optimization plugins.
+pub fn built_ins_still_work(host: &PluginHost) {
+    use deepreduce_app::engine::network::{NetworkSpec, build_network};
+    let input = deepreduce_plugin_api::InputSpec {
+        channels: 3,
+        height: 32,
+        width: 32,
+    };
+    let mut spec = NetworkSpec::new("resnet18", input, 100);
+    spec.keep = Some(vec!["S2".into(), "S3".into()]);
+    spec.thin = true;
+    let (_, description) = build_network(host, &spec).expect("built-in plugins still work");
+    assert_eq!(description, "S2^RT + S3^RT");
+}
+
 /// A broken C plugin (`tests/fixtures/broken_plugin.c`) compiled for this
 /// test with one fault switched on, alone in its folder.
 pub fn broken_plugin(name: &str, defines: &[&str]) -> PathBuf {
