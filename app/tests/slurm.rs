@@ -373,11 +373,116 @@ fn a_killed_controller_reattaches_to_its_jobs(cluster: &Cluster) {
     }
 }
 
+/// The Runs panel on the Slurm executor: the remembered form submits the
+/// pipeline's trainings as jobs, the running baseline shows its job, state
+/// and epochs, and Cancel cancels its job in Slurm (scancel).
+#[cfg(feature = "gui")]
+fn the_runs_panel_follows_and_cancels_slurm_jobs(cluster: &Cluster) {
+    use common::gui::{harness, settings, step_until, workbench};
+    use deepreduce_app::engine::executor::ExecutorKind;
+    use deepreduce_app::gui::Workbench;
+    use deepreduce_app::gui::dialogs::ScriptedDialogs;
+    use deepreduce_app::gui::settings::Tab;
+    use egui_kittest::kittest::Queryable;
+
+    let dir = common::temp_dir("slurm-gui");
+    let (db, shared) = (dir.join("runs.db"), dir.join("shared"));
+    let mut s = settings(Tab::Runs);
+    s.network.blocks = Some(vec![1, 1]);
+    s.network.width = Some(16);
+    // Minutes per training, far longer than the seconds the panel takes to
+    // show a job running: Cancel always finds it running.
+    s.training.epochs = 100;
+    s.training.batch = 32;
+    s.training.subset = Some(2048);
+    s.training.test_subset = Some(64);
+    s.executor.kind = ExecutorKind::Slurm;
+    s.executor.slurm.shared_dir = Some(shared.clone());
+    s.executor.slurm.worker = Some(env!("CARGO_BIN_EXE_deepreduce").into());
+    let mut h = harness(workbench(&db, ScriptedDialogs::default(), s));
+    step_until(&mut h, Duration::from_secs(60), Workbench::backend_ready);
+    h.get_by_label("shared folder");
+    h.get_by_label("Run DeepReDuce pipeline").click();
+    h.step();
+    assert_eq!(h.state().jobs(), (1, 1), "the pipeline runs on a worker");
+
+    // A running training's row: its job running, with the epochs its node
+    // wrote.
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let mut expanded = false;
+    let (run, job) = loop {
+        assert!(Instant::now() < deadline, "no training showed running");
+        h.step();
+        std::thread::sleep(Duration::from_millis(50));
+        // The pipeline's runs, once listed: opened once (a second click
+        // while it opens would close it).
+        if !expanded && let Some(header) = h.query_by_label_contains("on synthetic (") {
+            header.click();
+            expanded = true;
+        }
+        let Ok(store) = Store::open(&db) else {
+            continue;
+        };
+        let running = store.runs(Some(1)).unwrap().into_iter().find(|r| {
+            r.job.as_ref().and_then(|j| j.state.as_deref()) == Some("RUNNING")
+                && !store.epochs(r.id).unwrap().is_empty()
+        });
+        let Some(run) = running else {
+            continue;
+        };
+        let job = run.job.clone().unwrap();
+        if h.query_by_label(&format!("job {}: RUNNING", job.id))
+            .is_some()
+            && h.query_all_by_label_contains("running, epoch")
+                .next()
+                .is_some()
+        {
+            break (run.id, job);
+        }
+    };
+    h.get_by_label("Cancel").click();
+    step_until(&mut h, Duration::from_secs(120), |wb| wb.jobs().0 == 0);
+    // Gone from the queue once Slurm has signalled its processes.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !queue(cluster).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "still queued: {:?}",
+            queue(cluster)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let cancelled = Store::open(&db).unwrap().run(run).unwrap().unwrap();
+    assert_eq!(
+        cancelled.status,
+        RunStatus::Cancelled,
+        "{:?}",
+        cancelled.error
+    );
+    let recorded = cancelled.job.unwrap();
+    assert_eq!(recorded.id, job.id);
+    assert_eq!(recorded.state.as_deref(), Some("CANCELLED"));
+    let finished = cluster.finished_jobs();
+    assert!(
+        finished.contains(&(job.id.clone(), "CANCELLED".to_string())),
+        "Slurm's record: {finished:?}"
+    );
+}
+
 #[test]
 fn pipelines_run_as_slurm_jobs() {
     let Some(cluster) = Cluster::start() else {
         return;
     };
+    // The workbench submits from this process: it finds the test's cluster
+    // as the CLI does. SAFETY: this binary's only test, before any thread
+    // of its own reads the environment.
+    unsafe {
+        std::env::set_var("SLURM_CONF", &cluster.conf);
+        std::env::set_var("DEEPREDUCE_PLUGIN_DIR", common::temp_dir("no-user-plugins"));
+    }
+    #[cfg(feature = "gui")]
+    the_runs_panel_follows_and_cancels_slurm_jobs(&cluster);
     same_runs_as_here(&cluster);
     a_failed_job_gives_a_failed_run_with_its_stderr(&cluster);
     a_cancelled_job_is_resubmitted_on_resume_and_continues(&cluster);

@@ -1,17 +1,8 @@
 //! `--executor local|slurm` and the Slurm options of `deepreduce pipeline`.
 
-use crate::engine::executor::Executor;
-use crate::engine::executor::slurm::SlurmOptions;
+use crate::engine::executor::slurm::{DEFAULT_RETRIES, SlurmRequest};
+use crate::engine::executor::{Executor, ExecutorKind, ExecutorRequest};
 use std::path::PathBuf;
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum ExecutorKind {
-    /// Threads in this process.
-    #[default]
-    Local,
-    /// One Slurm job per training (sbatch), followed with squeue/scontrol.
-    Slurm,
-}
 
 #[derive(clap::Args, Debug)]
 pub struct ExecutorArgs {
@@ -40,7 +31,7 @@ pub struct ExecutorArgs {
     #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
     slurm_args: Option<String>,
     /// Submissions again after a job fails, times out or is preempted.
-    #[arg(long, value_name = "N", default_value_t = 2)]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_RETRIES)]
     slurm_retries: u32,
     /// A folder every node sees at the same path: specs, checkpoints and results.
     #[arg(long, value_name = "DIR")]
@@ -53,41 +44,21 @@ pub struct ExecutorArgs {
 impl ExecutorArgs {
     /// The executor these flags ask for, checked.
     pub fn executor(&self) -> Result<Executor, String> {
-        if self.executor == ExecutorKind::Local {
-            return Ok(Executor::Local);
+        ExecutorRequest {
+            kind: self.executor,
+            slurm: SlurmRequest {
+                partition: self.slurm_partition.clone(),
+                account: self.slurm_account.clone(),
+                time: self.slurm_time.clone(),
+                cpus_per_job: self.slurm_cpus,
+                gpus_per_job: self.slurm_gpus,
+                memory: self.slurm_mem.clone(),
+                extra_args: self.slurm_args.clone().unwrap_or_default(),
+                shared_dir: self.shared_dir.clone(),
+                worker: self.slurm_worker.clone(),
+                retries: self.slurm_retries,
+            },
         }
-        let shared = self.shared_dir.as_ref().ok_or(
-            "--executor slurm needs --shared-dir: a folder every node sees at the same path",
-        )?;
-        std::fs::create_dir_all(shared)
-            .map_err(|e| format!("--shared-dir {}: {e}", shared.display()))?;
-        let shared_dir = std::path::absolute(shared).map_err(|e| e.to_string())?;
-        let worker = match &self.slurm_worker {
-            Some(path) => std::path::absolute(path).map_err(|e| e.to_string())?,
-            None => std::env::current_exe().map_err(|e| format!("this binary's path: {e}"))?,
-        };
-        if !worker.is_file() {
-            return Err(format!(
-                "--slurm-worker {}: no such file (nodes run it from that path)",
-                worker.display()
-            ));
-        }
-        let extra_args = self
-            .slurm_args
-            .as_deref()
-            .map(|a| a.split_whitespace().map(String::from).collect())
-            .unwrap_or_default();
-        Ok(Executor::Slurm(SlurmOptions {
-            partition: self.slurm_partition.clone(),
-            account: self.slurm_account.clone(),
-            time: self.slurm_time.clone(),
-            cpus_per_job: self.slurm_cpus,
-            gpus_per_job: self.slurm_gpus,
-            memory: self.slurm_mem.clone(),
-            extra_args,
-            shared_dir,
-            worker,
-            retries: self.slurm_retries,
-        }))
+        .executor()
     }
 }

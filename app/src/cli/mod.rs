@@ -14,6 +14,7 @@ mod run_job;
 mod source_args;
 mod train;
 mod train_args;
+mod train_bar;
 
 use crate::engine::plugin_host::{HostOptions, PluginDir, PluginHost, plugin_dirs};
 use clap::{Parser, Subcommand};

@@ -3,13 +3,14 @@
 
 use super::executor_args::ExecutorArgs;
 use super::train_args::TrainArgs;
+use super::train_bar::TrainBar;
 use crate::engine::backend::select;
 use crate::engine::pipeline::method::MethodChoice;
 use crate::engine::pipeline::{PipelineConfig, PipelineEvent, Runner, create, results::results};
 use crate::engine::plugin_host::PluginHost;
 use crate::engine::store::{Store, default_db};
 use crate::engine::train::TrainEvent;
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -130,11 +131,7 @@ pub fn run(host: &PluginHost, args: &Args) -> Result<(), String> {
 
 fn show_progress(rx: mpsc::Receiver<PipelineEvent>) {
     let multi = MultiProgress::new();
-    let style =
-        ProgressStyle::with_template("{prefix:.bold} [{bar:25}] {pos}/{len} {msg} ETA {eta}")
-            .expect("template")
-            .progress_chars("=> ");
-    let mut bars: HashMap<String, ProgressBar> = HashMap::new();
+    let mut bars: HashMap<String, TrainBar> = HashMap::new();
     let say = |line: String| {
         let _ = multi.println(&line);
         if multi.is_hidden() {
@@ -151,8 +148,9 @@ fn show_progress(rx: mpsc::Receiver<PipelineEvent>) {
                 total,
                 resumed_from_epoch,
             } => {
-                let bar = multi.add(ProgressBar::new(0).with_style(style.clone()));
-                bar.set_prefix(format!("[{index}/{total}] {description}"));
+                let bar = TrainBar::new(multi.add(ProgressBar::new(0)));
+                bar.bar
+                    .set_prefix(format!("[{index}/{total}] {description}"));
                 if resumed_from_epoch > 0 {
                     say(format!(
                         "[{index}/{total}] {description}: resuming after epoch {resumed_from_epoch}"
@@ -161,16 +159,17 @@ fn show_progress(rx: mpsc::Receiver<PipelineEvent>) {
                 bars.insert(key, bar);
             }
             PipelineEvent::Train { key, event } => {
-                let Some(bar) = bars.get(&key) else { continue };
+                let Some(bar) = bars.get_mut(&key) else {
+                    continue;
+                };
                 match event {
                     TrainEvent::Started {
                         epochs,
                         batches_per_epoch,
                         start_epoch,
-                    } => bar.set_length(((epochs - start_epoch) * batches_per_epoch) as u64),
+                    } => bar.started(((epochs - start_epoch) * batches_per_epoch) as u64),
                     TrainEvent::Batch { epoch, loss, .. } => {
-                        bar.set_message(format!("epoch {epoch} loss {loss:.3}"));
-                        bar.inc(1);
+                        bar.batch(format!("epoch {epoch} loss {loss:.3}"));
                     }
                     TrainEvent::Epoch(_) => {}
                 }
@@ -183,13 +182,21 @@ fn show_progress(rx: mpsc::Receiver<PipelineEvent>) {
                 retrained,
             } => {
                 if let Some(bar) = bars.remove(&key) {
-                    bar.finish_and_clear();
+                    bar.bar.finish_and_clear();
                 }
                 let accuracy = accuracy.map_or("-".to_string(), |a| format!("{a:.2}%"));
                 let note = if retrained { "" } else { " (already trained)" };
                 say(format!(
                     "   {description}: {status}, accuracy {accuracy}{note}"
                 ));
+            }
+            PipelineEvent::Job { key, id, status } => {
+                let reason = status.reason.map_or(String::new(), |r| format!(" ({r})"));
+                let line = format!("job {id}: {}{reason}", status.state);
+                match bars.get(&key) {
+                    Some(bar) => bar.bar.set_message(line),
+                    None => say(format!("   {key}: {line}")),
+                }
             }
             PipelineEvent::Criticality {
                 stages,

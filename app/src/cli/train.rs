@@ -3,12 +3,13 @@
 
 use super::network_args::NetworkArgs;
 use super::train_args::TrainArgs;
+use super::train_bar::TrainBar;
 use crate::engine::backend::select;
 use crate::engine::plugin_host::PluginHost;
 use crate::engine::run::{Models, RunEnv, RunFolder, RunSpec, TEACHER, execute};
 use crate::engine::train::{Status, TrainEvent};
 use deepreduce_plugin_api::analyze;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use serde_json::json;
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -100,12 +101,7 @@ pub fn run(host: &PluginHost, args: &Args) -> Result<(), String> {
 
 /// Draws a progress bar from training events (on stderr, so stdout stays JSON).
 fn show_progress(rx: mpsc::Receiver<TrainEvent>) {
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ETA {eta}")
-            .expect("template")
-            .progress_chars("=> "),
-    );
+    let mut bar = TrainBar::new(ProgressBar::new(0));
     for event in rx {
         match event {
             TrainEvent::Started {
@@ -113,8 +109,8 @@ fn show_progress(rx: mpsc::Receiver<TrainEvent>) {
                 batches_per_epoch,
                 start_epoch,
             } => {
-                bar.set_length(((epochs - start_epoch) * batches_per_epoch) as u64);
-                bar.set_prefix("epoch 1");
+                bar.started(((epochs - start_epoch) * batches_per_epoch) as u64);
+                bar.bar.set_prefix(format!("epoch {}", start_epoch + 1));
             }
             TrainEvent::Batch {
                 epoch,
@@ -122,12 +118,11 @@ fn show_progress(rx: mpsc::Receiver<TrainEvent>) {
                 images_per_second,
                 ..
             } => {
-                bar.set_prefix(format!("epoch {epoch}"));
-                bar.set_message(format!("loss {loss:.3}, {images_per_second:.0} img/s"));
-                bar.inc(1);
+                bar.bar.set_prefix(format!("epoch {epoch}"));
+                bar.batch(format!("loss {loss:.3}, {images_per_second:.0} img/s"));
             }
             // `suspend` prints whether or not the bar is drawn (it is not when stderr is no terminal).
-            TrainEvent::Epoch(m) => bar.suspend(|| {
+            TrainEvent::Epoch(m) => bar.bar.suspend(|| {
                 eprintln!(
                     "epoch {}: train loss {:.3}, train acc {:.1}%, test acc {:.2}%, lr {:.4}, {:.1} s",
                     m.epoch, m.train_loss, m.train_accuracy, m.test_accuracy, m.lr, m.seconds
@@ -135,5 +130,5 @@ fn show_progress(rx: mpsc::Receiver<TrainEvent>) {
             }),
         }
     }
-    bar.finish_and_clear();
+    bar.bar.finish_and_clear();
 }

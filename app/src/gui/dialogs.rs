@@ -12,6 +12,7 @@ pub enum Purpose {
     DataFile,
     DataFolder,
     ExportTo,
+    SharedFolder,
 }
 
 /// A dialog to show.

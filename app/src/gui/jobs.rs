@@ -54,6 +54,18 @@ pub struct Progress {
     pub images_per_second: f64,
 }
 
+impl Progress {
+    fn fraction(&self) -> f32 {
+        let total = (self.epochs.saturating_sub(self.start_epoch) * self.batches) as f32;
+        if total == 0.0 {
+            return 0.0;
+        }
+        let done =
+            (self.epoch.saturating_sub(self.start_epoch + 1) * self.batches + self.batch) as f32;
+        (done / total).clamp(0.0, 1.0)
+    }
+}
+
 pub struct Job {
     pub kind: JobKind,
     pub title: String,
@@ -62,7 +74,11 @@ pub struct Job {
     /// Per run, in the order they started.
     pub curves: Vec<Curves>,
     pub finished_runs: usize,
-    run_started: Instant,
+    /// Trains on wgpu, whose first step compiles the kernels.
+    pub on_wgpu: bool,
+    /// The current run's first step ended then, at this fraction: the pace
+    /// the ETA extrapolates is the one after it.
+    paced_from: Option<(Instant, f32)>,
     cancel: Arc<AtomicBool>,
     events: Receiver<PipelineEvent>,
     done: Receiver<JobState>,
@@ -87,6 +103,7 @@ impl Job {
     ) -> Job {
         let (events_tx, events) = channel();
         let (done_tx, done) = channel();
+        let on_wgpu = ctx.backend.is_wgpu;
         let cancel = Arc::new(AtomicBool::new(false));
         let flag = cancel.clone();
         std::thread::spawn(move || {
@@ -113,7 +130,8 @@ impl Job {
             progress: Progress::default(),
             curves: Vec::new(),
             finished_runs: 0,
-            run_started: Instant::now(),
+            on_wgpu,
+            paced_from: None,
             cancel,
             events,
             done,
@@ -134,19 +152,21 @@ impl Job {
 
     /// Fraction of the current run done.
     pub fn fraction(&self) -> f32 {
-        let p = &self.progress;
-        let total = (p.epochs.saturating_sub(p.start_epoch) * p.batches) as f32;
-        if total == 0.0 {
-            return 0.0;
-        }
-        let done = (p.epoch.saturating_sub(p.start_epoch + 1) * p.batches + p.batch) as f32;
-        (done / total).clamp(0.0, 1.0)
+        self.progress.fraction()
     }
 
-    /// Time left in the current run, extrapolated from its pace so far.
+    /// Time left in the current run, extrapolated from its pace since its
+    /// first step.
     pub fn eta(&self) -> Option<Duration> {
-        let f = self.fraction() as f64;
-        (f > 0.0).then(|| self.run_started.elapsed().mul_f64((1.0 - f) / f))
+        let (since, start) = self.paced_from?;
+        let (f, start) = (self.fraction() as f64, start as f64);
+        (f > start).then(|| since.elapsed().mul_f64((1.0 - f) / (f - start)))
+    }
+
+    /// The current run trains but has not finished its first step yet.
+    pub fn in_first_step(&self) -> bool {
+        let p = &self.progress;
+        self.is_running() && p.epochs > 0 && p.loss.is_none()
     }
 
     /// Applies the events that arrived; true when a run started or finished
@@ -178,18 +198,21 @@ impl Job {
             } => {
                 p.run = Some(description.clone());
                 (p.run_index, p.runs) = (index, total);
-                (p.epoch, p.batch, p.loss) = (0, 0, None);
-                self.run_started = Instant::now();
+                (p.epoch, p.batch, p.loss, p.epochs) = (0, 0, None, 0);
+                self.paced_from = None;
                 self.curves.push(Curves {
                     description,
                     ..Curves::default()
                 });
                 true
             }
+            // Epochs and job states are in the store: the table shows them.
             PipelineEvent::Train { event, .. } => {
+                let epoch = matches!(event, TrainEvent::Epoch(_));
                 self.apply_train(event);
-                false
+                epoch
             }
+            PipelineEvent::Job { .. } => true,
             PipelineEvent::RunFinished { .. } => {
                 self.finished_runs += 1;
                 true
@@ -217,6 +240,9 @@ impl Job {
                 images_per_second,
             } => {
                 (p.epoch, p.batch, p.loss) = (epoch, batch, Some(loss));
+                if self.paced_from.is_none() {
+                    self.paced_from = Some((Instant::now(), p.fraction()));
+                }
                 p.images_per_second = images_per_second;
                 if let Some(c) = curves {
                     let x = (epoch - 1) as f64 + batch as f64 / p.batches.max(1) as f64;

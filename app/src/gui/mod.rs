@@ -9,7 +9,9 @@
 mod backend_slot;
 mod data_panel;
 pub mod dialogs;
+mod executor_form;
 mod export_panel;
+mod form;
 mod frontier_panel;
 mod jobs;
 pub mod latency_axis;
@@ -24,6 +26,7 @@ mod pending;
 mod plugin_log;
 mod plugin_starts;
 mod plugins_panel;
+mod run_cells;
 mod runs_panel;
 pub mod settings;
 mod store_reader;
@@ -172,6 +175,7 @@ impl Workbench {
                 Purpose::LoadPlugin => self.load_plugin(ctx, &path),
                 Purpose::DataFile | Purpose::DataFolder => self.choose_dataset_path(&path),
                 Purpose::ExportTo => self.export_to(&path),
+                Purpose::SharedFolder => self.settings.executor.slurm.shared_dir = Some(path),
             }
         }
         let (running, _) = self.jobs();

@@ -4,10 +4,12 @@
 //! comparable side by side.
 
 use super::Workbench;
+use super::form::{labelled, optional_number};
 use super::jobs::{Job, JobKind, JobState, WorkerContext};
 use super::measurements::LatestMeasurements;
 use super::method_form::follows_deepreduce;
 use super::pending::{Pending, waiting_label};
+use super::run_cells::{job_cell, status_cell};
 use super::store_reader::{StoreReader, StoreSnapshot};
 use crate::engine::backend::BackendChoice;
 use crate::engine::network::plugins_used;
@@ -40,6 +42,8 @@ pub struct RunsState {
     masked: BTreeSet<i64>,
     /// Finished runs whose accuracy stayed at chance.
     did_not_learn: BTreeSet<i64>,
+    /// The epochs each running run has recorded.
+    epochs_done: BTreeMap<i64, usize>,
     /// The latest measurement of each run in each framework.
     pub measurements: LatestMeasurements,
     /// Runs ticked for side-by-side comparison, with their epochs (empty
@@ -104,6 +108,7 @@ impl RunsState {
         self.shapes = snapshot.shapes;
         self.masked = snapshot.masked;
         self.did_not_learn = snapshot.did_not_learn;
+        self.epochs_done = snapshot.epochs_done;
         self.measurements = snapshot.measurements;
         for (id, epochs) in snapshot.epochs {
             // A run unticked while it was read stays unticked.
@@ -268,7 +273,7 @@ impl Workbench {
             kd: self.settings.training.kd,
             jobs: 1,
             method: Some(method),
-            executor: Default::default(),
+            executor: self.settings.executor.executor()?,
         };
         let store = Store::open(&self.store_path).map_err(|e| e.to_string())?;
         let id = create(&store, &cfg).map_err(|e| e.to_string())?;
@@ -326,8 +331,8 @@ impl Workbench {
                 .response
                 .labelled_by(label.id);
             ui.end_row();
-            optional_count(ui, "train subset", &mut t.subset, 2000);
-            optional_count(ui, "test subset", &mut t.test_subset, 1000);
+            optional_number(ui, "train subset", &mut t.subset, 2000, 1..=10_000_000);
+            optional_number(ui, "test subset", &mut t.test_subset, 1000, 1..=10_000_000);
             let label = ui.label("backend");
             egui::ComboBox::from_id_salt("backend")
                 .selected_text(format!("{:?}", t.backend))
@@ -383,6 +388,7 @@ impl Workbench {
         } else {
             "the method's trainings, from the Network panel's architecture on the chosen dataset"
         };
+        self.executor_form(ui);
         let pipeline = ui
             .add_enabled(ready, egui::Button::new(format!("Run {method} pipeline")))
             .on_hover_text(hover);
@@ -489,7 +495,10 @@ impl Workbench {
                     ui.strong(&job.title);
                     match &job.state {
                         JobState::Running if job.cancelling() => {
-                            ui.label("cancelling after this batch…");
+                            ui.label("cancelling…").on_hover_text(
+                                "Trainings here stop after their batch; Slurm jobs are \
+                                 cancelled with scancel.",
+                            );
                         }
                         JobState::Running => {
                             if ui.button("Cancel").clicked() {
@@ -589,18 +598,18 @@ impl Workbench {
                         let title = format!("pipeline {}: {} on {}", p.id, p.arch, p.dataset);
                         resume = Some((JobKind::Pipeline { id: p.id }, title));
                     }
+                    // Runs of a cluster executor show their jobs.
+                    let on_cluster = runs.iter().any(|r| r.job.is_some());
+                    let mut headers = vec!["run (tick to compare)", "network", "ReLUs", "status"];
+                    if on_cluster {
+                        headers.push("Slurm job");
+                    }
+                    headers.extend(["accuracy", ""]);
                     egui::Grid::new(("runs", id))
                         .striped(true)
-                        .num_columns(6)
+                        .num_columns(headers.len())
                         .show(ui, |ui| {
-                            for h in [
-                                "run (tick to compare)",
-                                "network",
-                                "ReLUs",
-                                "status",
-                                "accuracy",
-                                "",
-                            ] {
+                            for h in headers {
                                 ui.strong(h);
                             }
                             ui.end_row();
@@ -612,8 +621,10 @@ impl Workbench {
                                 }
                                 ui.label(&r.description);
                                 ui.label(group(r.relus));
-                                ui.label(r.status.as_str())
-                                    .on_hover_text(r.error.clone().unwrap_or_default());
+                                status_cell(ui, r, self.runs.epochs_done.get(&r.id).copied());
+                                if on_cluster {
+                                    job_cell(ui, r.job.as_ref());
+                                }
                                 let accuracy =
                                     r.accuracy.map_or("–".into(), |a| format!("{a:.2}%"));
                                 if self.runs.did_not_learn(r.id) {
@@ -716,23 +727,6 @@ fn did_not_learn_badge(ui: &mut egui::Ui) {
 /// One row of the comparison table: a run's figure as text.
 type RunField = dyn Fn(&RunRow) -> String;
 
-/// A grid row: a label and the widget it names (for screen readers and tests).
-fn labelled(ui: &mut egui::Ui, label: &str, widget: impl egui::Widget) {
-    let label = ui.label(label);
-    ui.add(widget).labelled_by(label.id);
-    ui.end_row();
-}
-
-fn optional_count(ui: &mut egui::Ui, label: &str, value: &mut Option<usize>, default: usize) {
-    let mut on = value.is_some();
-    let checkbox = ui.checkbox(&mut on, label);
-    let mut n = value.unwrap_or(default);
-    ui.add_enabled(on, egui::DragValue::new(&mut n).range(1..=10_000_000))
-        .labelled_by(checkbox.id);
-    *value = on.then_some(n);
-    ui.end_row();
-}
-
 fn job_progress(ui: &mut egui::Ui, job: &Job) {
     let p = &job.progress;
     let Some(run) = &p.run else {
@@ -744,6 +738,13 @@ fn job_progress(ui: &mut egui::Ui, job: &Job) {
     let mut text = format!("run {}/{}: {run}", p.run_index, p.runs);
     if p.epochs > 0 {
         text.push_str(&format!(", epoch {}/{}", p.epoch, p.epochs));
+    }
+    if job.in_first_step() {
+        text.push_str(if job.on_wgpu {
+            ", first step: compiling GPU kernels (minutes on a cold cache)…"
+        } else {
+            ", first step…"
+        });
     }
     if let Some(loss) = p.loss {
         text.push_str(&format!(

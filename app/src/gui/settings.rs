@@ -5,6 +5,7 @@
 use super::latency_axis::LatencyAxis;
 use crate::engine::backend::BackendChoice;
 use crate::engine::budget::{Budget, DroppedAs};
+use crate::engine::executor::ExecutorRequest;
 use crate::engine::train::TrainConfig;
 use crate::engine::train::schedule::ScheduleKind;
 use deepreduce_plugin_api::Granularity;
@@ -181,6 +182,8 @@ pub struct Settings {
     pub training: TrainingSettings,
     /// The method a pipeline follows.
     pub method: MethodSettings,
+    /// Where a pipeline's trainings run, with the Slurm form as last filled.
+    pub executor: ExecutorRequest,
     /// Overlay the paper's published points on the frontier plots.
     pub show_paper_points: bool,
     /// The pipeline shown in the Frontier panel (None: every run).
@@ -208,6 +211,7 @@ impl Default for Settings {
             network: NetworkSettings::default(),
             training: TrainingSettings::default(),
             method: MethodSettings::default(),
+            executor: ExecutorRequest::default(),
             show_paper_points: true,
             frontier_pipeline: None,
             frontier_per_pipeline: false,
@@ -246,6 +250,9 @@ mod tests {
         };
         s.training.schedule = ScheduleKind::Step;
         s.trusted_plugins.insert("org.example.needs-files".into());
+        s.executor.kind = crate::engine::executor::ExecutorKind::Slurm;
+        s.executor.slurm.partition = Some("gpu".into());
+        s.executor.slurm.shared_dir = Some("/shared/deepreduce".into());
         s.frontier_latency = LatencyAxis::Measured {
             framework: crate::engine::measure::Framework::Crypten,
             figure: crate::gui::latency_axis::Figure::Wan,

@@ -10,7 +10,7 @@ use super::measurements::LatestMeasurements;
 use crate::engine::pipeline::results::learning::{DataSizes, run_learned};
 use crate::engine::pipeline::single::SingleRun;
 use crate::engine::relu_layers::is_masked;
-use crate::engine::store::{PipelineRow, RunRow, Store, StoreError};
+use crate::engine::store::{PipelineRow, RunRow, RunStatus, Store, StoreError};
 use crate::engine::train::EpochMetrics;
 use deepreduce_plugin_api::{InputSpec, Network, analyze};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -29,6 +29,8 @@ pub struct StoreSnapshot {
     pub masked: BTreeSet<i64>,
     /// Finished runs whose accuracy stayed at chance.
     pub did_not_learn: BTreeSet<i64>,
+    /// The epochs each running run has recorded (its live progress).
+    pub epochs_done: BTreeMap<i64, usize>,
     /// The epochs of the runs asked for (those ticked for comparison).
     pub epochs: BTreeMap<i64, Vec<EpochMetrics>>,
     /// The latest measurement of each run in each framework.
@@ -129,6 +131,11 @@ impl Reader {
             .iter()
             .map(|id| Ok((*id, store.epochs(*id)?)))
             .collect::<Result<_, StoreError>>()?;
+        let epochs_done = runs
+            .iter()
+            .filter(|r| r.status == RunStatus::Running)
+            .map(|r| Ok((r.id, store.epochs(r.id)?.last().map_or(0, |m| m.epoch))))
+            .collect::<Result<_, StoreError>>()?;
         let networks: Vec<(i64, Network)> = runs
             .iter()
             .filter_map(|r| Some((r.id, serde_json::from_value(r.network.clone()).ok()?)))
@@ -155,6 +162,7 @@ impl Reader {
             shapes,
             masked,
             did_not_learn,
+            epochs_done,
             epochs,
             measurements,
         })

@@ -32,6 +32,101 @@ pub struct SlurmOptions {
     pub retries: u32,
 }
 
+/// Submissions again after a job fails, times out or is preempted, unless
+/// the user says otherwise.
+pub const DEFAULT_RETRIES: u32 = 2;
+
+/// The Slurm options as a user gives them (flags or the Runs panel's
+/// form): blank text is no option, the worker defaults to this binary.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SlurmRequest {
+    pub partition: Option<String>,
+    pub account: Option<String>,
+    pub time: Option<String>,
+    pub cpus_per_job: Option<u32>,
+    pub gpus_per_job: Option<u32>,
+    pub memory: Option<String>,
+    /// Further `sbatch` arguments in one line, split at whitespace (no
+    /// quoting).
+    pub extra_args: String,
+    pub shared_dir: Option<PathBuf>,
+    /// `None`: this binary.
+    pub worker: Option<PathBuf>,
+    pub retries: u32,
+}
+
+impl Default for SlurmRequest {
+    fn default() -> Self {
+        SlurmRequest {
+            partition: None,
+            account: None,
+            time: None,
+            cpus_per_job: None,
+            gpus_per_job: None,
+            memory: None,
+            extra_args: String::new(),
+            shared_dir: None,
+            worker: None,
+            retries: DEFAULT_RETRIES,
+        }
+    }
+}
+
+/// `text` unless it is blank.
+fn given(text: &Option<String>) -> Option<String> {
+    text.as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(String::from)
+}
+
+impl SlurmRequest {
+    /// The options asked for, checked: the shared folder is created and
+    /// made absolute, the worker must exist here (nodes run it from the
+    /// same path).
+    pub fn options(&self) -> Result<SlurmOptions, String> {
+        let shared = self
+            .shared_dir
+            .as_ref()
+            .filter(|p| !p.as_os_str().is_empty())
+            .ok_or(
+                "the Slurm executor needs a shared folder (--shared-dir): one every node sees \
+                 at the same path",
+            )?;
+        std::fs::create_dir_all(shared)
+            .map_err(|e| format!("shared folder {}: {e}", shared.display()))?;
+        let shared_dir = std::path::absolute(shared).map_err(|e| e.to_string())?;
+        let worker = match self.worker.as_ref().filter(|p| !p.as_os_str().is_empty()) {
+            Some(path) => std::path::absolute(path).map_err(|e| e.to_string())?,
+            None => std::env::current_exe().map_err(|e| format!("this binary's path: {e}"))?,
+        };
+        if !worker.is_file() {
+            return Err(format!(
+                "worker {}: no such file (nodes run it from that path, so it must be on the \
+                 shared filesystem)",
+                worker.display()
+            ));
+        }
+        Ok(SlurmOptions {
+            partition: given(&self.partition),
+            account: given(&self.account),
+            time: given(&self.time),
+            cpus_per_job: self.cpus_per_job,
+            gpus_per_job: self.gpus_per_job,
+            memory: given(&self.memory),
+            extra_args: self
+                .extra_args
+                .split_whitespace()
+                .map(String::from)
+                .collect(),
+            shared_dir,
+            worker,
+            retries: self.retries,
+        })
+    }
+}
+
 /// Where a job is, as Slurm names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

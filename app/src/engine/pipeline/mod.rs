@@ -14,6 +14,7 @@ pub mod single;
 
 use super::backend::Backend;
 use super::executor::Executor;
+use super::executor::slurm::JobStatus;
 use super::network::NetworkError;
 use super::plugin_host::{HostError, PluginHost};
 use super::run::{Models, ModelsError, RunEnv, RunError, RunFolder, RunSpec, execute};
@@ -105,6 +106,12 @@ pub enum PipelineEvent {
         stages: Vec<(String, f64)>,
         /// Stages whose network stayed at chance: their scores are unreliable.
         did_not_learn: Vec<String>,
+    },
+    /// A training's cluster job changed state (recorded in the store).
+    Job {
+        key: String,
+        id: String,
+        status: JobStatus,
     },
 }
 

@@ -98,13 +98,8 @@ impl Runner<'_> {
                     };
                 }
                 JobState::Cancelled => {
-                    let mut result = RunResult::failed(format!(
-                        "Slurm job {job_id} was cancelled{}",
-                        reason_text(&status)
-                    ));
-                    result.status = RunStatus::Cancelled;
-                    store.finish_run(run_id, &result)?;
-                    return Err(PipelineError::Cancelled);
+                    let why = format!("Slurm job {job_id} was cancelled{}", reason_text(&status));
+                    return record_cancelled(store, run_id, why);
                 }
                 state if state.is_retryable() && submissions(store, run_id)? <= opts.retries => {
                     job_id = submit(store, run_id, job, &dir, opts)?;
@@ -141,11 +136,17 @@ impl Runner<'_> {
             if self.cancelled() {
                 slurm::cancel(job_id).map_err(slurm_error)?;
                 store.set_run_job_state(run_id, "CANCELLED", Some("cancelled by the user"))?;
-                return Err(PipelineError::Cancelled);
+                let why = format!("cancelled by the user (Slurm job {job_id} with scancel)");
+                return record_cancelled(store, run_id, why);
             }
             let status = slurm::status(job_id).map_err(slurm_error)?;
             if last.as_ref() != Some(&status) {
                 store.set_run_job_state(run_id, status.state.as_str(), status.reason.as_deref())?;
+                self.send(PipelineEvent::Job {
+                    key: job.key.clone(),
+                    id: job_id.to_string(),
+                    status: status.clone(),
+                });
             }
             if !status.state.is_alive() {
                 return Ok(status);
@@ -191,6 +192,14 @@ fn submit(
     let id = slurm::submit(opts, &name, dir, &dir.join(job::SPEC_FILE)).map_err(slurm_error)?;
     store.set_run_job(run_id, &id)?;
     Ok(id)
+}
+
+/// Records run `run_id` as cancelled, `why`, and stops the pipeline.
+fn record_cancelled<T>(store: &Store, run_id: i64, why: String) -> Result<T, PipelineError> {
+    let mut result = RunResult::failed(why);
+    result.status = RunStatus::Cancelled;
+    store.finish_run(run_id, &result)?;
+    Err(PipelineError::Cancelled)
 }
 
 fn submissions(store: &Store, run_id: i64) -> Result<u32, PipelineError> {
