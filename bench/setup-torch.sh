@@ -5,6 +5,11 @@
 #
 #   bash bench/setup-torch.sh            # -> ~/.cache/deepreduce/bench-venv
 #   BENCH_VENV=/some/dir TORCH_VERSION=2.15.0 PYTHON=python3.11 bash bench/setup-torch.sh
+#   bash bench/setup-torch.sh --cuda     # -> ~/.cache/deepreduce/bench-venv-cuda
+#
+# --cuda installs the ordinary CUDA build instead (`pip install torch` with
+# its nvidia-* wheels, ~3 GB), for `deepreduce bench --backend wgpu` on a
+# machine with an NVIDIA GPU, and checks that torch sees the GPU.
 #
 # Why it is done this way: PyPI only has the CUDA build of torch for Linux
 # x86_64, and `pip install torch` pulls ~3 GB of nvidia-*/cuda-* wheels plus
@@ -25,7 +30,17 @@
 # Needs: python3 (>= 3.10) with venv, cc and readelf (binutils).
 set -euo pipefail
 
-VENV="${BENCH_VENV:-$HOME/.cache/deepreduce/bench-venv}"
+CUDA=0
+case "${1:-}" in
+  --cuda) CUDA=1 ;;
+  "") ;;
+  *) echo "usage: bash bench/setup-torch.sh [--cuda]" >&2; exit 2 ;;
+esac
+if [ "$CUDA" = 1 ]; then
+  VENV="${BENCH_VENV:-$HOME/.cache/deepreduce/bench-venv-cuda}"
+else
+  VENV="${BENCH_VENV:-$HOME/.cache/deepreduce/bench-venv}"
+fi
 TORCH_VERSION="${TORCH_VERSION:-2.15.0}"
 PYTHON="${PYTHON:-python3}"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -52,6 +67,25 @@ except metadata.PackageNotFoundError:
     print("")
 EOF
 }
+
+if [ "$CUDA" = 1 ]; then
+  if [ "$(installed_version)" != "$TORCH_VERSION" ]; then
+    say "installing torch==$TORCH_VERSION with its CUDA wheels"
+    "${PIP[@]}" install "torch==$TORCH_VERSION" numpy
+  fi
+  say "checking torch on the GPU"
+  "$PY" - <<'EOF'
+import torch
+assert torch.cuda.is_available(), "this torch sees no CUDA GPU (driver missing or too old?)"
+x = torch.randn(64, 64, device="cuda")
+assert torch.isfinite(x @ x).all()
+print(f"setup-torch: ok: torch {torch.__version__} on {torch.cuda.get_device_name(0)}, "
+      f"CUDA {torch.version.cuda}")
+EOF
+  say "venv: $VENV"
+  echo "$PY"
+  exit 0
+fi
 
 if [ "$(installed_version)" != "$TORCH_VERSION" ]; then
   say "installing torch==$TORCH_VERSION (--no-deps, no nvidia-* / triton wheels)"

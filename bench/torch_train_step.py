@@ -116,6 +116,8 @@ def parse_args(argv=None):
     p.add_argument("--classes", type=positive_int, default=CLASSES, help=f"classes (default {CLASSES})")
     p.add_argument("--threads", type=positive_int, default=os.cpu_count() or 1,
                    help="torch intra-op threads (default: os.cpu_count())")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                   help="where the step runs (cuda: the first GPU; default cpu)")
     p.add_argument("--json", action="store_true", help="print one JSON line and nothing else on stdout")
     return p.parse_args(argv)
 
@@ -125,14 +127,19 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     torch.manual_seed(SEED)
 
-    model = ResNet18(args.width, args.classes)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("error: --device cuda, but this PyTorch sees no CUDA GPU "
+              "(bash bench/setup-torch.sh --cuda installs the CUDA build)", file=sys.stderr)
+        return 3
+    device = torch.device(args.device)
+    model = ResNet18(args.width, args.classes).to(device)
     model.train()
     params = sum(p.numel() for p in model.parameters())
     optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WEIGHT_DECAY)
 
     gen = torch.Generator().manual_seed(SEED)
-    images = torch.randn((args.batch, *IMAGE_SHAPE), generator=gen)
-    labels = torch.randint(0, args.classes, (args.batch,), generator=gen)
+    images = torch.randn((args.batch, *IMAGE_SHAPE), generator=gen).to(device)
+    labels = torch.randint(0, args.classes, (args.batch,), generator=gen).to(device)
 
     def log(msg):
         print(msg, file=sys.stderr if args.json else sys.stdout, flush=True)
@@ -146,7 +153,7 @@ def main(argv=None):
         loss = F.cross_entropy(model(images), labels)
         loss.backward()
         optimizer.step()
-        return loss.item()
+        return loss.item()  # waits for the device, as the workbench's step does
 
     for i in range(args.warmup):
         t0 = time.perf_counter()
@@ -173,6 +180,9 @@ def main(argv=None):
             "images_per_second": round(ips, 3),
             "median_step_seconds": round(median, 6),
             "params": params,
+            "device": args.device,
+            # ATen's vector kernels: AVX512, AVX2, ... (ATEN_CPU_CAPABILITY caps it).
+            "aten_capability": torch.backends.cpu.get_cpu_capability(),
         }), flush=True)
     else:
         print(f"median step: {median:.4f} s -> {ips:.1f} images/s")

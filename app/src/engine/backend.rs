@@ -22,9 +22,12 @@ pub enum BackendChoice {
 #[derive(Clone, Debug)]
 pub struct Backend {
     pub device: Device,
-    /// e.g. "flex (CPU, 2 threads)" or "wgpu: NVIDIA RTX A4000 (DiscreteGpu, Vulkan)".
+    /// e.g. "flex (CPU, 2 threads)" or "wgpu: NVIDIA RTX A4000 (DiscreteGpu,
+    /// Vulkan, driver NVIDIA 550.54)".
     pub label: String,
     pub is_wgpu: bool,
+    /// wgpu on a real GPU (not a CPU adapter such as lavapipe).
+    pub on_gpu: bool,
 }
 
 /// A wgpu adapter as the system reports it.
@@ -33,6 +36,8 @@ pub struct Adapter {
     pub name: String,
     pub device_type: wgpu::DeviceType,
     pub api: wgpu::Backend,
+    /// The driver's name and version, as the driver gives them.
+    pub driver: String,
 }
 
 impl Adapter {
@@ -46,7 +51,10 @@ impl Adapter {
     }
 
     fn describe(&self) -> String {
-        format!("{} ({:?}, {:?})", self.name, self.device_type, self.api)
+        format!(
+            "{} ({:?}, {:?}, driver {})",
+            self.name, self.device_type, self.api, self.driver
+        )
     }
 }
 
@@ -61,6 +69,9 @@ pub fn adapters() -> Vec<Adapter> {
                 name: info.name,
                 device_type: info.device_type,
                 api: info.backend,
+                driver: format!("{} {}", info.driver, info.driver_info)
+                    .trim()
+                    .to_string(),
             }
         })
         .collect()
@@ -76,6 +87,7 @@ pub fn select(choice: BackendChoice) -> Backend {
                 std::thread::available_parallelism().map_or(1, |n| n.get())
             ),
             is_wgpu: false,
+            on_gpu: false,
         }
     };
     match choice {
@@ -94,6 +106,7 @@ pub fn select(choice: BackendChoice) -> Backend {
                     device: Device::wgpu(DeviceKind::DefaultDevice),
                     label: "wgpu: default adapter (none enumerated)".into(),
                     is_wgpu: true,
+                    on_gpu: false,
                 },
             }
         }
@@ -105,5 +118,6 @@ fn wgpu_backend(kind: DeviceKind, adapter: &Adapter) -> Backend {
         device: Device::wgpu(kind),
         label: format!("wgpu: {}", adapter.describe()),
         is_wgpu: true,
+        on_gpu: adapter.is_gpu(),
     }
 }

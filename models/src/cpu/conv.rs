@@ -13,8 +13,8 @@
 //! channels" convolution for the weight gradient; these three GEMMs keep the
 //! work where the FLOPs are (see `deepreduce bench`).
 //!
-//! The entry points first hand 3x3 layers to the AVX-512 kernels where those
-//! are faster: `direct` for stride-1 planes 32 wide and more, `small_planes`
+//! The entry points first hand 3x3 layers to our AVX-512 or AVX2 kernels
+//! (`super::isa`) where those are faster: `direct` for stride-1 planes 32 wide and more, `small_planes`
 //! for 16x16, 8x8 and 4x4 outputs at stride 1 or 2 (see [`Kernels`]).
 
 use gemm::{Parallelism, gemm};
@@ -100,24 +100,26 @@ fn group_size(g: &Geometry) -> usize {
 
 /// The kernels that run a convolution: the fastest of ours that can.
 enum Kernels {
-    /// Wide 3x3 planes on AVX-512 (`super::direct`).
+    /// Wide 3x3 planes on AVX-512 or AVX2 (`super::direct`).
     #[cfg(target_arch = "x86_64")]
-    Direct,
-    /// 16x16 and smaller 3x3 planes on AVX-512 (`super::small_planes`).
+    Direct(super::isa::Isa),
+    /// 16x16 and smaller 3x3 planes on AVX-512 or AVX2 (`super::small_planes`).
     #[cfg(target_arch = "x86_64")]
-    SmallPlanes,
+    SmallPlanes(super::isa::Isa),
     /// Everything else: im2col + GEMM, below.
     Im2col,
 }
 
 fn kernels_for(g: &Geometry) -> Kernels {
     #[cfg(target_arch = "x86_64")]
-    if super::direct::applies(g) {
-        return Kernels::Direct;
-    }
-    #[cfg(target_arch = "x86_64")]
-    if super::small_planes::applies(g) {
-        return Kernels::SmallPlanes;
+    {
+        let isa = super::isa::active();
+        if super::direct::applies(g, isa) {
+            return Kernels::Direct(isa);
+        }
+        if super::small_planes::applies(g, isa) {
+            return Kernels::SmallPlanes(isa);
+        }
     }
     Kernels::Im2col
 }
@@ -126,9 +128,9 @@ fn kernels_for(g: &Geometry) -> Kernels {
 pub fn forward(g: &Geometry, x: &[f32], weight: &[f32]) -> Vec<f32> {
     match kernels_for(g) {
         #[cfg(target_arch = "x86_64")]
-        Kernels::Direct => return super::direct::forward(g, x, weight),
+        Kernels::Direct(isa) => return super::direct::forward(g, isa, x, weight),
         #[cfg(target_arch = "x86_64")]
-        Kernels::SmallPlanes => return super::small_planes::forward(g, x, weight),
+        Kernels::SmallPlanes(isa) => return super::small_planes::forward(g, isa, x, weight),
         Kernels::Im2col => {}
     }
     let images = group_size(g);
@@ -242,9 +244,9 @@ fn transposed_convolution(g: &Geometry, weight: &[f32]) -> Option<(Geometry, Vec
 pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
     match kernels_for(g) {
         #[cfg(target_arch = "x86_64")]
-        Kernels::Direct => return super::direct::weight_grad(g, x, dy),
+        Kernels::Direct(isa) => return super::direct::weight_grad(g, isa, x, dy),
         #[cfg(target_arch = "x86_64")]
-        Kernels::SmallPlanes => return super::small_planes::weight_grad(g, x, dy),
+        Kernels::SmallPlanes(isa) => return super::small_planes::weight_grad(g, isa, x, dy),
         Kernels::Im2col => {}
     }
     let images = group_size(g);
@@ -619,6 +621,25 @@ fn matmul(dst: Destination, accumulate: bool, lhs: Operand, rhs: Operand, [m, n,
         Destination::ColumnMajor(dst) => (dst, 1, m as isize),
     };
     assert!(dst.len() >= m * n && lhs.covers(m, k) && rhs.covers(k, n));
+    #[cfg(target_arch = "x86_64")]
+    if super::isa::active() == super::isa::Isa::Avx2 {
+        // SAFETY: as below; `active` says the processor has AVX2 and FMA.
+        unsafe {
+            super::avx2_gemm::gemm(
+                [m, n, k],
+                dst.as_mut_ptr(),
+                [col_stride, row_stride],
+                accumulate,
+                lhs.data.as_ptr(),
+                [lhs.col_stride, lhs.row_stride],
+                rhs.data.as_ptr(),
+                [rhs.col_stride, rhs.row_stride],
+                1.0,
+                1.0,
+            )
+        };
+        return;
+    }
     // SAFETY: the assert above keeps every index gemm reads or writes inside
     // the three slices; `dst` does not alias the operands (`&mut`).
     unsafe {
@@ -841,29 +862,79 @@ mod tests {
 
     #[test]
     #[cfg(target_arch = "x86_64")]
-    fn wide_and_small_3x3_planes_take_their_own_kernels_where_avx512_is() {
-        let avx512 = std::arch::is_x86_feature_detected!("avx512f");
-        let routes: Vec<(usize, bool, bool)> = geometries()
-            .iter()
-            .filter(|g| g.kernel == [3, 3] && g.padding == [1, 1])
-            .map(|g| {
-                let direct = super::super::direct::applies(g);
-                let small = super::super::small_planes::applies(g);
-                (g.in_w, direct, small)
-            })
-            .collect();
-        let expected = [
-            (6, false, false),
-            (6, false, false), // stride 2 onto 4x3: not square
-            (33, avx512, false),
-            (32, avx512, false),
-            (4, false, avx512),
-            (8, false, avx512),
-            (16, false, avx512),
-            (8, false, avx512),
-            (32, false, avx512),
+    fn wide_and_small_3x3_planes_take_their_own_kernels_on_avx2_and_avx512() {
+        use super::super::isa::Isa;
+        for isa in [Isa::Baseline, Isa::Avx2, Isa::Avx512] {
+            let routes: Vec<(usize, bool, bool)> = geometries()
+                .iter()
+                .filter(|g| g.kernel == [3, 3] && g.padding == [1, 1])
+                .map(|g| {
+                    let direct = super::super::direct::applies(g, isa);
+                    let small = super::super::small_planes::applies(g, isa);
+                    (g.in_w, direct, small)
+                })
+                .collect();
+            let ours = isa >= Isa::Avx2;
+            let expected = [
+                (6, false, false),
+                (6, false, false), // stride 2 onto 4x3: not square
+                (33, ours, false),
+                (32, ours, false),
+                (4, false, ours),
+                (8, false, ours),
+                (16, false, ours),
+                (8, false, ours),
+                (32, false, ours),
+            ];
+            assert_eq!(routes, expected, "{isa:?}");
+        }
+    }
+
+    /// Each instruction set's kernels this processor has, whichever the
+    /// dispatch would pick: the forward against the definition and the
+    /// weight gradient as its adjoint, on every shape they take (partial
+    /// channel blocks included).
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn avx2_and_avx512_kernels_equal_the_definition() {
+        use super::super::isa::{Isa, detected};
+        use super::super::{direct, small_planes};
+        type Applies = fn(&Geometry, Isa) -> bool;
+        type Kernel = fn(&Geometry, Isa, &[f32], &[f32]) -> Vec<f32>;
+        let families: [(Applies, Kernel, Kernel); 2] = [
+            (direct::applies, direct::forward, direct::weight_grad),
+            (
+                small_planes::applies,
+                small_planes::forward,
+                small_planes::weight_grad,
+            ),
         ];
-        assert_eq!(routes, expected);
+        let isas = [Isa::Avx2, Isa::Avx512]
+            .into_iter()
+            .filter(|i| *i <= detected());
+        for isa in isas {
+            let mut checked = 0;
+            for g in geometries() {
+                for (applies, forward, weight_grad) in families {
+                    if !applies(&g, isa) {
+                        continue;
+                    }
+                    let x = values(g.batch * g.image_len(), 6);
+                    let w = values(g.weight_len(), 7);
+                    let dy = values(g.batch * g.out_image_len(), 8);
+                    let y = naive(&g, &x, &w);
+                    assert_close(&forward(&g, isa, &x, &w), &y);
+                    let reference = dot(&dy, &y);
+                    let got = dot(&weight_grad(&g, isa, &x, &dy), &w);
+                    assert!(
+                        (got - reference).abs() < 1e-3 * (1.0 + reference.abs()),
+                        "{isa:?} {g:?}: {got} vs {reference}"
+                    );
+                    checked += 1;
+                }
+            }
+            assert_eq!(checked, 7, "{isa:?}: every 3x3 shape our kernels take");
+        }
     }
 
     /// Whole 8x8 blocks, ragged edges, and the sum of several matrices.

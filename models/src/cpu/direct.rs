@@ -1,12 +1,13 @@
 //! A direct 3x3, stride-1, padding-1 convolution (ResNet's and VGG's
-//! workhorse) and its weight gradient, with AVX-512 kernels that keep their
-//! sums in registers: no patch matrix is built.
+//! workhorse) and its weight gradient, with AVX-512 and AVX2 kernels (one
+//! source, two instantiations) that keep their sums in registers: no patch
+//! matrix is built.
 //!
 //! The images of a group are laid out as a *grid* per channel: each row is
 //! followed by a zero column and each image by a zero row (one zero row and
 //! one zero in front of the first), so that every tap (dy, dx) of every pixel
 //! sits at the constant offset `dy·R + dx` (R = W + 1) and one unaligned
-//! vector load reads a tap for sixteen consecutive positions. Positions that
+//! vector load reads a tap for sixteen (AVX2: eight) consecutive positions. Positions that
 //! fall on the separators are computed too and thrown away: 1/W + 1/H more
 //! work, which is why smaller planes go elsewhere (see [`worth_it`]).
 //!
@@ -15,6 +16,7 @@
 //! arithmetic. x86-64 only; elsewhere every convolution takes im2col + GEMM.
 
 use super::conv::{Geometry, sum_in_order, with_scratch};
+use super::isa::Isa;
 use rayon::prelude::*;
 
 /// Whether these kernels are the best of ours for this shape, as measured
@@ -27,32 +29,23 @@ fn worth_it(g: &Geometry) -> bool {
     g.in_w >= 32
 }
 
-/// Floats in one AVX-512 vector.
-const LANES: usize = 16;
-
-/// Output positions per forward tile: three vectors.
-const TILE: usize = 3 * LANES;
-
-/// Output channels per forward tile: 3 x 8 = 24 of the 32 vector registers
-/// hold sums, the rest the loaded inputs.
-const CHANNEL_TILE: usize = 8;
-
-/// Output channels per weight-gradient tile: 4 x 3 taps = 12 sums (more
-/// spill out of the registers).
-const GRADIENT_CHANNELS: usize = 4;
+/// Output positions per forward tile at most (three AVX-512 vectors): the
+/// grids leave room for a tile's reads past the end.
+const MAX_TILE: usize = 48;
 
 /// Bytes of grids a group of images may fill: a core's L2 cache here, so
 /// that the kernels' repeated passes over a group read from cache (512 KB
 /// and 2 MB measured slower).
 const GROUP_BYTES: usize = 1 << 20;
 
-/// Whether [`forward`] and [`weight_grad`] can run this convolution on this machine.
-pub fn applies(g: &Geometry) -> bool {
+/// Whether [`forward`] and [`weight_grad`] can run this convolution with
+/// instructions up to `isa`.
+pub fn applies(g: &Geometry, isa: Isa) -> bool {
     g.kernel == [3, 3]
         && g.stride == [1, 1]
         && g.padding == [1, 1]
         && worth_it(g)
-        && std::arch::is_x86_feature_detected!("avx512f")
+        && isa >= Isa::Avx2
 }
 
 /// The layout of a group of images' grids (see the module comment).
@@ -85,7 +78,7 @@ impl Grid {
     /// Floats per channel: the lead, the images, and as much again after them
     /// for the last tile's reads past the end.
     fn channel_len(&self) -> usize {
-        self.lead() + self.span() + self.lead() + TILE
+        self.lead() + self.span() + self.lead() + MAX_TILE
     }
 
     /// Where tap (ky, kx) of a position is, relative to it.
@@ -146,10 +139,14 @@ fn group_size(g: &Geometry) -> usize {
 
 /// The convolution of `x` `[N, C_in, H, W]` by `weight` `[C_out, C_in, 3, 3]`;
 /// returns `[N, C_out, H, W]`. Only where [`applies`] holds.
-pub fn forward(g: &Geometry, x: &[f32], weight: &[f32]) -> Vec<f32> {
-    assert!(applies(g));
+pub fn forward(g: &Geometry, isa: Isa, x: &[f32], weight: &[f32]) -> Vec<f32> {
+    assert!(applies(g, isa) && isa <= super::isa::detected());
     let images = group_size(g);
-    let packed = pack_weights(weight, g.out_channels, g.in_channels);
+    let channel_tile = match isa {
+        Isa::Avx512 => avx512::CHANNEL_TILE,
+        _ => avx2::CHANNEL_TILE,
+    };
+    let packed = pack_weights(weight, g.out_channels, g.in_channels, channel_tile);
     let out_image = g.out_channels * g.in_h * g.in_w;
     let mut y = vec![0.0; g.batch * out_image];
     y.par_chunks_mut(images * out_image)
@@ -163,9 +160,16 @@ pub fn forward(g: &Geometry, x: &[f32], weight: &[f32]) -> Vec<f32> {
                 };
                 grid.fill(x, g.in_channels, x_grid);
                 y_grid.resize(g.out_channels * grid.channel_len(), 0.0);
-                // SAFETY: avx512f is present (`applies`); the grids have the
-                // lengths `convolve` reads and writes (asserted inside).
-                unsafe { kernels::convolve(&grid, x_grid, g.in_channels, &packed, y_grid) };
+                // SAFETY: the processor has `isa` (asserted above); the grids
+                // have the lengths `convolve` reads and writes (asserted inside).
+                unsafe {
+                    match isa {
+                        Isa::Avx512 => {
+                            avx512::convolve(&grid, x_grid, g.in_channels, &packed, y_grid)
+                        }
+                        _ => avx2::convolve(&grid, x_grid, g.in_channels, &packed, y_grid),
+                    }
+                };
                 grid.extract(y_grid, g.out_channels, y);
             })
         });
@@ -173,12 +177,12 @@ pub fn forward(g: &Geometry, x: &[f32], weight: &[f32]) -> Vec<f32> {
 }
 
 /// Weights `[C_out, C_in, 3, 3]` regrouped for the forward kernel: per block
-/// of [`CHANNEL_TILE`] output channels, `[C_in, 9, block]`, so that the
-/// kernel reads the block's weights for one tap as consecutive floats.
-fn pack_weights(weight: &[f32], c_out: usize, c_in: usize) -> Vec<f32> {
+/// of `tile` output channels, `[C_in, 9, block]`, so that the kernel reads
+/// the block's weights for one tap as consecutive floats.
+fn pack_weights(weight: &[f32], c_out: usize, c_in: usize, tile: usize) -> Vec<f32> {
     let mut packed = Vec::with_capacity(weight.len());
-    for first in (0..c_out).step_by(CHANNEL_TILE) {
-        let block = CHANNEL_TILE.min(c_out - first);
+    for first in (0..c_out).step_by(tile) {
+        let block = tile.min(c_out - first);
         for i in 0..c_in {
             for t in 0..9 {
                 packed.extend((first..first + block).map(|o| weight[(o * c_in + i) * 9 + t]));
@@ -190,8 +194,8 @@ fn pack_weights(weight: &[f32], c_out: usize, c_in: usize) -> Vec<f32> {
 
 /// `dW = Σ_n dy[n] ⋆ x[n]`, `[C_out, C_in, 3, 3]`, summed per thread over
 /// contiguous runs of images, the runs added in order (repeatable bits).
-pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
-    assert!(applies(g));
+pub fn weight_grad(g: &Geometry, isa: Isa, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    assert!(applies(g, isa) && isa <= super::isa::detected());
     let images = group_size(g);
     let (in_image, out_image) = (
         g.in_channels * g.in_h * g.in_w,
@@ -220,16 +224,16 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
                     g.out_channels,
                     dy_grid,
                 );
-                // SAFETY: avx512f is present (`applies`); lengths asserted inside.
+                let (x_grid, c_in, c_out) = (&x_grid[..], g.in_channels, g.out_channels);
+                // SAFETY: the processor has `isa` (asserted above); lengths
+                // asserted inside.
                 unsafe {
-                    kernels::correlate(
-                        &grid,
-                        dy_grid,
-                        g.out_channels,
-                        x_grid,
-                        g.in_channels,
-                        &mut dw,
-                    )
+                    match isa {
+                        Isa::Avx512 => {
+                            avx512::correlate(&grid, dy_grid, c_out, x_grid, c_in, &mut dw)
+                        }
+                        _ => avx2::correlate(&grid, dy_grid, c_out, x_grid, c_in, &mut dw),
+                    }
                 };
             }
         });
@@ -239,20 +243,47 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
     sum_in_order(partials.iter().map(Vec::as_slice), g.weight_len())
 }
 
+/// The kernels for one instruction set, whose vectors hold `$lanes` floats:
+/// `$zero`, `$load`, `$store`, `$splat`, `$fmadd` and `$sum` are its
+/// intrinsics (`$sum` adds a vector's lanes). A forward tile keeps
+/// 3 x `$channel_tile` sums in registers, a gradient tile 3 x
+/// `$gradient_channels`; `$partial` and `$gradient_partial` list the
+/// smaller channel blocks that end a layer.
+macro_rules! kernels {
+    (
+        $isa:ident, $feature:tt, $lanes:expr,
+        channel_tile: $channel_tile:expr, partial: [$($partial:literal)*],
+        gradient_channels: $gradient_channels:expr, gradient_partial: [$($gradient_partial:literal)*],
+        $zero:path, $load:path, $store:path, $splat:path, $fmadd:path, $sum:path
+    ) => {
 // Index loops over the const-sized tiles: written that way the compiler
 // unrolls them and keeps every sum in a register.
 #[allow(clippy::needless_range_loop)]
-mod kernels {
-    use super::{CHANNEL_TILE, GRADIENT_CHANNELS, Grid, LANES, TILE};
+mod $isa {
+    use super::Grid;
+    #[allow(unused_imports)]
+    use super::reductions::*;
     use std::arch::x86_64::*;
+
+    /// Floats in one vector.
+    const LANES: usize = $lanes;
+
+    /// Output positions per forward tile: three vectors.
+    const TILE: usize = 3 * LANES;
+
+    /// Output channels per forward tile.
+    pub const CHANNEL_TILE: usize = $channel_tile;
+
+    /// Output channels per weight-gradient tile.
+    const GRADIENT_CHANNELS: usize = $gradient_channels;
 
     /// `y_grid[o] = Σ_i Σ_t w[o, i, t] · x_grid[i] shifted by tap t`, every
     /// position of the span computed, in tiles of [`TILE`] positions by
     /// [`CHANNEL_TILE`] output channels.
     ///
     /// # Safety
-    /// The CPU must support avx512f.
-    #[target_feature(enable = "avx512f")]
+    /// The CPU must support the instruction set.
+    #[target_feature(enable = $feature)]
     pub unsafe fn convolve(grid: &Grid, x: &[f32], c_in: usize, packed: &[f32], y: &mut [f32]) {
         let len = grid.channel_len();
         let c_out = y.len() / len;
@@ -270,13 +301,7 @@ mod kernels {
                 unsafe {
                     let (x, y) = (x.add(q), y.add(first * len + q));
                     match c_out - first {
-                        1 => tile::<1>(x, len, c_in, &taps, w, y),
-                        2 => tile::<2>(x, len, c_in, &taps, w, y),
-                        3 => tile::<3>(x, len, c_in, &taps, w, y),
-                        4 => tile::<4>(x, len, c_in, &taps, w, y),
-                        5 => tile::<5>(x, len, c_in, &taps, w, y),
-                        6 => tile::<6>(x, len, c_in, &taps, w, y),
-                        7 => tile::<7>(x, len, c_in, &taps, w, y),
+                        $($partial => tile::<$partial>(x, len, c_in, &taps, w, y),)*
                         _ => tile::<CHANNEL_TILE>(x, len, c_in, &taps, w, y),
                     }
                 }
@@ -285,7 +310,7 @@ mod kernels {
     }
 
     /// One tile: `C` output channels at three vectors of positions.
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = $feature)]
     #[inline]
     unsafe fn tile<const C: usize>(
         x: *const f32,
@@ -295,22 +320,22 @@ mod kernels {
         w: *const f32,
         y: *mut f32,
     ) {
-        let mut sums = [[_mm512_setzero_ps(); C]; 3];
+        let mut sums = [[$zero(); C]; 3];
         for i in 0..c_in {
             for (t, &offset) in taps.iter().enumerate() {
                 // SAFETY: within the bounds `convolve` documents.
                 unsafe {
                     let src = x.add(i * len).offset(offset);
                     let v = [
-                        _mm512_loadu_ps(src),
-                        _mm512_loadu_ps(src.add(LANES)),
-                        _mm512_loadu_ps(src.add(2 * LANES)),
+                        $load(src),
+                        $load(src.add(LANES)),
+                        $load(src.add(2 * LANES)),
                     ];
                     let w = w.add((i * 9 + t) * C);
                     for c in 0..C {
-                        let wc = _mm512_set1_ps(*w.add(c));
+                        let wc = $splat(*w.add(c));
                         for j in 0..3 {
-                            sums[j][c] = _mm512_fmadd_ps(v[j], wc, sums[j][c]);
+                            sums[j][c] = $fmadd(v[j], wc, sums[j][c]);
                         }
                     }
                 }
@@ -319,7 +344,7 @@ mod kernels {
         for c in 0..C {
             for (j, s) in sums.iter().enumerate() {
                 // SAFETY: as above.
-                unsafe { _mm512_storeu_ps(y.add(c * len + j * LANES), s[c]) };
+                unsafe { $store(y.add(c * len + j * LANES), s[c]) };
             }
         }
     }
@@ -330,8 +355,8 @@ mod kernels {
     /// three taps at a time.
     ///
     /// # Safety
-    /// The CPU must support avx512f.
-    #[target_feature(enable = "avx512f")]
+    /// The CPU must support the instruction set.
+    #[target_feature(enable = $feature)]
     pub unsafe fn correlate(
         grid: &Grid,
         dy: &[f32],
@@ -356,9 +381,9 @@ mod kernels {
                         let x = x.as_ptr().add(i * len + start);
                         let dy = dy.as_ptr().add(first * len + start);
                         match block {
-                            1 => widen(correlate_tile::<1>(dy, len, x, row_taps, vectors)),
-                            2 => widen(correlate_tile::<2>(dy, len, x, row_taps, vectors)),
-                            3 => widen(correlate_tile::<3>(dy, len, x, row_taps, vectors)),
+                            $($gradient_partial => {
+                                widen(correlate_tile::<$gradient_partial>(dy, len, x, row_taps, vectors))
+                            })*
                             _ => correlate_tile::<GRADIENT_CHANNELS>(dy, len, x, row_taps, vectors),
                         }
                     };
@@ -378,7 +403,7 @@ mod kernels {
     }
 
     /// `C` channels of dy against three taps (one kernel row) of one channel of x.
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = $feature)]
     #[inline]
     unsafe fn correlate_tile<const C: usize>(
         dy: *const f32,
@@ -387,29 +412,62 @@ mod kernels {
         taps: [isize; 3],
         vectors: usize,
     ) -> [[f32; C]; 3] {
-        let mut sums = [[_mm512_setzero_ps(); C]; 3];
+        let mut sums = [[$zero(); C]; 3];
         // SAFETY (all pointer arithmetic below): within the bounds `correlate` documents.
         let tap_starts = taps.map(|offset| x.wrapping_offset(offset));
         let channel_starts: [*const f32; C] = std::array::from_fn(|o| dy.wrapping_add(o * len));
         for v in 0..vectors {
             let at = v * LANES;
-            let mut d = [_mm512_setzero_ps(); C];
+            let mut d = [$zero(); C];
             for o in 0..C {
-                d[o] = unsafe { _mm512_loadu_ps(channel_starts[o].add(at)) };
+                d[o] = unsafe { $load(channel_starts[o].add(at)) };
             }
             for t in 0..3 {
-                let xv = unsafe { _mm512_loadu_ps(tap_starts[t].add(at)) };
+                let xv = unsafe { $load(tap_starts[t].add(at)) };
                 for o in 0..C {
-                    sums[t][o] = _mm512_fmadd_ps(d[o], xv, sums[t][o]);
+                    sums[t][o] = $fmadd(d[o], xv, sums[t][o]);
                 }
             }
         }
         let mut totals = [[0.0; C]; 3];
         for t in 0..3 {
             for o in 0..C {
-                totals[t][o] = _mm512_reduce_add_ps(sums[t][o]);
+                totals[t][o] = $sum(sums[t][o]);
             }
         }
         totals
+    }
+}
+    };
+}
+
+kernels!(
+    avx512, "avx512f", 16,
+    channel_tile: 8, partial: [1 2 3 4 5 6 7],
+    gradient_channels: 4, gradient_partial: [1 2 3],
+    _mm512_setzero_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps,
+    _mm512_reduce_add_ps
+);
+
+// 16 vector registers: 3 x 4 forward sums with three loads and a weight, 3 x
+// 3 gradient sums with four loads.
+kernels!(
+    avx2, "avx2,fma", 8,
+    channel_tile: 4, partial: [1 2 3],
+    gradient_channels: 3, gradient_partial: [1 2],
+    _mm256_setzero_ps, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps, _mm256_fmadd_ps,
+    sum_avx2
+);
+
+mod reductions {
+    use std::arch::x86_64::*;
+
+    /// The sum of a vector's eight lanes.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    pub fn sum_avx2(v: __m256) -> f32 {
+        let halves = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+        let pairs = _mm_add_ps(halves, _mm_movehl_ps(halves, halves));
+        _mm_cvtss_f32(_mm_add_ss(pairs, _mm_movehdup_ps(pairs)))
     }
 }

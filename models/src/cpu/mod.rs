@@ -1,14 +1,17 @@
 //! CPU kernels for [`crate::IrModel`] on the flex backend: dense
 //! convolutions (groups 1, the bulk of every ResNet and VGG) and their
-//! hand-written backward passes (im2col + GEMM, and on AVX-512 direct
-//! kernels for 3x3 layers), and training-mode batch norm. Everything else
+//! hand-written backward passes (im2col + GEMM, and with AVX-512 or AVX2
+//! direct kernels for 3x3 layers), and training-mode batch norm. Everything else
 //! (depthwise layers, inference-mode batch norm, wgpu) goes through burn's
 //! own modules.
 
+#[cfg(target_arch = "x86_64")]
+mod avx2_gemm;
 pub mod conv;
 #[cfg(target_arch = "x86_64")]
 mod direct;
 mod extension;
+pub mod isa;
 mod memory;
 pub mod norm;
 #[cfg(target_arch = "x86_64")]
