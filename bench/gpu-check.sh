@@ -34,10 +34,10 @@ target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,
 
 if command -v nvidia-smi >/dev/null && nvidia-smi >"$work/nvidia-smi.txt" 2>&1; then
   say "NVIDIA GPU found: PyTorch with CUDA"
-  python="$(bash bench/setup-torch.sh --cuda)"
+  python="$(bash bench/setup-torch.sh --cuda | tail -n 1)"
 else
   : >"$work/nvidia-smi.txt"
-  python="$(bash bench/setup-torch.sh)"
+  python="$(bash bench/setup-torch.sh | tail -n 1)"
 fi
 
 say "wgpu tests"
