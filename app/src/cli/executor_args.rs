@@ -1,6 +1,6 @@
 //! `--executor local|slurm` and the Slurm options of `deepreduce pipeline`.
 
-use crate::engine::executor::slurm::{DEFAULT_RETRIES, SlurmRequest};
+use crate::engine::executor::slurm::{DEFAULT_RETRIES, SbatchOptions, SlurmRequest};
 use crate::engine::executor::{Executor, ExecutorKind, ExecutorRequest};
 use std::path::PathBuf;
 
@@ -47,12 +47,14 @@ impl ExecutorArgs {
         ExecutorRequest {
             kind: self.executor,
             slurm: SlurmRequest {
-                partition: self.slurm_partition.clone(),
-                account: self.slurm_account.clone(),
-                time: self.slurm_time.clone(),
-                cpus_per_job: self.slurm_cpus,
-                gpus_per_job: self.slurm_gpus,
-                memory: self.slurm_mem.clone(),
+                sbatch: SbatchOptions {
+                    partition: self.slurm_partition.clone(),
+                    account: self.slurm_account.clone(),
+                    time: self.slurm_time.clone(),
+                    cpus_per_job: self.slurm_cpus,
+                    gpus_per_job: self.slurm_gpus,
+                    memory: self.slurm_mem.clone(),
+                },
                 extra_args: self.slurm_args.clone().unwrap_or_default(),
                 shared_dir: self.shared_dir.clone(),
                 worker: self.slurm_worker.clone(),

@@ -6,6 +6,14 @@ use super::Workbench;
 use super::dialogs::{DialogKind, Purpose, Request};
 use super::form::{labelled, optional_number, optional_path, optional_text};
 use crate::engine::executor::ExecutorKind;
+use std::sync::LazyLock;
+
+/// This binary, the worker's hint: asked of the OS once, not every frame.
+static THIS_BINARY: LazyLock<String> = LazyLock::new(|| {
+    std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
+});
 
 impl Workbench {
     pub(super) fn executor_form(&mut self, ui: &mut egui::Ui) {
@@ -26,9 +34,6 @@ impl Workbench {
             return;
         }
         let slurm = &mut request.slurm;
-        let this_binary = std::env::current_exe()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default();
         egui::Grid::new("slurm-form").num_columns(2).show(ui, |ui| {
             optional_path(
                 ui,
@@ -36,16 +41,28 @@ impl Workbench {
                 &mut slurm.shared_dir,
                 "/shared/deepreduce",
             );
-            optional_text(ui, "partition", &mut slurm.partition, "the default");
-            optional_text(ui, "account", &mut slurm.account, "the default");
-            optional_text(ui, "time limit", &mut slurm.time, "2:00:00");
-            optional_number(ui, "CPUs per job", &mut slurm.cpus_per_job, 4, 1..=1024);
-            optional_number(ui, "GPUs per job", &mut slurm.gpus_per_job, 1, 1..=64);
-            optional_text(ui, "memory", &mut slurm.memory, "16G");
+            optional_text(ui, "partition", &mut slurm.sbatch.partition, "the default");
+            optional_text(ui, "account", &mut slurm.sbatch.account, "the default");
+            optional_text(ui, "time limit", &mut slurm.sbatch.time, "2:00:00");
+            optional_number(
+                ui,
+                "CPUs per job",
+                &mut slurm.sbatch.cpus_per_job,
+                4,
+                1..=1024,
+            );
+            optional_number(
+                ui,
+                "GPUs per job",
+                &mut slurm.sbatch.gpus_per_job,
+                1,
+                1..=64,
+            );
+            optional_text(ui, "memory", &mut slurm.sbatch.memory, "16G");
             let mut extra = Some(slurm.extra_args.clone()).filter(|a| !a.is_empty());
             optional_text(ui, "more sbatch arguments", &mut extra, "--qos=low");
             slurm.extra_args = extra.unwrap_or_default();
-            optional_path(ui, "worker", &mut slurm.worker, &this_binary);
+            optional_path(ui, "worker", &mut slurm.worker, &THIS_BINARY);
             labelled(
                 ui,
                 "retries",

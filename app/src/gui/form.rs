@@ -32,19 +32,30 @@ pub fn optional_number<T: Numeric>(
 }
 
 /// Text that may be left blank (`None`); `hint` shows in the empty field.
-pub fn optional_text(ui: &mut egui::Ui, label: &str, value: &mut Option<String>, hint: &str) {
+/// Whether the user edited it.
+pub fn optional_text(
+    ui: &mut egui::Ui,
+    label: &str,
+    value: &mut Option<String>,
+    hint: &str,
+) -> bool {
     let mut text = value.clone().unwrap_or_default();
     let label = ui.label(label);
     let field = egui::TextEdit::singleline(&mut text).hint_text(hint);
-    if ui.add(field).labelled_by(label.id).changed() {
+    let changed = ui.add(field).labelled_by(label.id).changed();
+    if changed {
         *value = (!text.is_empty()).then_some(text);
     }
     ui.end_row();
+    changed
 }
 
-/// A path that may be left blank (`None`).
+/// A path that may be left blank (`None`). Shown as text, but written
+/// back only when edited: a path that is not UTF-8 (picked in a dialog)
+/// stays intact.
 pub fn optional_path(ui: &mut egui::Ui, label: &str, value: &mut Option<PathBuf>, hint: &str) {
     let mut text = value.as_ref().map(|p| p.display().to_string());
-    optional_text(ui, label, &mut text, hint);
-    *value = text.map(PathBuf::from);
+    if optional_text(ui, label, &mut text, hint) {
+        *value = text.map(PathBuf::from);
+    }
 }

@@ -12,6 +12,7 @@ use super::pending::{Pending, waiting_label};
 use super::run_cells::{job_cell, status_cell};
 use super::store_reader::{StoreReader, StoreSnapshot};
 use crate::engine::backend::BackendChoice;
+use crate::engine::executor::{Executor, ExecutorKind};
 use crate::engine::network::plugins_used;
 use crate::engine::pipeline::single::{SingleRun, plan_single};
 use crate::engine::pipeline::{PipelineConfig, create};
@@ -26,6 +27,12 @@ use std::time::{Duration, Instant};
 
 /// How often the store is reread while workers run.
 const REFRESH_EVERY: Duration = Duration::from_secs(2);
+
+/// A start prepared on a worker, ready to train.
+enum Planned {
+    Single { run_id: i64, title: String },
+    Pipeline { id: i64, title: String },
+}
 
 #[derive(Default)]
 pub struct RunsState {
@@ -53,8 +60,12 @@ pub struct RunsState {
     teacher: Option<i64>,
     /// The method plugins' parameter forms.
     methods: super::method_form::MethodForms,
-    /// A single run being planned: its id and title, or why not.
-    planning: Pending<Result<(i64, String), String>>,
+    /// A start being prepared on a worker (plugins asked, the store
+    /// written, a Slurm shared folder created): the job to spawn, or why
+    /// not.
+    planning: Pending<Result<Planned, String>>,
+    /// What that worker is doing, while it takes long enough to show.
+    planning_what: &'static str,
     start_error: Option<String>,
 }
 
@@ -69,8 +80,8 @@ impl RunsState {
         self.refreshed = None;
     }
 
-    /// A single run is being planned, or a method plugin asked for its
-    /// form: plugins are working for the panel.
+    /// A start is being prepared, or a method plugin asked for its form:
+    /// plugins may be working for the panel.
     pub fn plugins_busy(&self) -> bool {
         self.planning.is_running() || self.methods.busy()
     }
@@ -227,12 +238,14 @@ impl Workbench {
         };
         let draft = self.draft()?;
         let (host, store_path) = (self.host.clone(), self.store_path.clone());
+        self.runs.planning_what = "asking the plugins that built the network…";
         self.runs.planning.start(ctx, move || {
             let plugins = plugins_used(&host, &draft.spec).map_err(|e| e.to_string())?;
             let store = Store::open(&store_path).map_err(|e| e.to_string())?;
-            let id = plan_single(&store, &view.network, &view.description, &plugins, &run)
+            let run_id = plan_single(&store, &view.network, &view.description, &plugins, &run)
                 .map_err(|e| e.to_string())?;
-            Ok((id, format!("run {id}: {}", view.description)))
+            let title = format!("run {run_id}: {}", view.description);
+            Ok(Planned::Single { run_id, title })
         });
         Ok(())
     }
@@ -243,19 +256,22 @@ impl Workbench {
         self.take_planned(ctx);
     }
 
-    /// Trains the run [`start_single`](Self::start_single) planned, once
-    /// it is planned.
+    /// Starts what [`start_single`](Self::start_single) or
+    /// [`start_pipeline`](Self::start_pipeline) prepared, once it is.
     fn take_planned(&mut self, ctx: &egui::Context) {
         let Some(planned) = self.runs.planning.poll() else {
             return;
         };
         match planned.unwrap_or_else(|panicked| Err(panicked.to_string())) {
-            Ok((id, title)) => self.spawn_single(ctx, id, title),
+            Ok(Planned::Single { run_id, title }) => self.spawn_single(ctx, run_id, title),
+            Ok(Planned::Pipeline { id, title }) => self.spawn_pipeline(ctx, id, title),
             Err(e) => self.runs.start_error = Some(e),
         }
     }
 
-    /// Runs the whole method on the Network panel's architecture.
+    /// Runs the whole method on the Network panel's architecture, created
+    /// in the store on a worker: checking a Slurm executor creates its
+    /// shared folder, often on a network filesystem that may be slow.
     fn start_pipeline(&mut self, ctx: &egui::Context) -> Result<(), String> {
         let method = self
             .runs
@@ -273,12 +289,23 @@ impl Workbench {
             kd: self.settings.training.kd,
             jobs: 1,
             method: Some(method),
-            executor: self.settings.executor.executor()?,
+            executor: Executor::Local,
         };
-        let store = Store::open(&self.store_path).map_err(|e| e.to_string())?;
-        let id = create(&store, &cfg).map_err(|e| e.to_string())?;
-        let title = format!("pipeline {id}: {} on {}", cfg.arch, cfg.dataset);
-        self.spawn_pipeline(ctx, id, title);
+        let (request, store_path) = (self.settings.executor.clone(), self.store_path.clone());
+        self.runs.planning_what = match request.kind {
+            ExecutorKind::Local => "creating the pipeline…",
+            ExecutorKind::Slurm => "checking the shared folder and the worker…",
+        };
+        self.runs.planning.start(ctx, move || {
+            let cfg = PipelineConfig {
+                executor: request.executor()?,
+                ..cfg
+            };
+            let store = Store::open(&store_path).map_err(|e| e.to_string())?;
+            let id = create(&store, &cfg).map_err(|e| e.to_string())?;
+            let title = format!("pipeline {id}: {} on {}", cfg.arch, cfg.dataset);
+            Ok(Planned::Pipeline { id, title })
+        });
         Ok(())
     }
 
@@ -374,9 +401,6 @@ impl Workbench {
             // Planned in a moment as a rule: trained from this frame.
             self.take_planned(&ctx);
         }
-        if self.runs.planning.waiting().is_some() {
-            waiting_label(ui, "asking the plugins that built the network…");
-        }
         ui.separator();
         let method = self
             .runs
@@ -390,12 +414,19 @@ impl Workbench {
         };
         self.executor_form(ui);
         let pipeline = ui
-            .add_enabled(ready, egui::Button::new(format!("Run {method} pipeline")))
+            .add_enabled(
+                ready && !planning,
+                egui::Button::new(format!("Run {method} pipeline")),
+            )
             .on_hover_text(hover);
         if pipeline.clicked() {
             self.runs.start_error = self.start_pipeline(&ctx).err();
+            self.take_planned(&ctx);
         }
         ui.label(self.workload());
+        if self.runs.planning.waiting().is_some() {
+            waiting_label(ui, self.runs.planning_what);
+        }
         if let Some(e) = &self.runs.start_error {
             ui.colored_label(ui.visuals().error_fg_color, e);
         }
@@ -741,7 +772,7 @@ fn job_progress(ui: &mut egui::Ui, job: &Job) {
     }
     if job.in_first_step() {
         text.push_str(if job.on_wgpu {
-            ", first step: compiling GPU kernels (minutes on a cold cache)…"
+            ", first step: compiling and tuning GPU kernels (minutes the first time)…"
         } else {
             ", first step…"
         });

@@ -251,7 +251,7 @@ mod tests {
         s.training.schedule = ScheduleKind::Step;
         s.trusted_plugins.insert("org.example.needs-files".into());
         s.executor.kind = crate::engine::executor::ExecutorKind::Slurm;
-        s.executor.slurm.partition = Some("gpu".into());
+        s.executor.slurm.sbatch.partition = Some("gpu".into());
         s.executor.slurm.shared_dir = Some("/shared/deepreduce".into());
         s.frontier_latency = LatencyAxis::Measured {
             framework: crate::engine::measure::Framework::Crypten,

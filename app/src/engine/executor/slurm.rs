@@ -7,11 +7,11 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// How jobs are submitted: the `sbatch` options a user would give, the
-/// shared folder for specs and results, and the command that starts the
-/// worker on a node.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SlurmOptions {
+/// The resources a job asks `sbatch` for, as a user gives them: typed in
+/// a [`SlurmRequest`], trimmed in the checked [`SlurmOptions`].
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SbatchOptions {
     pub partition: Option<String>,
     pub account: Option<String>,
     /// `--time`, e.g. `2:00:00`.
@@ -20,6 +20,43 @@ pub struct SlurmOptions {
     pub gpus_per_job: Option<u32>,
     /// `--mem`, e.g. `16G`.
     pub memory: Option<String>,
+}
+
+impl SbatchOptions {
+    /// Blank text is no option.
+    fn trimmed(&self) -> SbatchOptions {
+        SbatchOptions {
+            partition: given(&self.partition),
+            account: given(&self.account),
+            time: given(&self.time),
+            cpus_per_job: self.cpus_per_job,
+            gpus_per_job: self.gpus_per_job,
+            memory: given(&self.memory),
+        }
+    }
+
+    /// The `sbatch` flags of the options given.
+    fn args(&self) -> impl Iterator<Item = String> {
+        [
+            ("--partition", self.partition.clone()),
+            ("--account", self.account.clone()),
+            ("--time", self.time.clone()),
+            ("--cpus-per-task", self.cpus_per_job.map(|n| n.to_string())),
+            ("--gpus", self.gpus_per_job.map(|n| n.to_string())),
+            ("--mem", self.memory.clone()),
+        ]
+        .into_iter()
+        .filter_map(|(flag, value)| Some(format!("{flag}={}", value?)))
+    }
+}
+
+/// How jobs are submitted: the `sbatch` options a user would give, the
+/// shared folder for specs and results, and the command that starts the
+/// worker on a node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SlurmOptions {
+    #[serde(flatten)]
+    pub sbatch: SbatchOptions,
     /// Further `sbatch` arguments, split as a shell splits words.
     pub extra_args: Vec<String>,
     /// A folder every node sees at the same path: each training's spec,
@@ -41,12 +78,8 @@ pub const DEFAULT_RETRIES: u32 = 2;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SlurmRequest {
-    pub partition: Option<String>,
-    pub account: Option<String>,
-    pub time: Option<String>,
-    pub cpus_per_job: Option<u32>,
-    pub gpus_per_job: Option<u32>,
-    pub memory: Option<String>,
+    #[serde(flatten)]
+    pub sbatch: SbatchOptions,
     /// Further `sbatch` arguments in one line, split at whitespace (no
     /// quoting).
     pub extra_args: String,
@@ -59,12 +92,7 @@ pub struct SlurmRequest {
 impl Default for SlurmRequest {
     fn default() -> Self {
         SlurmRequest {
-            partition: None,
-            account: None,
-            time: None,
-            cpus_per_job: None,
-            gpus_per_job: None,
-            memory: None,
+            sbatch: SbatchOptions::default(),
             extra_args: String::new(),
             shared_dir: None,
             worker: None,
@@ -109,12 +137,7 @@ impl SlurmRequest {
             ));
         }
         Ok(SlurmOptions {
-            partition: given(&self.partition),
-            account: given(&self.account),
-            time: given(&self.time),
-            cpus_per_job: self.cpus_per_job,
-            gpus_per_job: self.gpus_per_job,
-            memory: given(&self.memory),
+            sbatch: self.sbatch.trimmed(),
             extra_args: self
                 .extra_args
                 .split_whitespace()
@@ -273,19 +296,7 @@ fn sbatch_args(opts: &SlurmOptions, name: &str, dir: &Path, spec: &Path) -> Vec<
         format!("--output={}", dir.join("slurm-%j.out").display()),
         format!("--error={}", dir.join("slurm-%j.err").display()),
     ];
-    let optional = [
-        ("--partition", opts.partition.clone()),
-        ("--account", opts.account.clone()),
-        ("--time", opts.time.clone()),
-        ("--cpus-per-task", opts.cpus_per_job.map(|n| n.to_string())),
-        ("--gpus", opts.gpus_per_job.map(|n| n.to_string())),
-        ("--mem", opts.memory.clone()),
-    ];
-    for (flag, value) in optional {
-        if let Some(value) = value {
-            args.push(format!("{flag}={value}"));
-        }
-    }
+    args.extend(opts.sbatch.args());
     args.extend(opts.extra_args.iter().cloned());
     // `exec`: the job's processes are the worker's, which scancel signals.
     let worker = shell_quote(&opts.worker.display().to_string());
@@ -401,14 +412,46 @@ mod tests {
     }
 
     #[test]
+    fn stored_executors_keep_their_flat_json() {
+        // As pipelines stored it before the sbatch options had a struct.
+        let stored = r#"{"kind":"slurm","partition":"gpu","account":null,"time":"1:00:00",
+            "cpus_per_job":4,"gpus_per_job":null,"memory":null,"extra_args":["--qos=low"],
+            "shared_dir":"/shared","worker":"/opt/deepreduce","retries":2}"#;
+        let executor: crate::engine::executor::Executor = serde_json::from_str(stored).unwrap();
+        let crate::engine::executor::Executor::Slurm(opts) = &executor else {
+            panic!("not slurm: {executor:?}");
+        };
+        assert_eq!(opts.sbatch.partition.as_deref(), Some("gpu"));
+        assert_eq!(opts.sbatch.cpus_per_job, Some(4));
+        assert_eq!(opts.worker, Path::new("/opt/deepreduce"));
+        let written = serde_json::to_value(&executor).unwrap();
+        let stored: serde_json::Value = serde_json::from_str(stored).unwrap();
+        assert_eq!(written, stored);
+    }
+
+    #[test]
+    fn blank_sbatch_options_are_no_options() {
+        let request = SlurmRequest {
+            sbatch: SbatchOptions {
+                partition: Some("  ".into()),
+                memory: Some(" 16G ".into()),
+                ..SbatchOptions::default()
+            },
+            ..SlurmRequest::default()
+        };
+        let flags: Vec<String> = request.sbatch.trimmed().args().collect();
+        assert_eq!(flags, ["--mem=16G"]);
+    }
+
+    #[test]
     fn the_worker_command_survives_odd_paths() {
         let opts = SlurmOptions {
-            partition: Some("gpu".into()),
-            account: None,
-            time: Some("1:00:00".into()),
-            cpus_per_job: Some(4),
-            gpus_per_job: None,
-            memory: None,
+            sbatch: SbatchOptions {
+                partition: Some("gpu".into()),
+                time: Some("1:00:00".into()),
+                cpus_per_job: Some(4),
+                ..SbatchOptions::default()
+            },
             extra_args: vec!["--qos=low".into()],
             shared_dir: "/shared".into(),
             worker: "/opt/it's here/deepreduce".into(),

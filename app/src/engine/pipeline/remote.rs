@@ -101,7 +101,11 @@ impl Runner<'_> {
                     let why = format!("Slurm job {job_id} was cancelled{}", reason_text(&status));
                     return record_cancelled(store, run_id, why);
                 }
-                state if state.is_retryable() && submissions(store, run_id)? <= opts.retries => {
+                state
+                    if state.is_retryable()
+                        && !self.cancelled()
+                        && submissions(store, run_id)? <= opts.retries =>
+                {
                     job_id = submit(store, run_id, job, &dir, opts)?;
                 }
                 _ => return Err(job_failed(&dir, &job_id, &status)),
@@ -134,7 +138,15 @@ impl Runner<'_> {
                 }
             }
             if self.cancelled() {
-                slurm::cancel(job_id).map_err(slurm_error)?;
+                if let Err(e) = slurm::cancel(job_id) {
+                    // scancel refuses a job that has just ended: what it
+                    // left (a result, a failure) is taken as it is.
+                    let status = slurm::status(job_id).map_err(slurm_error)?;
+                    if status.state.is_alive() {
+                        return Err(slurm_error(e));
+                    }
+                    return Ok(status);
+                }
                 store.set_run_job_state(run_id, "CANCELLED", Some("cancelled by the user"))?;
                 let why = format!("cancelled by the user (Slurm job {job_id} with scancel)");
                 return record_cancelled(store, run_id, why);
