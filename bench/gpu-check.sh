@@ -29,7 +29,8 @@ trap 'rm -rf "$work"' EXIT
 say() { echo "gpu-check: $*" >&2; }
 
 say "building"
-cargo build --workspace 2>"$work/build.log" || { cat "$work/build.log" >&2; exit 1; }
+# --all-targets: the build the tests then use (README: one build of burn).
+cargo build --workspace --all-targets 2>"$work/build.log" || { cat "$work/build.log" >&2; exit 1; }
 target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
 
 if command -v nvidia-smi >/dev/null && nvidia-smi >"$work/nvidia-smi.txt" 2>&1; then

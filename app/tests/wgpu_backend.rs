@@ -169,3 +169,62 @@ fn wgpu_runs_masked_relus_and_polynomials_like_flex() {
         wgpu.label
     );
 }
+
+/// Trains the small ResNet for one tiny epoch on wgpu in a new
+/// `deepreduce` process whose user cache folder is `cache`; returns how
+/// many kernels CubeCL tuned (benchmarked) on the way.
+fn kernels_tuned_by_a_training(cache: &std::path::Path, log_name: &str) -> usize {
+    let log = cache.join(log_name);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_deepreduce"))
+        .args([
+            "train", "--arch", "resnet18", "--blocks", "1,1,1,1", "--width", "4",
+        ])
+        .args([
+            "--epochs",
+            "1",
+            "--subset",
+            "32",
+            "--test-subset",
+            "32",
+            "--batch",
+            "16",
+        ])
+        .args(["--backend", "wgpu"])
+        .env("DEEPREDUCE_PLUGIN_DIR", common::temp_dir("no-user-plugins"))
+        .env("XDG_CACHE_HOME", cache)
+        .env("CUBECL_DEBUG_LOG", &log)
+        .output()
+        .expect("the deepreduce binary runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| line.contains(TUNED_MARK))
+        .count()
+}
+
+/// How CubeCL's autotune log starts the line of a key it benchmarked.
+const TUNED_MARK: &str = "Fastest result";
+
+#[test]
+fn kernel_tuning_survives_a_restart() {
+    let cache = common::temp_dir("kernel-tuning");
+    let first = kernels_tuned_by_a_training(&cache, "first.log");
+    let second = kernels_tuned_by_a_training(&cache, "second.log");
+    println!("kernels tuned: {first} by the first training, {second} after the restart");
+    assert!(first > 0, "the first training tuned no kernel");
+    assert_eq!(
+        second, 0,
+        "the second training tuned {second} kernels again"
+    );
+    let kept = cache.join("deepreduce").join("kernel-tuning");
+    assert!(
+        std::fs::read_dir(&kept).is_ok_and(|mut d| d.next().is_some()),
+        "nothing kept in {}",
+        kept.display()
+    );
+}

@@ -7,7 +7,7 @@
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// What the bar says until the first step is done.
-pub const FIRST_STEP: &str = "first step (on wgpu: compiling the kernels)…";
+pub const FIRST_STEP: &str = "first step (on wgpu: compiling and tuning the kernels)…";
 
 fn style(with_eta: bool) -> ProgressStyle {
     let eta = if with_eta { " ETA {eta}" } else { "" };

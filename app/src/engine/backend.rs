@@ -4,7 +4,10 @@
 
 use burn::tensor::wgpu::wgpu;
 use burn::tensor::{Device, DeviceKind};
+use cubecl_runtime::config::cache::CacheConfig;
+use cubecl_runtime::config::{CubeClRuntimeConfig, RuntimeConfig};
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -103,7 +106,10 @@ pub fn select(choice: BackendChoice) -> Backend {
                 Some(a) => wgpu_backend(DeviceKind::Cpu, a),
                 // No adapter at all: wgpu's own fallback (GL) decides.
                 None => Backend {
-                    device: Device::wgpu(DeviceKind::DefaultDevice),
+                    device: {
+                        keep_kernel_tuning();
+                        Device::wgpu(DeviceKind::DefaultDevice)
+                    },
                     label: "wgpu: default adapter (none enumerated)".into(),
                     is_wgpu: true,
                     on_gpu: false,
@@ -114,10 +120,34 @@ pub fn select(choice: BackendChoice) -> Backend {
 }
 
 fn wgpu_backend(kind: DeviceKind, adapter: &Adapter) -> Backend {
+    keep_kernel_tuning();
     Backend {
         device: Device::wgpu(kind),
         label: format!("wgpu: {}", adapter.describe()),
         is_wgpu: true,
         on_gpu: adapter.is_gpu(),
     }
+}
+
+/// Where burn's wgpu backend keeps what it learned about this machine's
+/// kernels (which autotuned variant is fastest for each shape): under the
+/// user's cache folder, so that the first training after a restart does
+/// not tune again.
+pub fn kernel_tuning_dir() -> PathBuf {
+    crate::engine::plugin_host::user_cache_dir().join("kernel-tuning")
+}
+
+/// Points CubeCL's persistent caches at [`kernel_tuning_dir`], before the
+/// first wgpu device exists (CubeCL reads its configuration once). Its
+/// `CUBECL_*` variables still apply; a `cubecl.toml` in the working folder
+/// does not, as the app's working folder is not the user's choice. Without
+/// this, CubeCL would keep its cache under the `target/` of any Cargo
+/// project the app happens to run in. A folder that cannot be written
+/// costs a re-tune, not the training: CubeCL degrades to its in-memory
+/// cache.
+fn keep_kernel_tuning() {
+    let mut config = CubeClRuntimeConfig::default().override_from_env();
+    config.environment.path = CacheConfig::Directory(kernel_tuning_dir());
+    // Refused when already set: by an earlier device of this process.
+    CubeClRuntimeConfig::try_set(config);
 }

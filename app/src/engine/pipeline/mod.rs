@@ -172,6 +172,10 @@ fn record_run_failure<T>(
 ) -> Result<T, PipelineError> {
     match result {
         Err(PipelineError::Cancelled) | Ok(_) => result,
+        // Not the run's failure: it stays unfinished, and a resume once
+        // the disk has room trains it again (a run recorded as failed
+        // would be final, and the method would go on without it).
+        Err(error) if error.is_a_write_failure() => Err(error),
         Err(error) => Err(
             match store.finish_run(run_id, &RunResult::failed(error.to_string())) {
                 Ok(()) => error,
@@ -181,6 +185,24 @@ fn record_run_failure<T>(
                 },
             },
         ),
+    }
+}
+
+impl PipelineError {
+    /// The machine could not store what the run produced (a full disk, an
+    /// I/O error), which says nothing about the run itself.
+    fn is_a_write_failure(&self) -> bool {
+        use crate::engine::trained::TrainedError;
+        matches!(
+            self,
+            PipelineError::Store(_)
+                | PipelineError::Trained(TrainedError::Write(_))
+                | PipelineError::Train(TrainError::CheckpointWrite(_))
+                | PipelineError::Run(
+                    RunError::Trained(TrainedError::Write(_))
+                        | RunError::Train(TrainError::CheckpointWrite(_)),
+                )
+        )
     }
 }
 
@@ -569,4 +591,60 @@ fn finished_weights(
             Ok((key.clone(), weights))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::atomic_write::WriteError;
+    use crate::engine::store::NewRun;
+    use serde_json::json;
+
+    fn planned_run(store: &Store, key: &str) -> i64 {
+        store
+            .plan_run(&NewRun {
+                pipeline_id: None,
+                key: key.into(),
+                role: RunRole::Single,
+                stage: None,
+                description: key.into(),
+                network: json!({}),
+                config: json!({}),
+                plugins: json!([]),
+                seed: 0,
+                relus: 0,
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn a_run_the_disk_could_not_hold_stays_unfinished() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("runs.db")).unwrap();
+        let full = || WriteError {
+            path: "/runs/3/final/model.bpk".into(),
+            source: std::io::Error::from_raw_os_error(libc::ENOSPC),
+        };
+        let cases: [(PipelineError, RunStatus); 3] = [
+            (
+                RunError::Trained(crate::engine::trained::TrainedError::Write(full())).into(),
+                RunStatus::Planned,
+            ),
+            (
+                TrainError::CheckpointWrite(full()).into(),
+                RunStatus::Planned,
+            ),
+            (
+                PipelineError::Invalid("the network has no classes".into()),
+                RunStatus::Failed,
+            ),
+        ];
+        for (i, (error, status)) in cases.into_iter().enumerate() {
+            let id = planned_run(&store, &format!("run{i}"));
+            let message = error.to_string();
+            let returned = record_run_failure::<()>(&store, id, Err(error)).unwrap_err();
+            assert_eq!(returned.to_string(), message);
+            assert_eq!(store.run(id).unwrap().unwrap().status, status, "{message}");
+        }
+    }
 }

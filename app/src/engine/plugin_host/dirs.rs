@@ -99,14 +99,27 @@ pub fn user_plugin_dir() -> PathBuf {
     user_data_dir().join("plugins")
 }
 
+/// The workbench's folder under an XDG base directory: `$var/deepreduce`,
+/// else `~/<home_fallback>/deepreduce`.
+fn xdg_dir(var: &str, home_fallback: &str) -> PathBuf {
+    let base = std::env::var_os(var)
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(home_fallback)))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("deepreduce")
+}
+
 /// The workbench's per-user data folder: `$XDG_DATA_HOME/deepreduce`, else
 /// `~/.local/share/deepreduce` (plugins, the run store).
 pub fn user_data_dir() -> PathBuf {
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .unwrap_or_else(|| PathBuf::from("."));
-    data.join("deepreduce")
+    xdg_dir("XDG_DATA_HOME", ".local/share")
+}
+
+/// The workbench's per-user cache folder: `$XDG_CACHE_HOME/deepreduce`, else
+/// `~/.cache/deepreduce` (what can be recomputed, such as the GPU kernels'
+/// tuning).
+pub fn user_cache_dir() -> PathBuf {
+    xdg_dir("XDG_CACHE_HOME", ".cache")
 }
 
 /// The SHA-256 of a plugin file, in hex: what a user compares with the
@@ -125,9 +138,5 @@ pub fn file_sha256(path: &Path) -> std::io::Result<String> {
 /// Where plugin logs go: `$XDG_STATE_HOME/deepreduce/plugin-logs`, else
 /// `~/.local/state/deepreduce/plugin-logs`.
 pub fn plugin_log_dir() -> PathBuf {
-    let state = std::env::var_os("XDG_STATE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
-        .unwrap_or_else(|| PathBuf::from("."));
-    state.join("deepreduce").join("plugin-logs")
+    xdg_dir("XDG_STATE_HOME", ".local/state").join("plugin-logs")
 }

@@ -12,7 +12,7 @@ pub mod process;
 
 pub use dirs::{
     BUILT_IN_PLUGIN_CRATES, PluginDir, build_output_dir, file_sha256, plugin_dirs, plugin_log_dir,
-    user_data_dir, user_plugin_dir,
+    user_cache_dir, user_data_dir, user_plugin_dir,
 };
 pub use process::{CallTimeouts, FAULTS_BEFORE_DISABLED, Fault};
 

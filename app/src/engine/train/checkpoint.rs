@@ -5,7 +5,7 @@
 //! digests were recorded have none and resume unchecked.)
 
 use super::{EpochMetrics, TrainError};
-use crate::engine::atomic_write::{Staged, WriteError};
+use crate::engine::atomic_write::Staged;
 use crate::engine::checksum::Sha256;
 use burn::optim::ModuleOptimizer;
 use burn::tensor::Bytes;
@@ -40,10 +40,6 @@ fn error(path: &Path, e: impl std::fmt::Display) -> TrainError {
         path: path.to_path_buf(),
         message: e.to_string(),
     }
-}
-
-fn write_error(e: WriteError) -> TrainError {
-    error(&e.path, e.source)
 }
 
 impl Checkpoint {
@@ -83,16 +79,10 @@ impl Checkpoint {
         let index = serde_json::to_vec(&cp).expect("JSON");
         // The index is published last: it names only complete files.
         let mut staged = Staged::default();
-        staged
-            .write(&cp.model_path(), &model_bytes)
-            .map_err(write_error)?;
-        staged
-            .write(&cp.optim_path(), &optim_bytes)
-            .map_err(write_error)?;
-        staged
-            .write(&dir.join(INDEX), &index)
-            .map_err(write_error)?;
-        staged.commit().map_err(write_error)?;
+        staged.write(&cp.model_path(), &model_bytes)?;
+        staged.write(&cp.optim_path(), &optim_bytes)?;
+        staged.write(&dir.join(INDEX), &index)?;
+        staged.commit()?;
         // Only the newest checkpoint is kept.
         if let Some(old) = previous.filter(|p| p.epoch != epoch) {
             let _ = std::fs::remove_file(old.model_path());

@@ -208,6 +208,8 @@ pub enum TrainError {
     InputMismatch { expected: String, found: String },
     #[error("checkpoint {path}: {message}")]
     Checkpoint { path: PathBuf, message: String },
+    #[error("checkpoint {0}")]
+    CheckpointWrite(#[from] crate::engine::atomic_write::WriteError),
     #[error("{0}")]
     Config(String),
     #[error(transparent)]
