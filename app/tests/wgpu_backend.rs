@@ -171,10 +171,9 @@ fn wgpu_runs_masked_relus_and_polynomials_like_flex() {
 }
 
 /// Trains the small ResNet for one tiny epoch on wgpu in a new
-/// `deepreduce` process whose user cache folder is `cache`; returns how
-/// many kernels CubeCL tuned (benchmarked) on the way.
-fn kernels_tuned_by_a_training(cache: &std::path::Path, log_name: &str) -> usize {
-    let log = cache.join(log_name);
+/// `deepreduce` process whose user cache folder is `cache` (written to
+/// `log`); returns how many kernels CubeCL tuned (benchmarked) on the way.
+fn kernels_tuned_by_a_training(cache: &std::path::Path, log: &std::path::Path) -> usize {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_deepreduce"))
         .args([
             "train", "--arch", "resnet18", "--blocks", "1,1,1,1", "--width", "4",
@@ -192,7 +191,7 @@ fn kernels_tuned_by_a_training(cache: &std::path::Path, log_name: &str) -> usize
         .args(["--backend", "wgpu"])
         .env("DEEPREDUCE_PLUGIN_DIR", common::temp_dir("no-user-plugins"))
         .env("XDG_CACHE_HOME", cache)
-        .env("CUBECL_DEBUG_LOG", &log)
+        .env("CUBECL_DEBUG_LOG", log)
         .output()
         .expect("the deepreduce binary runs");
     assert!(
@@ -200,7 +199,7 @@ fn kernels_tuned_by_a_training(cache: &std::path::Path, log_name: &str) -> usize
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    std::fs::read_to_string(&log)
+    std::fs::read_to_string(log)
         .unwrap_or_default()
         .lines()
         .filter(|line| line.contains(TUNED_MARK))
@@ -213,8 +212,8 @@ const TUNED_MARK: &str = "Fastest result";
 #[test]
 fn kernel_tuning_survives_a_restart() {
     let cache = common::temp_dir("kernel-tuning");
-    let first = kernels_tuned_by_a_training(&cache, "first.log");
-    let second = kernels_tuned_by_a_training(&cache, "second.log");
+    let first = kernels_tuned_by_a_training(&cache, &cache.join("first.log"));
+    let second = kernels_tuned_by_a_training(&cache, &cache.join("second.log"));
     println!("kernels tuned: {first} by the first training, {second} after the restart");
     assert!(first > 0, "the first training tuned no kernel");
     assert_eq!(
@@ -227,4 +226,14 @@ fn kernel_tuning_survives_a_restart() {
         "nothing kept in {}",
         kept.display()
     );
+}
+
+#[test]
+fn a_cache_folder_that_cannot_be_made_costs_the_tuning_not_the_training() {
+    let dir = common::temp_dir("kernel-tuning-blocked");
+    // The user cache "folder" is a file: nothing can be created under it.
+    let not_a_folder = dir.join("cache");
+    std::fs::write(&not_a_folder, "a file").unwrap();
+    let tuned = kernels_tuned_by_a_training(&not_a_folder, &dir.join("tuning.log"));
+    assert!(tuned > 0, "the training tuned no kernel");
 }
